@@ -24,7 +24,7 @@
 
 #include "llvm/ADT/ArrayRef.h"
 
-namespace quark {
+namespace mlir::quark {
 
 constexpr int kMX6QuantBits = 5;
 constexpr int kMX9QuantBits = 8;
@@ -38,6 +38,6 @@ void mxTwoLevelFakeQuantizeBlock(llvm::MutableArrayRef<float> block,
 /// Fake-quantize one BFP16 block (normally 8 elements) in place.
 void bfp16FakeQuantizeBlock(llvm::MutableArrayRef<float> block);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_BLOCKFLOAT_H

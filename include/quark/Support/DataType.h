@@ -19,7 +19,7 @@
 #include <optional>
 #include <string_view>
 
-namespace quark {
+namespace mlir::quark {
 
 enum class QuantDType : uint8_t {
   Int2,
@@ -82,6 +82,6 @@ inline std::string_view dtypeName(QuantDType dtype) {
 /// True for the element types an OCP MX block may hold (fp4, fp6, fp8, int8).
 bool isMXElementType(QuantDType dtype);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_DATATYPE_H

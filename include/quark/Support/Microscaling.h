@@ -29,7 +29,7 @@
 #include <optional>
 #include <string_view>
 
-namespace quark {
+namespace mlir::quark {
 
 enum class MXScaleMode : uint8_t { Even, Floor, Ceil };
 
@@ -57,6 +57,6 @@ float mxDequantizeElement(uint32_t code, float scale, QuantDType element);
 void mxFakeQuantizeBlock(llvm::MutableArrayRef<float> block, QuantDType element,
                          MXScaleMode mode);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_MICROSCALING_H

@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace quark {
+namespace mlir::quark {
 
 /// How a format spends its top exponent code (and the sign of zero).
 enum class SpecialValues : uint8_t {
@@ -115,6 +115,6 @@ inline uint8_t encodeE8M0FromExponent(int exponent) {
 uint8_t encodeE8M0(float powerOfTwo);
 float decodeE8M0(uint8_t code);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_MINIFLOAT_H

@@ -21,7 +21,7 @@
 
 #include <cstdint>
 
-namespace quark {
+namespace mlir::quark {
 
 int32_t onnxQuantizeLinear(float x, float scale, int32_t zeroPoint,
                            int64_t qmin, int64_t qmax);
@@ -34,6 +34,6 @@ struct OnnxDynamicQuantParams {
 /// uint8 DynamicQuantizeLinear parameters of `data`.
 OnnxDynamicQuantParams onnxDynamicQuantizeParams(llvm::ArrayRef<float> data);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_ONNXQUANT_H

@@ -27,7 +27,7 @@
 #include <optional>
 #include <string_view>
 
-namespace quark {
+namespace mlir::quark {
 
 enum class Int4PackOrder : uint8_t { Order, Reorder };
 
@@ -58,6 +58,6 @@ void unpackFp4(llvm::ArrayRef<uint8_t> packed, llvm::MutableArrayRef<uint8_t> co
 void packFp6(llvm::ArrayRef<uint8_t> codes, llvm::MutableArrayRef<uint8_t> packed);
 void unpackFp6(llvm::ArrayRef<uint8_t> packed, llvm::MutableArrayRef<uint8_t> codes);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_PACKING_H

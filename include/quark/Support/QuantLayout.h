@@ -31,7 +31,7 @@
 #include <optional>
 #include <string_view>
 
-namespace quark {
+namespace mlir::quark {
 
 enum class QScheme : uint8_t { PerTensor, PerChannel, PerGroup, PerBlock };
 
@@ -125,6 +125,6 @@ private:
   int64_t numGroups_ = 1;
 };
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_QUANTLAYOUT_H

@@ -14,7 +14,7 @@
 #include <optional>
 #include <string_view>
 
-namespace quark {
+namespace mlir::quark {
 
 enum class RoundMode : uint8_t { HalfEven, HalfAwayFromZero, Floor };
 
@@ -39,6 +39,6 @@ inline float roundWith(float x, RoundMode mode) {
 std::optional<RoundMode> parseRoundMode(std::string_view name);
 std::string_view roundModeName(RoundMode mode);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_ROUNDING_H

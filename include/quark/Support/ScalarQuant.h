@@ -26,7 +26,7 @@
 
 #include <cstdint>
 
-namespace quark {
+namespace mlir::quark {
 
 /// torch.finfo(torch.float32).eps: Quark's floor for computed scales.
 constexpr float kScaleEpsilon = 1.1920928955078125e-07f;
@@ -68,6 +68,6 @@ float fakeQuantizeFloat(QuantDType dtype, float x, float scale);
 uint32_t quantizeFloat(QuantDType dtype, float x, float scale);
 float dequantizeFloat(QuantDType dtype, uint32_t code, float scale);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_SCALARQUANT_H

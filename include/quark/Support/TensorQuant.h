@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace quark {
+namespace mlir::quark {
 
 /// Scale (and, for asymmetric integers, zero point) of each layout slot.
 struct QuantParams {
@@ -80,6 +80,6 @@ llvm::Error dequantizeTensor(const TensorQuantSpec &spec,
                              const QuantParams &params,
                              llvm::MutableArrayRef<float> out);
 
-} // namespace quark
+} // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_TENSORQUANT_H

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
-namespace quark {
+namespace mlir::quark {
 
 /// NaN and +-Inf become 0 (torch.nan_to_num with nan=posinf=neginf=0).
 static float finiteOrZero(float x) { return std::isfinite(x) ? x : 0.0f; }
@@ -84,4 +84,4 @@ void bfp16FakeQuantizeBlock(llvm::MutableArrayRef<float> block) {
     x = fakeQuantizeInt(x, step, 0, -128, 127);
 }
 
-} // namespace quark
+} // namespace mlir::quark

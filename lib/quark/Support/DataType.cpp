@@ -6,7 +6,7 @@
 #include <cassert>
 #include <iterator>
 
-namespace quark {
+namespace mlir::quark {
 
 namespace {
 DTypeInfo integer(QuantDType dtype, std::string_view name, unsigned bits,
@@ -93,4 +93,4 @@ bool isMXElementType(QuantDType dtype) {
   }
 }
 
-} // namespace quark
+} // namespace mlir::quark

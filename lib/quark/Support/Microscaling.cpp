@@ -10,7 +10,7 @@
 #include <cstring>
 #include <limits>
 
-namespace quark {
+namespace mlir::quark {
 
 std::optional<MXScaleMode> parseMXScaleMode(std::string_view name) {
   if (name == "even")
@@ -115,4 +115,4 @@ void mxFakeQuantizeBlock(llvm::MutableArrayRef<float> block,
     x = mxFakeQuantizeElement(x, scale, element);
 }
 
-} // namespace quark
+} // namespace mlir::quark

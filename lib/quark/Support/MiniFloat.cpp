@@ -6,7 +6,7 @@
 #include <cstring>
 #include <limits>
 
-namespace quark {
+namespace mlir::quark {
 
 const MiniFloatFormat kFloat8E4M3FN{"fp8_e4m3", 4, 3, 7, true,
                                     SpecialValues::FiniteAllOnesNaN};
@@ -235,4 +235,4 @@ float decodeE8M0(uint8_t code) {
   return std::ldexp(1.0f, static_cast<int>(code) - 127);
 }
 
-} // namespace quark
+} // namespace mlir::quark

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace quark {
+namespace mlir::quark {
 
 int32_t onnxQuantizeLinear(float x, float scale, int32_t zeroPoint,
                            int64_t qmin, int64_t qmax) {
@@ -36,4 +36,4 @@ OnnxDynamicQuantParams onnxDynamicQuantizeParams(llvm::ArrayRef<float> data) {
   return {scale, static_cast<int32_t>(roundHalfEven(zero))};
 }
 
-} // namespace quark
+} // namespace mlir::quark

@@ -4,7 +4,7 @@
 
 #include <cassert>
 
-namespace quark {
+namespace mlir::quark {
 
 std::optional<Int4PackOrder> parseInt4PackOrder(std::string_view name) {
   if (name == "order")
@@ -134,4 +134,4 @@ void unpackFp6(llvm::ArrayRef<uint8_t> packed,
   }
 }
 
-} // namespace quark
+} // namespace mlir::quark

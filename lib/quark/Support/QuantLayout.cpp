@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace quark {
+namespace mlir::quark {
 
 std::optional<QScheme> parseQScheme(std::string_view name) {
   if (name == "per_tensor")
@@ -157,4 +157,4 @@ int64_t QuantLayout::groupExtent(int64_t param) const {
   return std::min(groupSize_, axisLen_ - group * groupSize_);
 }
 
-} // namespace quark
+} // namespace mlir::quark

@@ -2,7 +2,7 @@
 
 #include "quark/Support/Rounding.h"
 
-namespace quark {
+namespace mlir::quark {
 
 std::optional<RoundMode> parseRoundMode(std::string_view name) {
   if (name == "half_even")
@@ -26,4 +26,4 @@ std::string_view roundModeName(RoundMode mode) {
   return "half_even";
 }
 
-} // namespace quark
+} // namespace mlir::quark

@@ -7,7 +7,7 @@
 #include <cfloat>
 #include <cmath>
 
-namespace quark {
+namespace mlir::quark {
 
 float quarkSymmetricIntScale(float minValue, float maxValue, int64_t qmin,
                              int64_t qmax) {
@@ -109,4 +109,4 @@ float dequantizeFloat(QuantDType dtype, uint32_t code, float scale) {
   return decodeMiniFloat(*info.format, code) * scale;
 }
 
-} // namespace quark
+} // namespace mlir::quark

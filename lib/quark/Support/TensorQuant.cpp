@@ -13,7 +13,7 @@
 #include <cmath>
 #include <limits>
 
-namespace quark {
+namespace mlir::quark {
 
 static llvm::Error quantError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -339,4 +339,4 @@ llvm::Error dequantizeTensor(const TensorQuantSpec &spec,
   return llvm::Error::success();
 }
 
-} // namespace quark
+} // namespace mlir::quark

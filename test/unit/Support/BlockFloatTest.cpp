@@ -12,7 +12,7 @@
 #include <cmath>
 #include <vector>
 
-using namespace quark;
+using namespace mlir::quark;
 
 namespace {
 

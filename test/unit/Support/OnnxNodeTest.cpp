@@ -148,9 +148,9 @@ void checkQuantizeLinear(const std::string &name) {
     float s = static_cast<float>(scale.values[p]);
     int32_t zp = static_cast<int32_t>(zero.values[p]);
     float xi = static_cast<float>(x.values[i]);
-    EXPECT_EQ(quark::onnxQuantizeLinear(xi, s, zp, qmin, qmax), y.values[i])
+    EXPECT_EQ(mlir::quark::onnxQuantizeLinear(xi, s, zp, qmin, qmax), y.values[i])
         << name << " element " << i;
-    EXPECT_EQ(quark::quantizeInt(xi, s, zp, qmin, qmax), y.values[i])
+    EXPECT_EQ(mlir::quark::quantizeInt(xi, s, zp, qmin, qmax), y.values[i])
         << name << " element " << i << " (Quark reciprocal form)";
   }
 }
@@ -163,7 +163,7 @@ void checkDequantizeLinear(const std::string &name) {
   int64_t axis = axisAttribute(test.node, 1);
   for (size_t i = 0; i < q.values.size(); ++i) {
     size_t p = scale.values.size() == 1 ? 0 : axisIndex(q, axis, i);
-    EXPECT_EQ(quark::onnxDequantizeLinear(
+    EXPECT_EQ(mlir::quark::onnxDequantizeLinear(
                   static_cast<int32_t>(q.values[i]),
                   static_cast<float>(scale.values[p]),
                   static_cast<int32_t>(zero.values[p])),
@@ -191,12 +191,13 @@ TEST(OnnxNode, DynamicQuantizeLinear) {
     ASSERT_EQ(test.outputs.size(), 3u) << name;
     std::vector<float> x(test.inputs[0].values.begin(),
                          test.inputs[0].values.end());
-    quark::OnnxDynamicQuantParams params = quark::onnxDynamicQuantizeParams(x);
+    mlir::quark::OnnxDynamicQuantParams params =
+        mlir::quark::onnxDynamicQuantizeParams(x);
     EXPECT_EQ(params.scale, static_cast<float>(test.outputs[1].values[0]))
         << name;
     EXPECT_EQ(params.zeroPoint, test.outputs[2].values[0]) << name;
     for (size_t i = 0; i < x.size(); ++i)
-      EXPECT_EQ(quark::onnxQuantizeLinear(x[i], params.scale,
+      EXPECT_EQ(mlir::quark::onnxQuantizeLinear(x[i], params.scale,
                                           params.zeroPoint, 0, 255),
                 test.outputs[0].values[i])
           << name << " element " << i;

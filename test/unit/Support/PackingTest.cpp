@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-using namespace quark;
+using namespace mlir::quark;
 
 namespace {
 

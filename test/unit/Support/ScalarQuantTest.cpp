@@ -9,7 +9,7 @@
 #include <cfloat>
 #include <cmath>
 
-using namespace quark;
+using namespace mlir::quark;
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <vector>
 
-using namespace quark;
+using namespace mlir::quark;
 
 namespace {
 
