@@ -11,7 +11,9 @@ function(quark_add_library name)
   cmake_parse_arguments(ARG "" "" "LINK_LIBS;MLIR_LIBS;DEPENDS;LINK_COMPONENTS" ${ARGN})
   add_mlir_library(${name} ${ARG_UNPARSED_ARGUMENTS}
     EXCLUDE_FROM_LIBMLIR DISABLE_INSTALL
-    DEPENDS ${ARG_DEPENDS}
+    # Generated dialect headers must exist before any framework source that
+    # includes them compiles.
+    DEPENDS QuarkDialectIncGen ${ARG_DEPENDS}
     LINK_COMPONENTS ${ARG_LINK_COMPONENTS}
     LINK_LIBS PUBLIC ${ARG_LINK_LIBS})
   if(ARG_MLIR_LIBS)

@@ -295,6 +295,49 @@ LogicalResult DequantizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// StorageCastOp
+//===----------------------------------------------------------------------===//
+
+Type StorageCastOp::getStorageElementType(Type codeElement) {
+  if (auto quantized = dyn_cast<quant::QuantizedType>(codeElement))
+    return quantized.getStorageType();
+  if (auto qfloat = dyn_cast<QFloatType>(codeElement)) {
+    if (FloatType builtin = qfloat.getBuiltinFloatType())
+      return builtin;
+    return IntegerType::get(codeElement.getContext(), 8,
+                            IntegerType::Unsigned);
+  }
+  return {};
+}
+
+LogicalResult StorageCastOp::verify() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  auto result = cast<RankedTensorType>(getResult().getType());
+  if (input.getShape() != result.getShape())
+    return emitOpError("expects operand and result of the same shape");
+  Type inputStorage = getStorageElementType(input.getElementType());
+  Type resultStorage = getStorageElementType(result.getElementType());
+  if (static_cast<bool>(inputStorage) == static_cast<bool>(resultStorage))
+    return emitOpError("casts between quantization codes (!quant or "
+                       "!quark.qfloat elements) and their raw storage; "
+                       "exactly one side must hold codes");
+  Type codes = inputStorage ? input.getElementType() : result.getElementType();
+  Type storage = inputStorage ? inputStorage : resultStorage;
+  Type raw = inputStorage ? result.getElementType() : input.getElementType();
+  if (raw != storage)
+    return emitOpError() << "expects " << codes << " to be stored as "
+                         << storage << ", got " << raw;
+  return success();
+}
+
+OpFoldResult StorageCastOp::fold(FoldAdaptor) {
+  auto inner = getInput().getDefiningOp<StorageCastOp>();
+  if (inner && inner.getInput().getType() == getType())
+    return inner.getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
 // PackOp / UnpackOp
 //===----------------------------------------------------------------------===//
 

@@ -565,3 +565,31 @@ func.func @f(%p: tensor<4x2xi32>) {
   %0 = quark.unpack %p pack_method = reorder : tensor<4x2xi32> -> tensor<4x20x!quant.any<i4:f32>>
   return
 }
+
+//===----------------------------------------------------------------------===//
+// quark.storage_cast
+//===----------------------------------------------------------------------===//
+
+// -----
+
+func.func @f(%a: tensor<2xf8E4M3FN>) {
+  // expected-error @+1 {{'quark.storage_cast' op expects operand and result of the same shape}}
+  %0 = quark.storage_cast %a : tensor<2xf8E4M3FN> -> tensor<4x!quark.qfloat<fp8_e4m3>>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2xf32>) {
+  // expected-error @+1 {{'quark.storage_cast' op casts between quantization codes (!quant or !quark.qfloat elements) and their raw storage; exactly one side must hold codes}}
+  %0 = quark.storage_cast %a : tensor<2xf32> -> tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @f(%a: tensor<2xf8E5M2>) {
+  // expected-error @+1 {{'quark.storage_cast' op expects '!quark.qfloat<fp8_e4m3>' to be stored as 'f8E4M3FN', got 'f8E5M2'}}
+  %0 = quark.storage_cast %a : tensor<2xf8E5M2> -> tensor<2x!quark.qfloat<fp8_e4m3>>
+  return
+}

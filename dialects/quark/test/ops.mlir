@@ -162,3 +162,16 @@ func.func @qfloat_types(%a: tensor<4x!quark.qfloat<fp8_e4m3fnuz>>, %b: tensor<4x
                         %e: tensor<4x!quark.qfloat<fp6_e3m2>>) {
   return
 }
+
+// CHECK-LABEL: func @storage_cast
+func.func @storage_cast(%a: tensor<2xf8E4M3FN>, %b: tensor<4xi4>, %c: tensor<2xui8>) {
+  // CHECK: quark.storage_cast %{{.*}} : tensor<2xf8E4M3FN> -> tensor<2x!quark.qfloat<fp8_e4m3>>
+  %0 = quark.storage_cast %a : tensor<2xf8E4M3FN> -> tensor<2x!quark.qfloat<fp8_e4m3>>
+  // CHECK: quark.storage_cast %{{.*}} : tensor<4xi4> -> tensor<4x!quant.any<i4:f32>>
+  %1 = quark.storage_cast %b : tensor<4xi4> -> tensor<4x!quant.any<i4:f32>>
+  // CHECK: quark.storage_cast %{{.*}} : tensor<2xui8> -> tensor<2x!quark.qfloat<fp8_e5m3>>
+  %2 = quark.storage_cast %c : tensor<2xui8> -> tensor<2x!quark.qfloat<fp8_e5m3>>
+  // CHECK: quark.storage_cast %{{.*}} : tensor<2x!quark.qfloat<fp8_e4m3>> -> tensor<2xf8E4M3FN>
+  %3 = quark.storage_cast %0 : tensor<2x!quark.qfloat<fp8_e4m3>> -> tensor<2xf8E4M3FN>
+  return
+}

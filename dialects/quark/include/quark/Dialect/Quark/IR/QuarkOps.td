@@ -180,6 +180,33 @@ def Quark_DequantizeOp : Quark_Op<"dequantize", [Pure,
   let hasVerifier = 1;
 }
 
+def Quark_StorageCastOp : Quark_Op<"storage_cast", [Pure]> {
+  let summary = "Reinterprets codes as their raw storage values and back";
+  let description = [{
+    Converts between a tensor of quantization codes and the same bits as a
+    plain tensor, so codes can be held in constants and passed to code that
+    knows nothing of quantization. The storage of an integer code type is
+    its storage integer (`!quant.any<i4:f32>` <-> `i4`, like upstream
+    `quant.scast`); the storage of `!quark.qfloat<F>` is the builtin float
+    type with the same encoding (`f8E4M3FN`, `f4E2M1FN`, ...) or `ui8` for
+    `fp8_e5m3`, which has none.
+
+    ```mlir
+    %c = arith.constant dense<[0x38, 0x40]> : tensor<2xf8E4M3FN>
+    %q = quark.storage_cast %c : tensor<2xf8E4M3FN> -> tensor<2x!quark.qfloat<fp8_e4m3>>
+    ```
+  }];
+  let arguments = (ins AnyRankedTensor:$input);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let extraClassDeclaration = [{
+    /// The raw storage element type of a code element type, or null.
+    static ::mlir::Type getStorageElementType(::mlir::Type codeElement);
+  }];
+}
+
 //===----------------------------------------------------------------------===//
 // Packing
 //===----------------------------------------------------------------------===//

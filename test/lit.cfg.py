@@ -1,0 +1,25 @@
+# lit tests of the quark framework: one file per pass (named after its flag),
+# translations, tools and end-to-end runs.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "QUARK"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".json", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.quark_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit",
+                   "reference", "Inputs"]
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.add_tool_substitutions(
+    ["quark-opt", "quark-translate"], [config.quark_tools_dir])
+config.substitutions.append(("%quark_src", config.quark_src_root))
+config.substitutions.append(("%python", config.python_executable))
+
+# Slow tests run only when QUARK_SLOW_TESTS=1 (CI sets it when time allows).
+if os.environ.get("QUARK_SLOW_TESTS") == "1":
+    config.available_features.add("slow")
