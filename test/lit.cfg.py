@@ -18,6 +18,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     ["quark-opt", "quark-translate"], [config.quark_tools_dir])
 config.substitutions.append(("%quark_src", config.quark_src_root))
+config.substitutions.append(("%quark_build", config.quark_obj_root))
 config.substitutions.append(("%python", config.python_executable))
 
 # Slow tests run only when QUARK_SLOW_TESTS=1 (CI sets it when time allows).

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs every Debian package Quark-MLIR needs (skipping what is already
+# installed), then configures and builds the project.
+#
+#   scripts/setup.sh            install + build into ./build
+#   QUARK_BUILD_DIR=dir scripts/setup.sh
+#   QUARK_SKIP_INSTALL=1 scripts/setup.sh   build only
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${QUARK_BUILD_DIR:-$root/build}
+
+packages=(
+  # Toolchain: Debian's LLVM/MLIR 22 (clang++-22 + lld, lit and FileCheck).
+  cmake ninja-build ccache
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 lld-22
+  # Unit tests.
+  libgtest-dev
+  # ONNX protobufs and the ONNX conformance vectors.
+  libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
+)
+
+if [[ "${QUARK_SKIP_INSTALL:-0}" != 1 ]]; then
+  missing=()
+  for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
+        grep -q "install ok installed"; then
+      missing+=("$package")
+    fi
+  done
+  if ((${#missing[@]})); then
+    sudo=""
+    if [[ $EUID -ne 0 ]]; then sudo=sudo; fi
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: all ${#packages[@]} Debian packages present"
+  fi
+fi
+
+if [[ ! -f "$build/CMakeCache.txt" ]]; then
+  cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$build"
+echo "setup: built into $build"
