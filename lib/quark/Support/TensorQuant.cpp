@@ -265,17 +265,28 @@ llvm::Error fakeQuantizeTensor(const TensorQuantSpec &spec,
   return llvm::Error::success();
 }
 
-llvm::Error quantizeTensor(const TensorQuantSpec &spec,
-                           const QuantLayout &layout, llvm::ArrayRef<float> in,
-                           const QuantParams &params,
-                           llvm::MutableArrayRef<int32_t> codes) {
-  if (in.size() != codes.size() ||
-      static_cast<int64_t>(in.size()) != layout.numElements())
-    return quantError("quantize: buffer sizes do not match the layout");
+/// Preconditions shared by quantize and dequantize: buffers sized like the
+/// layout, and a format that has a storage encoding.
+static llvm::Error checkCodeConversion(const TensorQuantSpec &spec,
+                                       const QuantLayout &layout,
+                                       size_t inSize, size_t outSize,
+                                       llvm::StringRef what) {
+  if (inSize != outSize || static_cast<int64_t>(inSize) != layout.numElements())
+    return quantError(what + ": buffer sizes do not match the layout");
   if (spec.isBlockFloat())
     return quantError(llvm::formatv(
         "{0} is a simulation-only format with no storage encoding",
         dtypeName(spec.dtype)));
+  return llvm::Error::success();
+}
+
+llvm::Error quantizeTensor(const TensorQuantSpec &spec,
+                           const QuantLayout &layout, llvm::ArrayRef<float> in,
+                           const QuantParams &params,
+                           llvm::MutableArrayRef<int32_t> codes) {
+  if (llvm::Error error = checkCodeConversion(spec, layout, in.size(),
+                                              codes.size(), "quantize"))
+    return error;
   const DTypeInfo &element = getDTypeInfo(spec.elementType());
   if (element.kind == DTypeKind::Cast) {
     for (size_t i = 0; i < in.size(); ++i)
@@ -307,13 +318,9 @@ llvm::Error dequantizeTensor(const TensorQuantSpec &spec,
                              llvm::ArrayRef<int32_t> codes,
                              const QuantParams &params,
                              llvm::MutableArrayRef<float> out) {
-  if (codes.size() != out.size() ||
-      static_cast<int64_t>(codes.size()) != layout.numElements())
-    return quantError("dequantize: buffer sizes do not match the layout");
-  if (spec.isBlockFloat())
-    return quantError(llvm::formatv(
-        "{0} is a simulation-only format with no storage encoding",
-        dtypeName(spec.dtype)));
+  if (llvm::Error error = checkCodeConversion(spec, layout, codes.size(),
+                                              out.size(), "dequantize"))
+    return error;
   const DTypeInfo &element = getDTypeInfo(spec.elementType());
   if (element.kind == DTypeKind::Cast) {
     for (size_t i = 0; i < codes.size(); ++i)
