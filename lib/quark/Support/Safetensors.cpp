@@ -1,0 +1,663 @@
+//===- Safetensors.cpp - Lazy safetensors reader, streaming writer --------===//
+
+#include "quark/Support/Safetensors.h"
+
+#include "quark/Support/AtomicFile.h"
+#include "quark/Support/MiniFloat.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace mlir::quark;
+namespace json = llvm::json;
+
+namespace {
+struct DTypeEntry {
+  TensorDType dtype;
+  llvm::StringLiteral name;
+  size_t size;
+  bool isFloat;
+};
+constexpr DTypeEntry kDTypes[] = {
+    {TensorDType::F64, "F64", 8, true},
+    {TensorDType::F32, "F32", 4, true},
+    {TensorDType::F16, "F16", 2, true},
+    {TensorDType::BF16, "BF16", 2, true},
+    {TensorDType::F8_E4M3, "F8_E4M3", 1, true},
+    {TensorDType::F8_E5M2, "F8_E5M2", 1, true},
+    {TensorDType::I64, "I64", 8, false},
+    {TensorDType::I32, "I32", 4, false},
+    {TensorDType::I16, "I16", 2, false},
+    {TensorDType::I8, "I8", 1, false},
+    {TensorDType::U64, "U64", 8, false},
+    {TensorDType::U32, "U32", 4, false},
+    {TensorDType::U16, "U16", 2, false},
+    {TensorDType::U8, "U8", 1, false},
+    {TensorDType::BOOL, "BOOL", 1, false},
+};
+
+const DTypeEntry &entryOf(TensorDType dtype) {
+  return kDTypes[static_cast<size_t>(dtype)];
+}
+
+// The reference implementation refuses headers over 100 MB.
+constexpr uint64_t kMaxHeaderSize = 100'000'000;
+
+llvm::Error fileError(llvm::StringRef path, const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 path + ": " + message);
+}
+} // namespace
+
+std::optional<TensorDType> mlir::quark::parseTensorDType(llvm::StringRef name) {
+  for (const DTypeEntry &entry : kDTypes)
+    if (entry.name == name)
+      return entry.dtype;
+  return std::nullopt;
+}
+
+llvm::StringRef mlir::quark::tensorDTypeName(TensorDType dtype) {
+  return entryOf(dtype).name;
+}
+
+size_t mlir::quark::tensorDTypeSize(TensorDType dtype) {
+  return entryOf(dtype).size;
+}
+
+bool mlir::quark::isFloatTensorDType(TensorDType dtype) {
+  return entryOf(dtype).isFloat;
+}
+
+int64_t TensorInfo::numElements() const {
+  int64_t count = 1;
+  for (int64_t dim : shape)
+    count *= dim;
+  return count;
+}
+
+//===----------------------------------------------------------------------===//
+// Reader
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Walks the top-level keys of a JSON object that json::parse accepted.
+/// llvm::json keeps only the last of duplicate keys; the safetensors format
+/// forbids duplicates, so they are found here.
+class TopLevelKeyScanner {
+public:
+  explicit TopLevelKeyScanner(llvm::StringRef text) : text(text) {}
+
+  /// The first key that occurs twice, if any.
+  std::optional<std::string> findDuplicate() {
+    llvm::StringSet<> seen;
+    skipSpace();
+    if (!consume('{'))
+      return std::nullopt;
+    while (true) {
+      skipSpace();
+      if (peek() != '"')
+        return std::nullopt; // '}' of an empty object
+      std::string key = readString();
+      if (!seen.insert(key).second)
+        return key;
+      skipSpace();
+      consume(':');
+      skipValue();
+      skipSpace();
+      if (!consume(','))
+        return std::nullopt;
+    }
+  }
+
+private:
+  char peek() const { return pos < text.size() ? text[pos] : '\0'; }
+  bool consume(char c) {
+    if (peek() != c)
+      return false;
+    ++pos;
+    return true;
+  }
+  void skipSpace() {
+    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\n' ||
+                                 text[pos] == '\r' || text[pos] == '\t'))
+      ++pos;
+  }
+  /// Decodes a string token, escapes included, so "\u0061" equals "a".
+  std::string readString() {
+    size_t start = pos;
+    ++pos; // opening quote
+    while (pos < text.size() && text[pos] != '"')
+      pos += text[pos] == '\\' ? 2 : 1;
+    ++pos; // closing quote
+    llvm::Expected<llvm::json::Value> decoded =
+        llvm::json::parse(text.slice(start, pos));
+    if (!decoded) {
+      llvm::consumeError(decoded.takeError());
+      return text.slice(start, pos).str();
+    }
+    return decoded->getAsString()->str();
+  }
+  void skipValue() {
+    int depth = 0;
+    do {
+      char c = peek();
+      if (c == '"') {
+        readString();
+        continue;
+      }
+      if (c == '{' || c == '[')
+        ++depth;
+      else if (c == '}' || c == ']')
+        --depth;
+      else if (depth == 0 && (c == ',' || c == '\0'))
+        return;
+      ++pos;
+    } while (depth > 0 || (peek() != ',' && peek() != '}' && peek() != '\0'));
+  }
+
+  llvm::StringRef text;
+  size_t pos = 0;
+};
+} // namespace
+
+/// Parses one tensor entry of the header; offsets are still relative.
+static llvm::Error parseEntry(llvm::StringRef path, llvm::StringRef name,
+                              const json::Value &value, TensorInfo &tensor) {
+  auto bad = [&](const llvm::Twine &what) {
+    return fileError(path, "tensor '" + name + "': " + what);
+  };
+  const json::Object *object = value.getAsObject();
+  if (!object)
+    return bad("expected an object with dtype, shape and data_offsets");
+  std::optional<llvm::StringRef> dtypeName = object->getString("dtype");
+  if (!dtypeName)
+    return bad("missing string 'dtype'");
+  std::optional<TensorDType> dtype = parseTensorDType(*dtypeName);
+  if (!dtype)
+    return bad("unknown dtype '" + *dtypeName + "'");
+  tensor.name = name.str();
+  tensor.dtype = *dtype;
+
+  const json::Array *shape = object->getArray("shape");
+  if (!shape)
+    return bad("missing array 'shape'");
+  uint64_t elements = 1;
+  for (const json::Value &dim : *shape) {
+    std::optional<int64_t> extent = dim.getAsInteger();
+    if (!extent || *extent < 0)
+      return bad("shape entries must be non-negative integers");
+    if (*extent != 0 && elements > UINT64_MAX / static_cast<uint64_t>(*extent))
+      return bad("shape is too large");
+    elements *= static_cast<uint64_t>(*extent);
+    tensor.shape.push_back(*extent);
+  }
+
+  const json::Array *offsets = object->getArray("data_offsets");
+  if (!offsets || offsets->size() != 2)
+    return bad("'data_offsets' must be [begin, end]");
+  std::optional<int64_t> begin = (*offsets)[0].getAsInteger();
+  std::optional<int64_t> end = (*offsets)[1].getAsInteger();
+  if (!begin || !end || *begin < 0 || *end < *begin)
+    return bad("'data_offsets' must be integers with 0 <= begin <= end");
+  size_t elementSize = tensorDTypeSize(*dtype);
+  if (elements > UINT64_MAX / elementSize)
+    return bad("shape is too large");
+  uint64_t expected = elements * elementSize;
+  tensor.offset = static_cast<uint64_t>(*begin);
+  tensor.size = static_cast<uint64_t>(*end - *begin);
+  if (tensor.size != expected)
+    return bad(llvm::formatv("data_offsets span {0} bytes but {1} x {2} "
+                             "elements of {3} need {4}",
+                             tensor.size, shape->size() ? "shape" : "scalar",
+                             elements, *dtypeName, expected));
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<SafetensorsFile>>
+SafetensorsFile::open(llvm::StringRef path) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                  /*RequiresNullTerminator=*/false,
+                                  /*IsVolatile=*/false);
+  if (!buffer)
+    return fileError(path, "cannot open: " + buffer.getError().message());
+  std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->filePath = path.str();
+  file->buffer = std::move(*buffer);
+  llvm::StringRef contents = file->buffer->getBuffer();
+
+  if (contents.size() < 8)
+    return fileError(path, llvm::formatv("the file has {0} bytes, too few "
+                                         "for the 8-byte header length",
+                                         contents.size()));
+  uint64_t headerSize =
+      llvm::support::endian::read64le(contents.data());
+  if (headerSize > contents.size() - 8)
+    return fileError(path, llvm::formatv("header length {0} runs past the end "
+                                         "of the file ({1} bytes)",
+                                         headerSize, contents.size()));
+  if (headerSize > kMaxHeaderSize)
+    return fileError(path, llvm::formatv("header length {0} exceeds the "
+                                         "{1}-byte limit",
+                                         headerSize, kMaxHeaderSize));
+  llvm::StringRef header = contents.substr(8, headerSize);
+  uint64_t dataStart = 8 + headerSize;
+  uint64_t dataSize = contents.size() - dataStart;
+
+  llvm::Expected<json::Value> parsed = json::parse(header);
+  if (!parsed)
+    return fileError(path, "invalid JSON header: " +
+                               llvm::toString(parsed.takeError()));
+  const json::Object *root = parsed->getAsObject();
+  if (!root)
+    return fileError(path, "the header must be a JSON object");
+  if (std::optional<std::string> duplicate =
+          TopLevelKeyScanner(header).findDuplicate())
+    return fileError(path, "duplicate tensor name '" + *duplicate + "'");
+
+  for (const auto &[key, value] : *root) {
+    if (key == "__metadata__") {
+      const json::Object *metadata = value.getAsObject();
+      if (!metadata)
+        return fileError(path, "'__metadata__' must be an object of strings");
+      for (const auto &[metaKey, metaValue] : *metadata) {
+        std::optional<llvm::StringRef> text = metaValue.getAsString();
+        if (!text)
+          return fileError(path, "'__metadata__' entry '" + metaKey.str() +
+                                     "' must be a string");
+        file->metadataMap[metaKey.str()] = text->str();
+      }
+      continue;
+    }
+    TensorInfo tensor;
+    if (llvm::Error error = parseEntry(path, key, value, tensor))
+      return std::move(error);
+    file->entries.push_back(std::move(tensor));
+  }
+
+  // Tensors must tile the data section: sorted by offset, each starts where
+  // the previous ends, and the last ends at the end of the file.
+  llvm::sort(file->entries, [](const TensorInfo &a, const TensorInfo &b) {
+    return a.offset != b.offset ? a.offset < b.offset : a.name < b.name;
+  });
+  uint64_t expectedOffset = 0;
+  for (const TensorInfo &tensor : file->entries) {
+    if (tensor.offset < expectedOffset)
+      return fileError(path, llvm::formatv(
+                                 "tensor '{0}' at data offset {1} overlaps "
+                                 "the previous tensor, which ends at {2}",
+                                 tensor.name, tensor.offset, expectedOffset));
+    if (tensor.offset > expectedOffset)
+      return fileError(path, llvm::formatv(
+                                 "tensor '{0}' starts at data offset {1}, "
+                                 "leaving a hole after offset {2}",
+                                 tensor.name, tensor.offset, expectedOffset));
+    if (tensor.offset + tensor.size > dataSize)
+      return fileError(path, llvm::formatv(
+                                 "tensor '{0}' ends at data offset {1}, past "
+                                 "the end of the data ({2} bytes)",
+                                 tensor.name, tensor.offset + tensor.size,
+                                 dataSize));
+    expectedOffset = tensor.offset + tensor.size;
+  }
+  if (expectedOffset != dataSize)
+    return fileError(path, llvm::formatv("the data section has {0} bytes but "
+                                         "the tensors cover {1}",
+                                         dataSize, expectedOffset));
+  for (size_t i = 0; i < file->entries.size(); ++i) {
+    file->entries[i].offset += dataStart;
+    if (!file->byName.try_emplace(file->entries[i].name, i).second)
+      return fileError(path, "duplicate tensor name '" +
+                                 file->entries[i].name + "'");
+  }
+  return std::move(file);
+}
+
+const TensorInfo *SafetensorsFile::find(llvm::StringRef name) const {
+  auto it = byName.find(name);
+  return it == byName.end() ? nullptr : &entries[it->second];
+}
+
+llvm::ArrayRef<uint8_t> SafetensorsFile::bytes(const TensorInfo &tensor) const {
+  return {reinterpret_cast<const uint8_t *>(buffer->getBufferStart()) +
+              tensor.offset,
+          static_cast<size_t>(tensor.size)};
+}
+
+//===----------------------------------------------------------------------===//
+// Checkpoints
+//===----------------------------------------------------------------------===//
+
+static llvm::Error addShard(SafetensorsCheckpoint &checkpoint,
+                            std::vector<std::unique_ptr<SafetensorsFile>> &shards,
+                            llvm::StringMap<TensorRef> &byName,
+                            std::unique_ptr<SafetensorsFile> shard) {
+  for (const TensorInfo &tensor : shard->tensors()) {
+    auto [it, inserted] =
+        byName.try_emplace(tensor.name, TensorRef{shard.get(), &tensor});
+    if (!inserted)
+      return fileError(shard->path(), "tensor '" + tensor.name +
+                                          "' is also in " +
+                                          it->second.file->path());
+  }
+  shards.push_back(std::move(shard));
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::unique_ptr<SafetensorsCheckpoint>>
+SafetensorsCheckpoint::open(llvm::StringRef path) {
+  auto checkpoint = std::make_unique<SafetensorsCheckpoint>();
+  std::string indexPath;
+  if (llvm::sys::fs::is_directory(path)) {
+    llvm::SmallString<256> index(path), single(path);
+    llvm::sys::path::append(index, "model.safetensors.index.json");
+    llvm::sys::path::append(single, "model.safetensors");
+    if (llvm::sys::fs::exists(index)) {
+      indexPath = index.str().str();
+    } else if (llvm::sys::fs::exists(single)) {
+      return open(single);
+    } else {
+      return fileError(path, "no model.safetensors or "
+                             "model.safetensors.index.json in this folder");
+    }
+  } else if (path.ends_with(".json")) {
+    indexPath = path.str();
+  } else {
+    llvm::Expected<std::unique_ptr<SafetensorsFile>> file =
+        SafetensorsFile::open(path);
+    if (!file)
+      return file.takeError();
+    if (llvm::Error error = addShard(*checkpoint, checkpoint->shards,
+                                     checkpoint->byName, std::move(*file)))
+      return std::move(error);
+    return std::move(checkpoint);
+  }
+
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> indexBuffer =
+      llvm::MemoryBuffer::getFile(indexPath);
+  if (!indexBuffer)
+    return fileError(indexPath,
+                     "cannot open: " + indexBuffer.getError().message());
+  llvm::Expected<json::Value> index = json::parse((*indexBuffer)->getBuffer());
+  if (!index)
+    return fileError(indexPath,
+                     "invalid JSON: " + llvm::toString(index.takeError()));
+  const json::Object *root = index->getAsObject();
+  const json::Object *weightMap = root ? root->getObject("weight_map") : nullptr;
+  if (!weightMap)
+    return fileError(indexPath, "expected an object with a 'weight_map'");
+
+  llvm::StringRef folder = llvm::sys::path::parent_path(indexPath);
+  std::map<std::string, std::vector<std::string>> tensorsByShard;
+  for (const auto &[name, shardValue] : *weightMap) {
+    std::optional<llvm::StringRef> shard = shardValue.getAsString();
+    if (!shard)
+      return fileError(indexPath, "weight_map entry '" + name.str() +
+                                      "' must be a file name");
+    if (shard->contains('/') || shard->contains('\\') || *shard == ".." ||
+        *shard == "." || shard->empty())
+      return fileError(indexPath, "weight_map entry '" + name.str() +
+                                      "' names '" + *shard +
+                                      "', not a file in the checkpoint folder");
+    tensorsByShard[shard->str()].push_back(name.str());
+  }
+  for (const auto &[shardName, names] : tensorsByShard) {
+    llvm::SmallString<256> shardPath(folder);
+    llvm::sys::path::append(shardPath, shardName);
+    if (!llvm::sys::fs::exists(shardPath))
+      return fileError(indexPath, "shard '" + shardName + "' (holding '" +
+                                      names.front() + "') is missing");
+    llvm::Expected<std::unique_ptr<SafetensorsFile>> file =
+        SafetensorsFile::open(shardPath);
+    if (!file)
+      return file.takeError();
+    for (const std::string &name : names)
+      if (!(*file)->find(name))
+        return fileError(shardPath, "the index places tensor '" + name +
+                                        "' here, but the shard does not "
+                                        "hold it");
+    if (llvm::Error error = addShard(*checkpoint, checkpoint->shards,
+                                     checkpoint->byName, std::move(*file)))
+      return std::move(error);
+  }
+  return std::move(checkpoint);
+}
+
+std::optional<TensorRef>
+SafetensorsCheckpoint::find(llvm::StringRef name) const {
+  auto it = byName.find(name);
+  if (it == byName.end())
+    return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> SafetensorsCheckpoint::names() const {
+  std::vector<std::string> result;
+  for (const auto &entry : byName)
+    result.push_back(entry.getKey().str());
+  llvm::sort(result);
+  return result;
+}
+
+uint64_t SafetensorsCheckpoint::totalBytes() const {
+  uint64_t total = 0;
+  for (const auto &shard : shards)
+    for (const TensorInfo &tensor : shard->tensors())
+      total += tensor.size;
+  return total;
+}
+
+//===----------------------------------------------------------------------===//
+// Conversion
+//===----------------------------------------------------------------------===//
+
+/// fp16 -> fp32 through a table: the executor widens whole weight matrices.
+static const float *float16Table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> values(65536);
+    for (uint32_t bits = 0; bits < 65536; ++bits)
+      values[bits] = decodeFloat16(static_cast<uint16_t>(bits));
+    return values;
+  }();
+  return table.data();
+}
+
+template <typename T>
+static void widen(llvm::ArrayRef<uint8_t> bytes, llvm::MutableArrayRef<float> out) {
+  for (size_t i = 0; i < out.size(); ++i) {
+    T value;
+    std::memcpy(&value, bytes.data() + i * sizeof(T), sizeof(T));
+    out[i] = static_cast<float>(value);
+  }
+}
+
+llvm::Error mlir::quark::convertToFloat(TensorDType dtype,
+                                        llvm::ArrayRef<uint8_t> bytes,
+                                        llvm::MutableArrayRef<float> out) {
+  if (bytes.size() != out.size() * tensorDTypeSize(dtype))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0} bytes do not hold {1} {2} elements", bytes.size(),
+                      out.size(), tensorDTypeName(dtype)));
+  switch (dtype) {
+  case TensorDType::F32:
+    std::memcpy(out.data(), bytes.data(), bytes.size());
+    break;
+  case TensorDType::BF16:
+    for (size_t i = 0; i < out.size(); ++i) {
+      uint32_t bits = (static_cast<uint32_t>(bytes[2 * i + 1]) << 24) |
+                      (static_cast<uint32_t>(bytes[2 * i]) << 16);
+      std::memcpy(&out[i], &bits, sizeof(float));
+    }
+    break;
+  case TensorDType::F16: {
+    const float *table = float16Table();
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
+    break;
+  }
+  case TensorDType::F64:
+    widen<double>(bytes, out);
+    break;
+  case TensorDType::F8_E4M3:
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = decodeMiniFloat(kFloat8E4M3FN, bytes[i]);
+    break;
+  case TensorDType::F8_E5M2:
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = decodeMiniFloat(kFloat8E5M2, bytes[i]);
+    break;
+  case TensorDType::I64:
+    widen<int64_t>(bytes, out);
+    break;
+  case TensorDType::I32:
+    widen<int32_t>(bytes, out);
+    break;
+  case TensorDType::I16:
+    widen<int16_t>(bytes, out);
+    break;
+  case TensorDType::I8:
+    widen<int8_t>(bytes, out);
+    break;
+  case TensorDType::U64:
+    widen<uint64_t>(bytes, out);
+    break;
+  case TensorDType::U32:
+    widen<uint32_t>(bytes, out);
+    break;
+  case TensorDType::U16:
+    widen<uint16_t>(bytes, out);
+    break;
+  case TensorDType::U8:
+  case TensorDType::BOOL:
+    widen<uint8_t>(bytes, out);
+    break;
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<float>>
+mlir::quark::readTensorAsFloat(const TensorRef &tensor) {
+  std::vector<float> values(static_cast<size_t>(tensor.info->numElements()));
+  if (llvm::Error error =
+          convertToFloat(tensor.info->dtype, tensor.bytes(), values))
+    return std::move(error);
+  return values;
+}
+
+//===----------------------------------------------------------------------===//
+// Writer
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<std::unique_ptr<SafetensorsWriter>>
+SafetensorsWriter::create(llvm::StringRef path,
+                          llvm::ArrayRef<Declaration> tensors,
+                          const std::map<std::string, std::string> &metadata) {
+  std::unique_ptr<SafetensorsWriter> writer(new SafetensorsWriter());
+  writer->declared.assign(tensors.begin(), tensors.end());
+  json::Object header;
+  if (!metadata.empty()) {
+    json::Object meta;
+    for (const auto &[key, value] : metadata)
+      meta[key] = value;
+    header["__metadata__"] = std::move(meta);
+  }
+  uint64_t offset = 0;
+  llvm::StringSet<> seen;
+  for (const Declaration &tensor : tensors) {
+    if (!seen.insert(tensor.name).second)
+      return fileError(path, "duplicate tensor name '" + tensor.name + "'");
+    uint64_t size = tensorDTypeSize(tensor.dtype);
+    json::Array shape;
+    for (int64_t dim : tensor.shape) {
+      if (dim < 0)
+        return fileError(path, "tensor '" + tensor.name +
+                                   "' has a negative dimension");
+      size *= static_cast<uint64_t>(dim);
+      shape.push_back(dim);
+    }
+    writer->sizes.push_back(size);
+    header[tensor.name] = json::Object{
+        {"dtype", tensorDTypeName(tensor.dtype)},
+        {"shape", std::move(shape)},
+        {"data_offsets", json::Array{static_cast<int64_t>(offset),
+                                     static_cast<int64_t>(offset + size)}}};
+    offset += size;
+  }
+  std::string text;
+  llvm::raw_string_ostream(text) << json::Value(std::move(header));
+  // Pad the header with spaces to keep the data 8-byte aligned, as the
+  // reference writer does.
+  text.append((8 - text.size() % 8) % 8, ' ');
+
+  llvm::Expected<std::unique_ptr<AtomicFile>> file = AtomicFile::create(path);
+  if (!file)
+    return file.takeError();
+  writer->file = std::move(*file);
+  char length[8];
+  llvm::support::endian::write64le(length, text.size());
+  writer->file->os().write(length, 8);
+  writer->file->os() << text;
+  return std::move(writer);
+}
+
+SafetensorsWriter::~SafetensorsWriter() = default;
+
+llvm::Error SafetensorsWriter::append(llvm::ArrayRef<uint8_t> bytes) {
+  while (!bytes.empty()) {
+    if (current >= declared.size())
+      return fileError(file->path(), "more bytes than the declared tensors "
+                                     "hold");
+    uint64_t room = sizes[current] - writtenOfCurrent;
+    uint64_t chunk = std::min<uint64_t>(room, bytes.size());
+    file->os().write(reinterpret_cast<const char *>(bytes.data()), chunk);
+    writtenOfCurrent += chunk;
+    bytes = bytes.drop_front(chunk);
+    if (writtenOfCurrent == sizes[current]) {
+      ++current;
+      writtenOfCurrent = 0;
+    }
+  }
+  // Zero-byte tensors complete without data.
+  while (current < declared.size() && sizes[current] == 0)
+    ++current;
+  return llvm::Error::success();
+}
+
+llvm::Error SafetensorsWriter::write(llvm::StringRef name,
+                                     llvm::ArrayRef<uint8_t> bytes) {
+  while (current < declared.size() && sizes[current] == 0 &&
+         declared[current].name != name)
+    ++current;
+  if (current >= declared.size() || declared[current].name != name ||
+      writtenOfCurrent != 0)
+    return fileError(file->path(), "tensor '" + name +
+                                       "' is not the next declared tensor");
+  if (bytes.size() != sizes[current])
+    return fileError(file->path(),
+                     llvm::formatv("tensor '{0}' is declared with {1} bytes, "
+                                   "got {2}",
+                                   name, sizes[current], bytes.size()));
+  if (bytes.empty()) {
+    ++current;
+    return llvm::Error::success();
+  }
+  return append(bytes);
+}
+
+llvm::Error SafetensorsWriter::finish() {
+  while (current < declared.size() && sizes[current] == 0)
+    ++current;
+  if (current != declared.size())
+    return fileError(file->path(), "tensor '" + declared[current].name +
+                                       "' was declared but not written");
+  return file->commit();
+}
