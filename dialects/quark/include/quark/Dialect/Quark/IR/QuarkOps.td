@@ -14,6 +14,7 @@ include "quark/Dialect/Quark/IR/QuarkAttrs.td"
 include "quark/Dialect/Quark/IR/QuarkTypes.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/OpAsmInterface.td"
+include "quark/Dialect/Quark/IR/QuarkModelOps.td"
 
 def Quark_FloatTensor : RankedTensorOf<[AnyFloat]>;
 def Quark_ScaleTensor : RankedTensorOf<[AnyFloat]>;
