@@ -1,12 +1,34 @@
 //===- quark-translate.cpp - Import and export translations ---------------===//
 
+#include "quark/Import/HuggingFace.h"
 #include "quark/InitAll.h"
 #include "quark/Target/QuarkSpecJson.h"
 
 #include "mlir/Tools/mlir-translate/MlirTranslateMain.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+
+#include <string>
+#include <vector>
 
 int main(int argc, char **argv) {
   mlir::quark::registerQuarkSpecJsonTranslations();
+  mlir::quark::registerHuggingFaceImport();
+  // A model folder given as the input stands for its config.json, which is
+  // what --import-hf reads first (mlir-translate opens its input as a file).
+  std::vector<std::string> storage(argv, argv + argc);
+  for (size_t i = 1; i < storage.size(); ++i) {
+    if (!storage[i].empty() && storage[i][0] != '-' &&
+        llvm::sys::fs::is_directory(storage[i])) {
+      llvm::SmallString<256> config(storage[i]);
+      llvm::sys::path::append(config, "config.json");
+      storage[i] = config.str().str();
+    }
+  }
+  std::vector<char *> args;
+  for (std::string &arg : storage)
+    args.push_back(arg.data());
   return mlir::failed(mlir::mlirTranslateMain(
-      argc, argv, "Quark-MLIR import and export translations\n"));
+      static_cast<int>(args.size()), args.data(),
+      "Quark-MLIR import and export translations\n"));
 }
