@@ -16,6 +16,10 @@ packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 lld-22
   # Unit tests.
   libgtest-dev
+  # CPU executor: OpenBLAS (pthread flavour).
+  libopenblas-pthread-dev libopenblas0-pthread
+  # Reference tests and model scripts run on Debian's Python packages.
+  python3-torch python3-numpy
   # ONNX protobufs and the ONNX conformance vectors.
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
 )

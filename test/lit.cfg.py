@@ -16,10 +16,16 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit",
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["quark-opt", "quark-translate"], [config.quark_tools_dir])
+    ["quark-opt", "quark-translate", "quark-run"], [config.quark_tools_dir])
 config.substitutions.append(("%quark_src", config.quark_src_root))
 config.substitutions.append(("%quark_build", config.quark_obj_root))
 config.substitutions.append(("%python", config.python_executable))
+
+# Tests that compare with PyTorch need Debian's python3-torch.
+import subprocess
+if subprocess.call([config.python_executable, "-c", "import torch, numpy"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("torch")
 
 # Slow tests run only when QUARK_SLOW_TESTS=1 (CI sets it when time allows).
 if os.environ.get("QUARK_SLOW_TESTS") == "1":

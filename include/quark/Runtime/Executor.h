@@ -1,0 +1,73 @@
+//===- Executor.h - Run quark IR on the CPU ---------------------*- C++ -*-===//
+//
+// An interpreter for the model IR the importer produces, in float32: each op
+// runs one kernel over whole tensors (the ops are coarse, so interpretation
+// costs nothing next to the kernels). Values are freed after their last use.
+// Values computed only from weights (a fake-quantized weight, say) are
+// computed once and kept across runs.
+//
+// The executor is what calibration and evaluation run on: hooks see every
+// quark.observe and every finished quark.block.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUARK_RUNTIME_EXECUTOR_H
+#define QUARK_RUNTIME_EXECUTOR_H
+
+#include "quark/Dialect/Quark/IR/QuarkOps.h"
+#include "quark/Runtime/Tensor.h"
+#include "quark/Runtime/WeightStore.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/Error.h"
+
+#include <functional>
+#include <vector>
+
+namespace mlir::quark {
+
+class Executor {
+public:
+  explicit Executor(WeightStore &weights) : weights(weights) {}
+
+  /// Runs `function` on `arguments` (token ids as an int32 [batch, seq]
+  /// tensor for an imported model) and returns its results.
+  llvm::Expected<std::vector<Tensor>> run(func::FuncOp function,
+                                          llvm::ArrayRef<Tensor> arguments);
+  /// Runs the single-block `region` (a quark.block body, say) on `arguments`.
+  llvm::Expected<std::vector<Tensor>> runRegion(Region &region,
+                                                llvm::ArrayRef<Tensor> arguments);
+
+  /// Called with each quark.observe and the tensor it observes.
+  std::function<llvm::Error(ObserveOp, const Tensor &)> observeHook;
+  /// Called after each quark.block finishes.
+  std::function<void(BlockOp)> blockHook;
+  /// Keep weight-only values across runs (on by default).
+  void setConstantCaching(bool enabled) { constantCaching = enabled; }
+  void clearConstantCache() { constants.clear(); }
+
+private:
+  struct Scope;
+  llvm::Expected<std::vector<Tensor>> runBlock(Block &block,
+                                               llvm::ArrayRef<Tensor> arguments,
+                                               Scope *parent);
+  llvm::Error evaluate(Operation *op, Scope &scope);
+  /// Whether `value` depends on weights and constants only.
+  bool isConstant(Value value);
+  /// For each op of `block`, the values whose last use it is.
+  const std::vector<std::vector<Value>> &deathsOf(Block &block);
+
+  WeightStore &weights;
+  bool constantCaching = true;
+  llvm::DenseMap<Value, Tensor> constants;
+  llvm::DenseMap<Value, bool> constness;
+  llvm::DenseMap<Block *, std::vector<std::vector<Value>>> deaths;
+};
+
+/// Converts a DenseElementsAttr (float or integer) to a tensor.
+Tensor tensorFromAttr(DenseElementsAttr attr);
+
+} // namespace mlir::quark
+
+#endif // QUARK_RUNTIME_EXECUTOR_H

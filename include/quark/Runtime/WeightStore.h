@@ -1,0 +1,56 @@
+//===- WeightStore.h - Model weights for the executor -----------*- C++ -*-===//
+//
+// Resolves quark.param references to float32 tensors: the checkpoint in the
+// model folder, or a safetensors file named by the param, relative to that
+// folder. Tensors are converted once and kept (unless caching is off, for
+// layer-by-layer runs in bounded memory); values set in memory take
+// precedence over files.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUARK_RUNTIME_WEIGHTSTORE_H
+#define QUARK_RUNTIME_WEIGHTSTORE_H
+
+#include "quark/Runtime/Tensor.h"
+#include "quark/Support/Safetensors.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+
+namespace mlir::quark {
+
+class WeightStore {
+public:
+  explicit WeightStore(std::string modelDir) : modelDir(std::move(modelDir)) {}
+
+  /// The float32 value of tensor `name`, from `file` (relative to the model
+  /// folder) when non-empty, else from the model checkpoint.
+  llvm::Expected<Tensor> get(llvm::StringRef name, llvm::StringRef file = {});
+  /// Makes `name` (from the model checkpoint) read as `value`.
+  void set(llvm::StringRef name, Tensor value);
+
+  void setCaching(bool enabled) { caching = enabled; }
+  /// Drops converted tensors (not values set in memory).
+  void clearCache() { cache.clear(); }
+  /// Bytes of converted tensors currently held.
+  size_t cachedBytes() const;
+  llvm::StringRef directory() const { return modelDir; }
+  /// The model checkpoint (opened on first use).
+  llvm::Expected<SafetensorsCheckpoint *> checkpoint();
+
+private:
+  llvm::Expected<SafetensorsCheckpoint *> open(llvm::StringRef file);
+
+  std::string modelDir;
+  bool caching = true;
+  llvm::StringMap<std::unique_ptr<SafetensorsCheckpoint>> files;
+  llvm::StringMap<Tensor> cache;
+  llvm::StringMap<Tensor> overrides;
+};
+
+} // namespace mlir::quark
+
+#endif // QUARK_RUNTIME_WEIGHTSTORE_H

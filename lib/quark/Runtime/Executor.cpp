@@ -1,0 +1,484 @@
+//===- Executor.cpp - Run quark IR on the CPU -----------------------------===//
+
+#include "quark/Runtime/Executor.h"
+
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Runtime/Kernels.h"
+#include "quark/Support/TensorQuant.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace {
+llvm::Error opError(Operation *op, const Twine &message) {
+  std::string location;
+  llvm::raw_string_ostream os(location);
+  op->getLoc().print(os);
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 os.str() + ": '" +
+                                     op->getName().getStringRef() + "': " +
+                                     message);
+}
+
+std::string shapeText(llvm::ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  llvm::raw_string_ostream os(text);
+  llvm::interleaveComma(shape, os);
+  return os.str() + "]";
+}
+
+/// Rows of a tensor seen as [rows, last].
+int64_t leadingRows(const Tensor &tensor) {
+  return tensor.rank() == 0 ? 1 : tensor.numElements() / tensor.dim(-1);
+}
+
+kernels::Activation toKernel(ActivationKind kind) {
+  switch (kind) {
+  case ActivationKind::silu:
+    return kernels::Activation::SiLU;
+  case ActivationKind::relu:
+    return kernels::Activation::ReLU;
+  case ActivationKind::gelu:
+    return kernels::Activation::GELU;
+  case ActivationKind::gelu_tanh:
+    return kernels::Activation::GELUTanh;
+  }
+  return kernels::Activation::SiLU;
+}
+} // namespace
+
+Tensor mlir::quark::tensorFromAttr(DenseElementsAttr attr) {
+  auto type = attr.getType();
+  if (isa<FloatType>(type.getElementType()))
+    return Tensor::fromFloats(type.getShape(), readFloats(attr));
+  return Tensor::fromInts(type.getShape(), readInts(attr));
+}
+
+/// The values of one running block, chained to the enclosing block's scope
+/// (expert regions of quark.moe read values of their parent block).
+struct Executor::Scope {
+  llvm::DenseMap<Value, Tensor> values;
+  Scope *parent = nullptr;
+  Executor *executor = nullptr;
+
+  const Tensor *lookup(Value value) const {
+    for (const Scope *scope = this; scope; scope = scope->parent) {
+      auto it = scope->values.find(value);
+      if (it != scope->values.end())
+        return &it->second;
+    }
+    auto it = executor->constants.find(value);
+    return it == executor->constants.end() ? nullptr : &it->second;
+  }
+};
+
+bool Executor::isConstant(Value value) {
+  auto cached = constness.find(value);
+  if (cached != constness.end())
+    return cached->second;
+  bool result = false;
+  if (Operation *op = value.getDefiningOp()) {
+    if (isa<ParamOp, arith::ConstantOp>(op))
+      result = true;
+    else if (!isa<ObserveOp>(op) && op->getNumRegions() == 0 &&
+             op->getNumOperands() > 0)
+      result = llvm::all_of(op->getOperands(),
+                            [&](Value operand) { return isConstant(operand); });
+  }
+  constness[value] = result;
+  return result;
+}
+
+const std::vector<std::vector<Value>> &Executor::deathsOf(Block &block) {
+  auto it = deaths.find(&block);
+  if (it != deaths.end())
+    return it->second;
+  llvm::DenseMap<Operation *, size_t> position;
+  size_t index = 0;
+  for (Operation &op : block)
+    position[&op] = index++;
+  std::vector<std::vector<Value>> result(index);
+  auto record = [&](Value value, size_t definedAt) {
+    size_t last = definedAt;
+    for (Operation *user : value.getUsers()) {
+      Operation *ancestor = block.findAncestorOpInBlock(*user);
+      if (ancestor)
+        last = std::max(last, position[ancestor]);
+    }
+    result[last].push_back(value);
+  };
+  for (BlockArgument argument : block.getArguments())
+    record(argument, 0);
+  for (Operation &op : block)
+    for (Value value : op.getResults())
+      record(value, position[&op]);
+  return deaths[&block] = std::move(result);
+}
+
+llvm::Expected<std::vector<Tensor>>
+Executor::run(func::FuncOp function, llvm::ArrayRef<Tensor> arguments) {
+  if (function.isExternal())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "function '" + function.getName() +
+                                       "' has no body");
+  if (arguments.size() != function.getNumArguments())
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("function '{0}' takes {1} arguments, got {2}",
+                      function.getName(), function.getNumArguments(),
+                      arguments.size()));
+  return runBlock(function.front(), arguments, nullptr);
+}
+
+llvm::Expected<std::vector<Tensor>>
+Executor::runRegion(Region &region, llvm::ArrayRef<Tensor> arguments) {
+  return runBlock(region.front(), arguments, nullptr);
+}
+
+llvm::Expected<std::vector<Tensor>>
+Executor::runBlock(Block &block, llvm::ArrayRef<Tensor> arguments,
+                   Scope *parent) {
+  Scope scope;
+  scope.parent = parent;
+  scope.executor = this;
+  if (arguments.size() != block.getNumArguments())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "wrong number of region arguments");
+  for (auto [argument, value] : llvm::zip(block.getArguments(), arguments))
+    scope.values[argument] = value;
+  const std::vector<std::vector<Value>> &dying = deathsOf(block);
+  size_t index = 0;
+  for (Operation &op : block) {
+    if (op.hasTrait<OpTrait::IsTerminator>()) {
+      std::vector<Tensor> results;
+      for (Value operand : op.getOperands()) {
+        const Tensor *value = scope.lookup(operand);
+        if (!value)
+          return opError(&op, "operand has no value");
+        results.push_back(*value);
+      }
+      return results;
+    }
+    bool cached = constantCaching && op.getNumResults() > 0 &&
+                  llvm::all_of(op.getResults(), [&](Value result) {
+                    return isConstant(result) && constants.count(result);
+                  });
+    if (!cached)
+      if (llvm::Error error = evaluate(&op, scope))
+        return std::move(error);
+    for (Value value : dying[index])
+      scope.values.erase(value);
+    ++index;
+  }
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "block without terminator");
+}
+
+llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
+  // Operands, checked present.
+  llvm::SmallVector<const Tensor *, 4> inputs;
+  for (Value operand : op->getOperands()) {
+    const Tensor *value = scope.lookup(operand);
+    if (!value)
+      return opError(op, "operand has no value (was it freed early?)");
+    inputs.push_back(value);
+  }
+  llvm::SmallVector<Tensor, 2> results;
+  auto needFloat = [&](size_t i) -> llvm::Error {
+    if (inputs[i]->kind() != ElementKind::F32)
+      return opError(op, llvm::formatv("operand {0} must be a float tensor", i));
+    return llvm::Error::success();
+  };
+
+  llvm::Error error =
+      llvm::TypeSwitch<Operation *, llvm::Error>(op)
+          .Case([&](ParamOp param) -> llvm::Error {
+            llvm::Expected<Tensor> value =
+                weights.get(param.getName(), param.getFile().value_or(""));
+            if (!value)
+              return opError(op, llvm::toString(value.takeError()));
+            auto type = cast<RankedTensorType>(param.getType());
+            if (value->shape() != type.getShape())
+              return opError(op, "tensor '" + param.getName() + "' has shape " +
+                                     shapeText(value->shape()) +
+                                     ", the IR expects " +
+                                     shapeText(type.getShape()));
+            results.push_back(*value);
+            return llvm::Error::success();
+          })
+          .Case([&](arith::ConstantOp constant) -> llvm::Error {
+            auto attr = dyn_cast<DenseElementsAttr>(constant.getValue());
+            if (!attr)
+              return opError(op, "only dense tensor constants are supported");
+            results.push_back(tensorFromAttr(attr));
+            return llvm::Error::success();
+          })
+          .Case([&](EmbeddingOp) -> llvm::Error {
+            const Tensor &ids = *inputs[0], &table = *inputs[1];
+            if (ids.kind() != ElementKind::I32)
+              return opError(op, "token ids must be int32");
+            llvm::SmallVector<int64_t, 4> shape(ids.shape());
+            shape.push_back(table.dim(1));
+            Tensor out = Tensor::empty(shape, ElementKind::F32);
+            int64_t bad = kernels::embedding(ids.i32(), ids.numElements(),
+                                             table.f32(), table.dim(0),
+                                             table.dim(1), out.f32());
+            if (bad >= 0)
+              return opError(op, llvm::formatv("token id {0} at position {1} "
+                                               "is outside the vocabulary of "
+                                               "{2}",
+                                               ids.i32()[bad], bad,
+                                               table.dim(0)));
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](PositionEmbeddingOp pos) -> llvm::Error {
+            const Tensor &x = *inputs[0], &table = *inputs[1];
+            int64_t offset = static_cast<int64_t>(pos.getOffset());
+            if (offset + x.dim(1) > table.dim(0))
+              return opError(op, llvm::formatv(
+                                     "a sequence of {0} tokens needs {1} "
+                                     "positions; the table has {2}",
+                                     x.dim(1), offset + x.dim(1),
+                                     table.dim(0)));
+            Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
+            kernels::addPositions(x.f32(), table.f32(), offset, x.dim(0),
+                                  x.dim(1), x.dim(2), out.f32());
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](LinearOp linear) -> llvm::Error {
+            if (llvm::Error e = needFloat(0))
+              return e;
+            const Tensor &x = *inputs[0], &w = *inputs[1];
+            if (x.dim(-1) != w.dim(1))
+              return opError(op, llvm::formatv(
+                                     "'{0}': input has {1} features, the "
+                                     "weight takes {2}",
+                                     linear.getName(), x.dim(-1), w.dim(1)));
+            llvm::SmallVector<int64_t, 4> shape(x.shape());
+            shape.back() = w.dim(0);
+            Tensor out = Tensor::empty(shape, ElementKind::F32);
+            kernels::linear(x.f32(), w.f32(),
+                            inputs.size() > 2 ? inputs[2]->f32() : nullptr,
+                            out.f32(), leadingRows(x), w.dim(1), w.dim(0));
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](RMSNormOp norm) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
+            int64_t group =
+                static_cast<int64_t>(norm.getGroupSize().value_or(x.dim(-1)));
+            kernels::rmsNorm(x.f32(), inputs[1]->f32(), out.f32(),
+                             leadingRows(x), x.dim(-1), group,
+                             static_cast<float>(norm.getEpsilon().convertToDouble()));
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](LayerNormOp norm) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
+            kernels::layerNorm(x.f32(), inputs[1]->f32(), inputs[2]->f32(),
+                               out.f32(), leadingRows(x), x.dim(-1),
+                               static_cast<float>(norm.getEpsilon().convertToDouble()));
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](RopeOp rope) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            std::optional<kernels::RopeScaling> scaling;
+            if (RopeScalingAttr attr = rope.getScalingAttr()) {
+              kernels::RopeScaling s;
+              s.llama3 = attr.getType() == "llama3";
+              s.factor = attr.getFactor().getValueAsDouble();
+              if (s.llama3) {
+                s.lowFreqFactor = attr.getLowFreqFactor().getValueAsDouble();
+                s.highFreqFactor = attr.getHighFreqFactor().getValueAsDouble();
+                s.originalMaxPositions =
+                    attr.getOriginalMaxPositionEmbeddings().getInt();
+              }
+              scaling = s;
+            }
+            int64_t headDim = static_cast<int64_t>(rope.getHeadDim());
+            std::vector<float> inverse = kernels::ropeInverseFrequencies(
+                headDim, rope.getTheta().convertToDouble(), scaling);
+            Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
+            kernels::rope(x.f32(), out.f32(), x.dim(0), x.dim(1),
+                          x.dim(2) / headDim, headDim, inverse);
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](AttentionOp attention) -> llvm::Error {
+            const Tensor &q = *inputs[0], &k = *inputs[1], &v = *inputs[2];
+            if (k.shape() != v.shape() || q.dim(0) != k.dim(0) ||
+                q.dim(1) != k.dim(1))
+              return opError(op, "q, k and v disagree on batch or sequence");
+            Tensor out = Tensor::empty(q.shape(), ElementKind::F32);
+            kernels::attention(
+                q.f32(), k.f32(), v.f32(), out.f32(), q.dim(0), q.dim(1),
+                static_cast<int64_t>(attention.getNumHeads()),
+                static_cast<int64_t>(attention.getNumKvHeads()),
+                static_cast<int64_t>(attention.getHeadDim()),
+                static_cast<float>(attention.getScale().convertToDouble()),
+                static_cast<int64_t>(attention.getSlidingWindow().value_or(0)));
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](ActivationOp act) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
+            kernels::activation(toKernel(act.getKind()), x.f32(), out.f32(),
+                                x.numElements());
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](GatedActivationOp act) -> llvm::Error {
+            const Tensor &gate = *inputs[0], &up = *inputs[1];
+            if (gate.shape() != up.shape())
+              return opError(op, "gate and up differ in shape");
+            Tensor out = Tensor::empty(gate.shape(), ElementKind::F32);
+            kernels::gatedActivation(toKernel(act.getKind()), gate.f32(),
+                                     up.f32(), out.f32(), gate.numElements());
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case<arith::AddFOp, arith::MulFOp>([&](Operation *) -> llvm::Error {
+            const Tensor &a = *inputs[0], &b = *inputs[1];
+            if (a.shape() != b.shape())
+              return opError(op, "operands differ in shape: " +
+                                     shapeText(a.shape()) + " and " +
+                                     shapeText(b.shape()));
+            Tensor out = Tensor::empty(a.shape(), ElementKind::F32);
+            if (isa<arith::AddFOp>(op))
+              kernels::add(a.f32(), b.f32(), out.f32(), a.numElements());
+            else
+              kernels::multiply(a.f32(), b.f32(), out.f32(), a.numElements());
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](TopKRouterOp router) -> llvm::Error {
+            const Tensor &logits = *inputs[0];
+            int64_t topK = static_cast<int64_t>(router.getTopK());
+            llvm::SmallVector<int64_t, 4> shape(logits.shape());
+            shape.back() = topK;
+            Tensor w = Tensor::empty(shape, ElementKind::F32);
+            Tensor idx = Tensor::empty(shape, ElementKind::I32);
+            kernels::topKRouter(logits.f32(), leadingRows(logits),
+                                logits.dim(-1), topK, router.getNormalize(),
+                                w.f32(), idx.i32());
+            results.push_back(w);
+            results.push_back(idx);
+            return llvm::Error::success();
+          })
+          .Case([&](MoEOp moe) -> llvm::Error {
+            const Tensor &x = *inputs[0], &w = *inputs[1], &idx = *inputs[2];
+            int64_t hidden = x.dim(-1), tokens = leadingRows(x);
+            int64_t topK = w.dim(-1);
+            Tensor out = Tensor::zeros(x.shape(), ElementKind::F32);
+            for (auto [expert, region] : llvm::enumerate(moe.getExperts())) {
+              std::vector<int64_t> rows, slots;
+              for (int64_t t = 0; t < tokens; ++t)
+                for (int64_t s = 0; s < topK; ++s)
+                  if (idx.i32()[t * topK + s] == static_cast<int32_t>(expert)) {
+                    rows.push_back(t);
+                    slots.push_back(s);
+                  }
+              if (rows.empty())
+                continue;
+              int64_t n = static_cast<int64_t>(rows.size());
+              Tensor gathered = Tensor::empty({n, hidden}, ElementKind::F32);
+              for (int64_t i = 0; i < n; ++i)
+                std::memcpy(gathered.f32() + i * hidden,
+                            x.f32() + rows[i] * hidden, hidden * sizeof(float));
+              llvm::Expected<std::vector<Tensor>> expertOut =
+                  runBlock(region.front(), {gathered}, &scope);
+              if (!expertOut)
+                return expertOut.takeError();
+              const Tensor &y = expertOut->front();
+              for (int64_t i = 0; i < n; ++i) {
+                float weight = w.f32()[rows[i] * topK + slots[i]];
+                float *dst = out.f32() + rows[i] * hidden;
+                const float *src = y.f32() + i * hidden;
+                for (int64_t h = 0; h < hidden; ++h)
+                  dst[h] += weight * src[h];
+              }
+            }
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](BlockOp block) -> llvm::Error {
+            std::vector<Tensor> arguments;
+            for (const Tensor *input : inputs)
+              arguments.push_back(*input);
+            llvm::Expected<std::vector<Tensor>> out =
+                runBlock(block.getBody().front(), arguments, nullptr);
+            if (!out)
+              return out.takeError();
+            results.append(out->begin(), out->end());
+            if (blockHook)
+              blockHook(block);
+            return llvm::Error::success();
+          })
+          .Case([&](ObserveOp observe) -> llvm::Error {
+            if (observeHook)
+              if (llvm::Error e = observeHook(observe, *inputs[0]))
+                return e;
+            results.push_back(*inputs[0]);
+            return llvm::Error::success();
+          })
+          .Case([&](FakeQuantOp fakeQuant) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            auto warn = [&]() { return op->emitError(); };
+            FailureOr<TensorQuantSpec> spec = getTensorQuantSpec(
+                fakeQuant.getSpec(),
+                fakeQuant.getInput().getType().getElementType(), warn);
+            if (failed(spec))
+              return opError(op, "unsupported quantization spec");
+            llvm::Expected<QuantLayout> layout =
+                QuantLayout::get(x.shape(), *spec);
+            if (!layout)
+              return opError(op, llvm::toString(layout.takeError()));
+            QuantParams params;
+            if (fakeQuant.getScale())
+              params.scales.assign(inputs[1]->floats().begin(),
+                                   inputs[1]->floats().end());
+            if (fakeQuant.getZeroPoint())
+              params.zeroPoints.assign(inputs[2]->ints().begin(),
+                                       inputs[2]->ints().end());
+            if (!fakeQuant.getScale() &&
+                !quantizesWithoutStoredParams(*spec, false) &&
+                !spec->usesMXScales()) {
+              llvm::Expected<QuantParams> dynamic =
+                  computeDynamicParams(*spec, *layout, x.floats());
+              if (!dynamic)
+                return opError(op, llvm::toString(dynamic.takeError()));
+              params = std::move(*dynamic);
+            }
+            Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
+            if (llvm::Error e = fakeQuantizeTensor(*spec, *layout, x.floats(),
+                                                   params, out.floats()))
+              return opError(op, llvm::toString(std::move(e)));
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Default([&](Operation *) -> llvm::Error {
+            return opError(op, "the CPU executor does not implement this op");
+          });
+  if (error)
+    return error;
+
+  for (auto [value, tensor] : llvm::zip(op->getResults(), results)) {
+    if (constantCaching && isConstant(value))
+      constants[value] = tensor;
+    else
+      scope.values[value] = tensor;
+  }
+  return llvm::Error::success();
+}

@@ -1,0 +1,461 @@
+//===- Kernels.cpp - CPU kernels of the transformer ops -------------------===//
+//
+// Hot loops are compiled three times (AVX-512, AVX2+FMA, generic) and picked
+// at load time (target_clones), so one binary runs everywhere and uses the
+// widest vectors the CPU has. Reductions allow reassociation explicitly,
+// which is what lets them vectorize; nothing else relaxes IEEE semantics.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quark/Runtime/Kernels.h"
+
+#include "llvm/Support/Parallel.h"
+#include "llvm/Support/Threading.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+using namespace mlir::quark;
+
+extern "C" void openblas_set_num_threads(int);
+
+#define QUARK_VECTORIZED                                                      \
+  __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
+
+namespace {
+
+std::atomic<int> configuredThreads{0};
+
+/// Splits [0, count) into chunks of at least `grain` for the thread pool.
+template <typename Fn>
+void parallelRows(int64_t count, int64_t grain, Fn &&fn) {
+  int threads = kernels::getNumThreads();
+  if (threads <= 1 || count <= grain) {
+    fn(0, count);
+    return;
+  }
+  int64_t chunks = std::min<int64_t>((count + grain - 1) / grain, threads * 4);
+  int64_t step = (count + chunks - 1) / chunks;
+  llvm::parallelFor(0, chunks, [&](size_t chunk) {
+    int64_t begin = static_cast<int64_t>(chunk) * step;
+    int64_t end = std::min(count, begin + step);
+    if (begin < end)
+      fn(begin, end);
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Vector primitives
+//===----------------------------------------------------------------------===//
+
+/// exp(x) for x <= 88.7 to within 2 ulp, branch-free so loops vectorize:
+/// x = n ln2 + r with |r| <= ln2/2, exp(r) by a degree-6 polynomial, and
+/// 2^n assembled in the exponent bits. Inputs below -87.3 give ~0.
+inline float expApprox(float x) {
+  x = std::min(std::max(x, -87.3f), 88.7f);
+  float n = __builtin_roundevenf(x * 1.44269504088896341f);
+  float r = x - n * 0.693145751953125f - n * 1.428606765330187e-06f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+QUARK_VECTORIZED float dot(const float *a, const float *b, int64_t n) {
+#pragma clang fp reassociate(on)
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    sum += a[i] * b[i];
+  return sum;
+}
+
+QUARK_VECTORIZED void axpy(float alpha, const float *x, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] += alpha * x[i];
+}
+
+QUARK_VECTORIZED float sumOfSquares(const float *x, int64_t n) {
+#pragma clang fp reassociate(on)
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    sum += x[i] * x[i];
+  return sum;
+}
+
+QUARK_VECTORIZED float sum(const float *x, int64_t n) {
+#pragma clang fp reassociate(on)
+  float total = 0.0f;
+  for (int64_t i = 0; i < n; ++i)
+    total += x[i];
+  return total;
+}
+
+QUARK_VECTORIZED float maxOf(const float *x, int64_t n) {
+  float best = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; ++i)
+    best = std::max(best, x[i]);
+  return best;
+}
+
+/// x[i] = exp(x[i] - shift); returns the sum.
+QUARK_VECTORIZED float expShiftInPlace(float *x, int64_t n, float shift) {
+#pragma clang fp reassociate(on)
+  float total = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = expApprox(x[i] - shift);
+    total += x[i];
+  }
+  return total;
+}
+
+QUARK_VECTORIZED void scaleInto(const float *x, const float *weight,
+                                float factor, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = x[i] * factor * weight[i];
+}
+
+QUARK_VECTORIZED void siluGate(const float *gate, const float *up, float *y,
+                               int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float g = gate[i];
+    float silu = g / (1.0f + expApprox(-g));
+    y[i] = up ? silu * up[i] : silu;
+  }
+}
+
+QUARK_VECTORIZED void addInto(const float *a, const float *b, float *y,
+                              int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = a[i] + b[i];
+}
+
+QUARK_VECTORIZED void multiplyInto(const float *a, const float *b, float *y,
+                                   int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = a[i] * b[i];
+}
+
+float geluExact(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678f)); }
+
+float geluTanh(float x) {
+  return 0.5f * x *
+         (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x)));
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Threads
+//===----------------------------------------------------------------------===//
+
+void kernels::setNumThreads(int threads) {
+  if (threads <= 0)
+    threads = static_cast<int>(llvm::hardware_concurrency().compute_thread_count());
+  configuredThreads = threads;
+  llvm::parallel::strategy = llvm::hardware_concurrency(threads);
+  openblas_set_num_threads(threads);
+}
+
+int kernels::getNumThreads() {
+  int threads = configuredThreads.load();
+  if (threads == 0) {
+    setNumThreads(0);
+    threads = configuredThreads.load();
+  }
+  return threads;
+}
+
+//===----------------------------------------------------------------------===//
+// Layers
+//===----------------------------------------------------------------------===//
+
+void kernels::linear(const float *x, const float *w, const float *bias,
+                     float *y, int64_t m, int64_t k, int64_t n) {
+  getNumThreads(); // configures OpenBLAS on first use
+  if (m == 0 || n == 0)
+    return;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m),
+              static_cast<int>(n), static_cast<int>(k), 1.0f, x,
+              static_cast<int>(k), w, static_cast<int>(k), 0.0f, y,
+              static_cast<int>(n));
+  if (bias)
+    parallelRows(m, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        addInto(y + r * n, bias, y + r * n, n);
+    });
+}
+
+int64_t kernels::embedding(const int32_t *ids, int64_t count,
+                           const float *table, int64_t vocab, int64_t hidden,
+                           float *out) {
+  for (int64_t i = 0; i < count; ++i)
+    if (ids[i] < 0 || ids[i] >= vocab)
+      return i;
+  parallelRows(count, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      std::memcpy(out + i * hidden, table + static_cast<int64_t>(ids[i]) * hidden,
+                  hidden * sizeof(float));
+  });
+  return -1;
+}
+
+void kernels::addPositions(const float *x, const float *table, int64_t offset,
+                           int64_t batch, int64_t seq, int64_t hidden,
+                           float *out) {
+  parallelRows(batch * seq, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row)
+      addInto(x + row * hidden, table + (offset + row % seq) * hidden,
+              out + row * hidden, hidden);
+  });
+}
+
+void kernels::rmsNorm(const float *x, const float *weight, float *y,
+                      int64_t rows, int64_t cols, int64_t group,
+                      float epsilon) {
+  int64_t groups = rows * (cols / group);
+  parallelRows(groups, 32, [&](int64_t begin, int64_t end) {
+    for (int64_t g = begin; g < end; ++g) {
+      const float *in = x + g * group;
+      float meanSquare = sumOfSquares(in, group) / static_cast<float>(group);
+      float factor = 1.0f / std::sqrt(meanSquare + epsilon);
+      scaleInto(in, weight, factor, y + g * group, group);
+    }
+  });
+}
+
+void kernels::layerNorm(const float *x, const float *weight, const float *bias,
+                        float *y, int64_t rows, int64_t cols, float epsilon) {
+  parallelRows(rows, 16, [&](int64_t begin, int64_t end) {
+    std::vector<float> centered(cols);
+    for (int64_t r = begin; r < end; ++r) {
+      const float *in = x + r * cols;
+      float mean = sum(in, cols) / static_cast<float>(cols);
+      for (int64_t c = 0; c < cols; ++c)
+        centered[c] = in[c] - mean;
+      float variance = sumOfSquares(centered.data(), cols) /
+                       static_cast<float>(cols);
+      float factor = 1.0f / std::sqrt(variance + epsilon);
+      float *out = y + r * cols;
+      for (int64_t c = 0; c < cols; ++c)
+        out[c] = centered[c] * factor * weight[c] + bias[c];
+    }
+  });
+}
+
+std::vector<float>
+kernels::ropeInverseFrequencies(int64_t headDim, double theta,
+                                std::optional<RopeScaling> scaling) {
+  std::vector<float> inverse(headDim / 2);
+  float base = static_cast<float>(theta);
+  for (int64_t i = 0; i < headDim / 2; ++i) {
+    // float32, as torch: 1 / base ** (arange(0, d, 2).float() / d).
+    float exponent = static_cast<float>(2 * i) / static_cast<float>(headDim);
+    inverse[i] = 1.0f / std::pow(base, exponent);
+  }
+  if (!scaling)
+    return inverse;
+  if (!scaling->llama3) {
+    for (float &f : inverse)
+      f = static_cast<float>(f / scaling->factor);
+    return inverse;
+  }
+  double lowWavelength = scaling->originalMaxPositions / scaling->lowFreqFactor;
+  double highWavelength =
+      scaling->originalMaxPositions / scaling->highFreqFactor;
+  for (float &f : inverse) {
+    double wavelength = 2 * M_PI / f;
+    double scaled = wavelength > lowWavelength ? f / scaling->factor : f;
+    if (wavelength >= highWavelength && wavelength <= lowWavelength) {
+      double smooth = (scaling->originalMaxPositions / wavelength -
+                       scaling->lowFreqFactor) /
+                      (scaling->highFreqFactor - scaling->lowFreqFactor);
+      scaled = (1 - smooth) * scaled / scaling->factor + smooth * scaled;
+    }
+    f = static_cast<float>(scaled);
+  }
+  return inverse;
+}
+
+void kernels::rope(const float *x, float *y, int64_t batch, int64_t seq,
+                   int64_t heads, int64_t headDim,
+                   llvm::ArrayRef<float> inverseFrequencies) {
+  int64_t half = headDim / 2;
+  // cos/sin per (position, frequency), angles in float32 like torch.
+  std::vector<float> cosTable(seq * half), sinTable(seq * half);
+  for (int64_t s = 0; s < seq; ++s)
+    for (int64_t i = 0; i < half; ++i) {
+      float angle = static_cast<float>(s) * inverseFrequencies[i];
+      cosTable[s * half + i] = std::cos(angle);
+      sinTable[s * half + i] = std::sin(angle);
+    }
+  parallelRows(batch * seq, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const float *c = cosTable.data() + (row % seq) * half;
+      const float *s = sinTable.data() + (row % seq) * half;
+      for (int64_t h = 0; h < heads; ++h) {
+        const float *in = x + (row * heads + h) * headDim;
+        float *out = y + (row * heads + h) * headDim;
+        for (int64_t i = 0; i < half; ++i) {
+          float a = in[i], b = in[i + half];
+          out[i] = a * c[i] - b * s[i];
+          out[i + half] = b * c[i] + a * s[i];
+        }
+      }
+    }
+  });
+}
+
+void kernels::attention(const float *q, const float *k, const float *v,
+                        float *out, int64_t batch, int64_t seq, int64_t heads,
+                        int64_t kvHeads, int64_t headDim, float scale,
+                        int64_t slidingWindow) {
+  int64_t group = heads / kvHeads;
+  int64_t qStride = heads * headDim, kvStride = kvHeads * headDim;
+  // Tasks are (batch, head, block of query rows); the causal triangle makes
+  // later rows costlier, so blocks are small enough to balance.
+  constexpr int64_t kRowsPerTask = 16;
+  int64_t rowBlocks = (seq + kRowsPerTask - 1) / kRowsPerTask;
+  parallelRows(batch * heads * rowBlocks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(seq);
+    for (int64_t task = begin; task < end; ++task) {
+      int64_t block = task % rowBlocks;
+      int64_t head = (task / rowBlocks) % heads;
+      int64_t b = task / (rowBlocks * heads);
+      int64_t kvHead = head / group;
+      const float *kBase = k + b * seq * kvStride + kvHead * headDim;
+      const float *vBase = v + b * seq * kvStride + kvHead * headDim;
+      int64_t lastRow = std::min(seq, (block + 1) * kRowsPerTask);
+      for (int64_t i = block * kRowsPerTask; i < lastRow; ++i) {
+        const float *query = q + (b * seq + i) * qStride + head * headDim;
+        int64_t first = slidingWindow > 0
+                            ? std::max<int64_t>(0, i - slidingWindow + 1)
+                            : 0;
+        int64_t count = i - first + 1;
+        for (int64_t j = 0; j < count; ++j)
+          scores[j] = dot(query, kBase + (first + j) * kvStride, headDim) * scale;
+        float shift = maxOf(scores.data(), count);
+        float total = expShiftInPlace(scores.data(), count, shift);
+        float *result = out + (b * seq + i) * qStride + head * headDim;
+        std::memset(result, 0, headDim * sizeof(float));
+        float inverse = 1.0f / total;
+        for (int64_t j = 0; j < count; ++j)
+          axpy(scores[j] * inverse, vBase + (first + j) * kvStride, result,
+               headDim);
+      }
+    }
+  });
+}
+
+void kernels::activation(Activation kind, const float *x, float *y,
+                         int64_t n) {
+  parallelRows(n, 1 << 14, [&](int64_t begin, int64_t end) {
+    switch (kind) {
+    case Activation::SiLU:
+      siluGate(x + begin, nullptr, y + begin, end - begin);
+      break;
+    case Activation::ReLU:
+      for (int64_t i = begin; i < end; ++i)
+        y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      break;
+    case Activation::GELU:
+      for (int64_t i = begin; i < end; ++i)
+        y[i] = geluExact(x[i]);
+      break;
+    case Activation::GELUTanh:
+      for (int64_t i = begin; i < end; ++i)
+        y[i] = geluTanh(x[i]);
+      break;
+    }
+  });
+}
+
+void kernels::gatedActivation(Activation kind, const float *gate,
+                              const float *up, float *y, int64_t n) {
+  if (kind == Activation::SiLU) {
+    parallelRows(n, 1 << 14, [&](int64_t begin, int64_t end) {
+      siluGate(gate + begin, up + begin, y + begin, end - begin);
+    });
+    return;
+  }
+  activation(kind, gate, y, n);
+  multiply(y, up, y, n);
+}
+
+void kernels::add(const float *a, const float *b, float *y, int64_t n) {
+  parallelRows(n, 1 << 15, [&](int64_t begin, int64_t end) {
+    addInto(a + begin, b + begin, y + begin, end - begin);
+  });
+}
+
+void kernels::multiply(const float *a, const float *b, float *y, int64_t n) {
+  parallelRows(n, 1 << 15, [&](int64_t begin, int64_t end) {
+    multiplyInto(a + begin, b + begin, y + begin, end - begin);
+  });
+}
+
+void kernels::topKRouter(const float *logits, int64_t rows, int64_t experts,
+                         int64_t topK, bool normalize, float *weights,
+                         int32_t *indices) {
+  parallelRows(rows, 64, [&](int64_t begin, int64_t end) {
+    std::vector<float> probs(experts);
+    std::vector<int32_t> order(experts);
+    for (int64_t r = begin; r < end; ++r) {
+      const float *row = logits + r * experts;
+      float shift = maxOf(row, experts);
+      float total = 0.0f;
+      for (int64_t e = 0; e < experts; ++e) {
+        probs[e] = std::exp(row[e] - shift);
+        total += probs[e];
+      }
+      for (int64_t e = 0; e < experts; ++e) {
+        probs[e] /= total;
+        order[e] = static_cast<int32_t>(e);
+      }
+      std::partial_sort(order.begin(), order.begin() + topK, order.end(),
+                        [&](int32_t a, int32_t b) {
+                          return probs[a] != probs[b] ? probs[a] > probs[b]
+                                                      : a < b;
+                        });
+      float selected = 0.0f;
+      for (int64_t t = 0; t < topK; ++t)
+        selected += probs[order[t]];
+      for (int64_t t = 0; t < topK; ++t) {
+        indices[r * topK + t] = order[t];
+        weights[r * topK + t] =
+            normalize ? probs[order[t]] / selected : probs[order[t]];
+      }
+    }
+  });
+}
+
+double kernels::nextTokenNLL(const float *logits, const int32_t *targets,
+                             int64_t rows, int64_t vocab) {
+  std::vector<double> perRow(rows > 0 ? rows - 1 : 0);
+  parallelRows(rows - 1, 8, [&](int64_t begin, int64_t end) {
+    std::vector<float> scratch(vocab);
+    for (int64_t r = begin; r < end; ++r) {
+      const float *row = logits + r * vocab;
+      std::memcpy(scratch.data(), row, vocab * sizeof(float));
+      float shift = maxOf(row, vocab);
+      double total = expShiftInPlace(scratch.data(), vocab, shift);
+      perRow[r] = std::log(total) + shift - row[targets[r + 1]];
+    }
+  });
+  double sumNLL = 0;
+  for (double value : perRow)
+    sumNLL += value;
+  return sumNLL;
+}
