@@ -142,7 +142,7 @@ def tensor_shapes(a, config):
     return shapes
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True)
@@ -166,14 +166,18 @@ def main():
     parser.add_argument("--dtype", choices=["bf16", "f16", "f32"], default="bf16")
     parser.add_argument("--max-shard-mb", type=float, default=0)
     parser.add_argument("--seed", type=int, default=0)
-    a = parser.parse_args()
+    a = parser.parse_args(argv)
     if a.preset:
         for key, value in PRESETS[a.preset].items():
             setattr(a, key, value)
     if a.arch == "opt":
         a.kv_heads = a.heads
     a.torch_dtype = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}[a.dtype]
+    return a
 
+
+def main():
+    a = parse_args()
     os.makedirs(a.out, exist_ok=True)
     config = build_config(a)
     hfmodel.write_config(a.out, config)

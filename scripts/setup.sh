@@ -18,11 +18,21 @@ packages=(
   libgtest-dev
   # CPU executor: OpenBLAS (pthread flavour).
   libopenblas-pthread-dev libopenblas0-pthread
+  # Tokenizers: PCRE2 and utf8proc (tokenizer.json), SentencePiece.
+  libpcre2-dev libutf8proc-dev libsentencepiece-dev
   # Reference tests and model scripts run on Debian's Python packages.
-  python3-torch python3-numpy
+  python3-torch python3-numpy python3-sentencepiece sentencepiece
   # ONNX protobufs and the ONNX conformance vectors.
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
+  # libFuzzer for the parser fuzz targets (scripts/fuzz.sh).
+  libclang-rt-22-dev
+  # Reference data comes from npm packages (scripts/fetch-reference-data.sh).
+  git
 )
+# Any Node.js with npm will do; Debian's when there is none.
+if ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 if [[ "${QUARK_SKIP_INSTALL:-0}" != 1 ]]; then
   missing=()
@@ -43,6 +53,8 @@ if [[ "${QUARK_SKIP_INSTALL:-0}" != 1 ]]; then
     echo "setup: all ${#packages[@]} Debian packages present"
   fi
 fi
+
+bash "$root/scripts/fetch-reference-data.sh"
 
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -G Ninja -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release

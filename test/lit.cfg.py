@@ -10,19 +10,25 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".json", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.quark_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit",
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "unit", "fuzz",
                    "reference", "Inputs"]
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
-    ["quark-opt", "quark-translate", "quark-run"], [config.quark_tools_dir])
+    ["quark-opt", "quark-translate", "quark-run", "quark-inspect",
+     "quark-quantize"], [config.quark_tools_dir])
 config.substitutions.append(("%quark_src", config.quark_src_root))
 config.substitutions.append(("%quark_build", config.quark_obj_root))
 config.substitutions.append(("%python", config.python_executable))
 
-# Tests that compare with PyTorch need Debian's python3-torch.
+# Tests that compare with PyTorch need Debian's python3-torch; the random
+# model generator needs numpy.
 import subprocess
+for module in ("numpy", "sentencepiece"):
+    if subprocess.call([config.python_executable, "-c", "import " + module],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+        config.available_features.add(module)
 if subprocess.call([config.python_executable, "-c", "import torch, numpy"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("torch")

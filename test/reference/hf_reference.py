@@ -20,9 +20,6 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
 import hfmodel  # noqa: E402
 
-torch.set_grad_enabled(False)
-
-
 def activation(name):
     if name in ("silu", "swish"):
         return torch.nn.functional.silu
@@ -193,6 +190,7 @@ def opt(config, w, ids):
     return h @ w[head].T
 
 
+@torch.no_grad()
 def forward(model_dir, ids):
     config = hfmodel.read_config(model_dir)
     w = Weights(model_dir)

@@ -13,6 +13,7 @@
 #include "quark/Runtime/Executor.h"
 #include "quark/Runtime/Kernels.h"
 #include "quark/Support/Npy.h"
+#include "quark/Support/ReadFile.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -76,10 +77,10 @@ int main(int argc, char **argv) {
 
   std::string idsSource = idsText;
   if (!idsFile.empty()) {
-    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-        llvm::MemoryBuffer::getFile(idsFile);
+    llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+        readFile(idsFile);
     if (!buffer)
-      return fail(idsFile + ": " + buffer.getError().message());
+      return fail(llvm::toString(buffer.takeError()));
     idsSource = (*buffer)->getBuffer().trim().str();
   }
   if (idsSource.empty())
@@ -110,8 +111,7 @@ int main(int argc, char **argv) {
   if (!results)
     return fail(llvm::toString(results.takeError()));
   const Tensor &logits = results->front();
-  if (llvm::Error error =
-          writeNpy(outputPath, logits.shape(), logits.floats()))
+  if (llvm::Error error = writeNpy(outputPath, logits.shape(), logits.floats()))
     return fail(llvm::toString(std::move(error)));
   return 0;
 }

@@ -106,13 +106,12 @@ LogicalResult RMSNormOp::verify() {
   if (input != getResult().getType())
     return emitOpError("expects the result to have the input's type");
   int64_t normalized = getGroupSize().value_or(lastDim(input));
-  if (getGroupSize() && (*getGroupSize() <= 0 ||
-                         (!ShapedType::isDynamic(lastDim(input)) &&
-                          lastDim(input) % *getGroupSize() != 0)))
+  if (getGroupSize() &&
+      (*getGroupSize() <= 0 || (!ShapedType::isDynamic(lastDim(input)) &&
+                                lastDim(input) % *getGroupSize() != 0)))
     return emitOpError("expects 'group_size' to divide the last dimension");
   if (weight.getRank() != 1 || !dimsAgree(weight.getDimSize(0), normalized))
-    return emitOpError() << "expects a weight of " << normalized
-                         << " elements";
+    return emitOpError() << "expects a weight of " << normalized << " elements";
   if (getEpsilon().convertToDouble() < 0)
     return emitOpError("expects a non-negative epsilon");
   return success();
@@ -177,8 +176,8 @@ LogicalResult AttentionOp::verify() {
 LogicalResult TopKRouterOp::verify() {
   auto logits = getLogits().getType();
   int64_t experts = lastDim(logits);
-  if (getTopK() <= 0 ||
-      (!ShapedType::isDynamic(experts) && getTopK() > experts))
+  int64_t topK = static_cast<int64_t>(getTopK());
+  if (topK <= 0 || (!ShapedType::isDynamic(experts) && topK > experts))
     return emitOpError("expects 1 <= top_k <= number of experts");
   for (auto type : {cast<ShapedType>(getWeights().getType()),
                     cast<ShapedType>(getIndices().getType())})

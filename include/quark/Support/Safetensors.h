@@ -1,4 +1,5 @@
-//===- Safetensors.h - Lazy safetensors reader, streaming writer -*- C++ -*-===//
+//===- Safetensors.h - Lazy safetensors reader, streaming writer -*- C++
+//-*-===//
 //
 // A safetensors file is an 8-byte little-endian header length N, N bytes of
 // JSON ({"name": {"dtype", "shape", "data_offsets": [begin, end]}, ...,
@@ -76,6 +77,10 @@ class SafetensorsFile {
 public:
   static llvm::Expected<std::unique_ptr<SafetensorsFile>>
   open(llvm::StringRef path);
+  /// Validates and indexes a file already in memory (what open() maps, or
+  /// fuzzer input); `path` names it in errors.
+  static llvm::Expected<std::unique_ptr<SafetensorsFile>>
+  fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer, llvm::StringRef path);
 
   llvm::StringRef path() const { return filePath; }
   /// Tensors in data order.
@@ -162,7 +167,7 @@ private:
   std::unique_ptr<AtomicFile> file;
   std::vector<Declaration> declared;
   std::vector<uint64_t> sizes;
-  size_t current = 0;         // index of the tensor being written
+  size_t current = 0; // index of the tensor being written
   uint64_t writtenOfCurrent = 0;
 };
 

@@ -2,9 +2,14 @@
 
 #include "quark/Import/ModelConfig.h"
 
+#include "quark/Support/Json.h"
+#include "quark/Support/ReadFile.h"
+
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+
+#include <cmath>
 
 using namespace mlir::quark;
 namespace json = llvm::json;
@@ -161,9 +166,9 @@ void readRopeScaling(ConfigReader &reader, ModelConfig &config) {
 }
 } // namespace
 
-llvm::Expected<ModelConfig> mlir::quark::parseModelConfig(llvm::StringRef text,
-                                                          llvm::StringRef path) {
-  llvm::Expected<json::Value> parsed = json::parse(text);
+llvm::Expected<ModelConfig>
+mlir::quark::parseModelConfig(llvm::StringRef text, llvm::StringRef path) {
+  llvm::Expected<json::Value> parsed = parseJson(text);
   if (!parsed)
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
@@ -208,7 +213,8 @@ llvm::Expected<ModelConfig> mlir::quark::parseModelConfig(llvm::StringRef text,
   config.hiddenSize = reader.integer("hidden_size");
   config.numLayers = reader.integer("num_hidden_layers");
   config.numHeads = reader.integer("num_attention_heads");
-  config.maxPositionEmbeddings = reader.integer("max_position_embeddings", 2048);
+  config.maxPositionEmbeddings =
+      reader.integer("max_position_embeddings", 2048);
   config.torchDtype = reader.string("torch_dtype", reader.string("dtype", ""));
 
   std::string activation;
@@ -291,6 +297,47 @@ llvm::Expected<ModelConfig> mlir::quark::parseModelConfig(llvm::StringRef text,
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    path + ": " + message);
   };
+  // Sizes beyond any real model are corrupt (or adversarial) configs: reject
+  // them before they size an allocation or a loop.
+  struct Bound {
+    const char *field;
+    int64_t value, max;
+  };
+  const Bound bounds[] = {
+      {"vocab_size", config.vocabSize, 1 << 24},
+      {"hidden_size", config.hiddenSize, 1 << 20},
+      {"intermediate_size", config.intermediateSize, 1 << 22},
+      {"num_hidden_layers", config.numLayers, 1 << 12},
+      {"num_attention_heads", config.numHeads, 1 << 12},
+      {"num_key_value_heads", config.numKVHeads, 1 << 12},
+      {"head_dim", config.headDim, 1 << 12},
+      {"num_local_experts", config.numExperts, 1 << 12},
+      {"max_position_embeddings", config.maxPositionEmbeddings, 1 << 30},
+      {"sliding_window", config.slidingWindow.value_or(0), 1 << 30},
+  };
+  for (const Bound &bound : bounds)
+    if (bound.value > bound.max)
+      return invalid(llvm::formatv("{0} ({1}) is beyond any model this "
+                                   "importer accepts (at most {2})",
+                                   bound.field, bound.value, bound.max));
+  if (!std::isfinite(config.ropeTheta) || config.ropeTheta <= 0)
+    return invalid(
+        llvm::formatv("rope_theta ({0}) must be positive", config.ropeTheta));
+  if (!std::isfinite(config.normEpsilon) || config.normEpsilon < 0)
+    return invalid(llvm::formatv("the norm epsilon ({0}) must be >= 0",
+                                 config.normEpsilon));
+  if (const std::optional<RopeScalingConfig> &rope = config.ropeScaling) {
+    if (!std::isfinite(rope->factor) || rope->factor <= 0)
+      return invalid(llvm::formatv("rope_scaling.factor ({0}) must be positive",
+                                   rope->factor));
+    if (rope->type == "llama3" &&
+        (!(rope->lowFreqFactor > 0) ||
+         !(rope->highFreqFactor > rope->lowFreqFactor) ||
+         rope->originalMaxPositionEmbeddings <= 0))
+      return invalid("rope_scaling (llama3) needs 0 < low_freq_factor < "
+                     "high_freq_factor and original_max_position_embeddings "
+                     "> 0");
+  }
   if (config.numHeads == 0 || config.numKVHeads == 0 ||
       config.numHeads % config.numKVHeads != 0)
     return invalid(llvm::formatv("num_attention_heads ({0}) must be a positive "
@@ -305,20 +352,18 @@ llvm::Expected<ModelConfig> mlir::quark::parseModelConfig(llvm::StringRef text,
   if (config.hiddenSize == 0 || config.vocabSize == 0 ||
       config.intermediateSize == 0)
     return invalid("hidden_size, vocab_size and the MLP size must be positive");
-  if (config.isMoE() &&
-      (config.expertsPerToken == 0 || config.expertsPerToken > config.numExperts))
-    return invalid("num_experts_per_tok must be between 1 and num_local_experts");
+  if (config.isMoE() && (config.expertsPerToken == 0 ||
+                         config.expertsPerToken > config.numExperts))
+    return invalid(
+        "num_experts_per_tok must be between 1 and num_local_experts");
   return config;
 }
 
 llvm::Expected<ModelConfig> mlir::quark::readModelConfig(llvm::StringRef dir) {
   llvm::SmallString<256> path(dir);
   llvm::sys::path::append(path, "config.json");
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(path);
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer = readFile(path);
   if (!buffer)
-    return llvm::createStringError(buffer.getError(),
-                                   path + ": cannot open: " +
-                                       buffer.getError().message());
+    return buffer.takeError();
   return parseModelConfig((*buffer)->getBuffer(), path);
 }

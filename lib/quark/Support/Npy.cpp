@@ -3,6 +3,7 @@
 #include "quark/Support/Npy.h"
 
 #include "quark/Support/AtomicFile.h"
+#include "quark/Support/ReadFile.h"
 
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -20,8 +21,8 @@ llvm::Error mlir::quark::writeNpy(llvm::StringRef path,
     dims += (i ? ", " : "") + std::to_string(shape[i]);
   if (shape.size() == 1)
     dims += ",";
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       dims + "), }";
+  std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
   // Pad so magic + version + length + header is a multiple of 64.
   size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
@@ -33,7 +34,8 @@ llvm::Error mlir::quark::writeNpy(llvm::StringRef path,
   os << "\x93NUMPY";
   os << static_cast<char>(1) << static_cast<char>(0);
   char length[2];
-  llvm::support::endian::write16le(length, static_cast<uint16_t>(header.size()));
+  llvm::support::endian::write16le(length,
+                                   static_cast<uint16_t>(header.size()));
   os.write(length, 2);
   os << header;
   os.write(reinterpret_cast<const char *>(values.data()), values.size() * 4);
@@ -45,10 +47,9 @@ llvm::Expected<NpyArray> mlir::quark::readNpy(llvm::StringRef path) {
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    path + ": " + message);
   };
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(path, false, false);
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer = readFile(path);
   if (!buffer)
-    return fail("cannot open: " + buffer.getError().message());
+    return buffer.takeError();
   llvm::StringRef data = (*buffer)->getBuffer();
   if (data.size() < 10 || !data.starts_with("\x93NUMPY"))
     return fail("not a .npy file");

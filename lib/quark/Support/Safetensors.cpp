@@ -2,6 +2,9 @@
 
 #include "quark/Support/Safetensors.h"
 
+#include "quark/Support/Json.h"
+#include "quark/Support/ReadFile.h"
+
 #include "quark/Support/AtomicFile.h"
 #include "quark/Support/MiniFloat.h"
 
@@ -138,7 +141,7 @@ private:
       pos += text[pos] == '\\' ? 2 : 1;
     ++pos; // closing quote
     llvm::Expected<llvm::json::Value> decoded =
-        llvm::json::parse(text.slice(start, pos));
+        parseJson(text.slice(start, pos));
     if (!decoded) {
       llvm::consumeError(decoded.takeError());
       return text.slice(start, pos).str();
@@ -223,23 +226,25 @@ static llvm::Error parseEntry(llvm::StringRef path, llvm::StringRef name,
 
 llvm::Expected<std::unique_ptr<SafetensorsFile>>
 SafetensorsFile::open(llvm::StringRef path) {
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
-      llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                  /*RequiresNullTerminator=*/false,
-                                  /*IsVolatile=*/false);
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer = readFile(path);
   if (!buffer)
-    return fileError(path, "cannot open: " + buffer.getError().message());
+    return buffer.takeError();
+  return fromBuffer(std::move(*buffer), path);
+}
+
+llvm::Expected<std::unique_ptr<SafetensorsFile>>
+SafetensorsFile::fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
+                            llvm::StringRef path) {
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->filePath = path.str();
-  file->buffer = std::move(*buffer);
+  file->buffer = std::move(buffer);
   llvm::StringRef contents = file->buffer->getBuffer();
 
   if (contents.size() < 8)
     return fileError(path, llvm::formatv("the file has {0} bytes, too few "
                                          "for the 8-byte header length",
                                          contents.size()));
-  uint64_t headerSize =
-      llvm::support::endian::read64le(contents.data());
+  uint64_t headerSize = llvm::support::endian::read64le(contents.data());
   if (headerSize > contents.size() - 8)
     return fileError(path, llvm::formatv("header length {0} runs past the end "
                                          "of the file ({1} bytes)",
@@ -252,7 +257,7 @@ SafetensorsFile::open(llvm::StringRef path) {
   uint64_t dataStart = 8 + headerSize;
   uint64_t dataSize = contents.size() - dataStart;
 
-  llvm::Expected<json::Value> parsed = json::parse(header);
+  llvm::Expected<json::Value> parsed = parseJson(header);
   if (!parsed)
     return fileError(path, "invalid JSON header: " +
                                llvm::toString(parsed.takeError()));
@@ -291,21 +296,21 @@ SafetensorsFile::open(llvm::StringRef path) {
   uint64_t expectedOffset = 0;
   for (const TensorInfo &tensor : file->entries) {
     if (tensor.offset < expectedOffset)
-      return fileError(path, llvm::formatv(
-                                 "tensor '{0}' at data offset {1} overlaps "
-                                 "the previous tensor, which ends at {2}",
-                                 tensor.name, tensor.offset, expectedOffset));
+      return fileError(
+          path, llvm::formatv("tensor '{0}' at data offset {1} overlaps "
+                              "the previous tensor, which ends at {2}",
+                              tensor.name, tensor.offset, expectedOffset));
     if (tensor.offset > expectedOffset)
-      return fileError(path, llvm::formatv(
-                                 "tensor '{0}' starts at data offset {1}, "
-                                 "leaving a hole after offset {2}",
-                                 tensor.name, tensor.offset, expectedOffset));
+      return fileError(
+          path, llvm::formatv("tensor '{0}' starts at data offset {1}, "
+                              "leaving a hole after offset {2}",
+                              tensor.name, tensor.offset, expectedOffset));
     if (tensor.offset + tensor.size > dataSize)
-      return fileError(path, llvm::formatv(
-                                 "tensor '{0}' ends at data offset {1}, past "
-                                 "the end of the data ({2} bytes)",
-                                 tensor.name, tensor.offset + tensor.size,
-                                 dataSize));
+      return fileError(
+          path,
+          llvm::formatv("tensor '{0}' ends at data offset {1}, past "
+                        "the end of the data ({2} bytes)",
+                        tensor.name, tensor.offset + tensor.size, dataSize));
     expectedOffset = tensor.offset + tensor.size;
   }
   if (expectedOffset != dataSize)
@@ -315,8 +320,8 @@ SafetensorsFile::open(llvm::StringRef path) {
   for (size_t i = 0; i < file->entries.size(); ++i) {
     file->entries[i].offset += dataStart;
     if (!file->byName.try_emplace(file->entries[i].name, i).second)
-      return fileError(path, "duplicate tensor name '" +
-                                 file->entries[i].name + "'");
+      return fileError(path,
+                       "duplicate tensor name '" + file->entries[i].name + "'");
   }
   return std::move(file);
 }
@@ -336,10 +341,11 @@ llvm::ArrayRef<uint8_t> SafetensorsFile::bytes(const TensorInfo &tensor) const {
 // Checkpoints
 //===----------------------------------------------------------------------===//
 
-static llvm::Error addShard(SafetensorsCheckpoint &checkpoint,
-                            std::vector<std::unique_ptr<SafetensorsFile>> &shards,
-                            llvm::StringMap<TensorRef> &byName,
-                            std::unique_ptr<SafetensorsFile> shard) {
+static llvm::Error
+addShard(SafetensorsCheckpoint &checkpoint,
+         std::vector<std::unique_ptr<SafetensorsFile>> &shards,
+         llvm::StringMap<TensorRef> &byName,
+         std::unique_ptr<SafetensorsFile> shard) {
   for (const TensorInfo &tensor : shard->tensors()) {
     auto [it, inserted] =
         byName.try_emplace(tensor.name, TensorRef{shard.get(), &tensor});
@@ -381,17 +387,17 @@ SafetensorsCheckpoint::open(llvm::StringRef path) {
     return std::move(checkpoint);
   }
 
-  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> indexBuffer =
-      llvm::MemoryBuffer::getFile(indexPath);
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> indexBuffer =
+      readFile(indexPath);
   if (!indexBuffer)
-    return fileError(indexPath,
-                     "cannot open: " + indexBuffer.getError().message());
-  llvm::Expected<json::Value> index = json::parse((*indexBuffer)->getBuffer());
+    return indexBuffer.takeError();
+  llvm::Expected<json::Value> index = parseJson((*indexBuffer)->getBuffer());
   if (!index)
     return fileError(indexPath,
                      "invalid JSON: " + llvm::toString(index.takeError()));
   const json::Object *root = index->getAsObject();
-  const json::Object *weightMap = root ? root->getObject("weight_map") : nullptr;
+  const json::Object *weightMap =
+      root ? root->getObject("weight_map") : nullptr;
   if (!weightMap)
     return fileError(indexPath, "expected an object with a 'weight_map'");
 
@@ -471,7 +477,8 @@ static const float *float16Table() {
 }
 
 template <typename T>
-static void widen(llvm::ArrayRef<uint8_t> bytes, llvm::MutableArrayRef<float> out) {
+static void widen(llvm::ArrayRef<uint8_t> bytes,
+                  llvm::MutableArrayRef<float> out) {
   for (size_t i = 0; i < out.size(); ++i) {
     T value;
     std::memcpy(&value, bytes.data() + i * sizeof(T), sizeof(T));
@@ -487,6 +494,9 @@ llvm::Error mlir::quark::convertToFloat(TensorDType dtype,
         llvm::inconvertibleErrorCode(),
         llvm::formatv("{0} bytes do not hold {1} {2} elements", bytes.size(),
                       out.size(), tensorDTypeName(dtype)));
+  // An empty tensor may have null data; memcpy must not see it.
+  if (out.empty())
+    return llvm::Error::success();
   switch (dtype) {
   case TensorDType::F32:
     std::memcpy(out.data(), bytes.data(), bytes.size());
@@ -639,8 +649,8 @@ llvm::Error SafetensorsWriter::write(llvm::StringRef name,
     ++current;
   if (current >= declared.size() || declared[current].name != name ||
       writtenOfCurrent != 0)
-    return fileError(file->path(), "tensor '" + name +
-                                       "' is not the next declared tensor");
+    return fileError(file->path(),
+                     "tensor '" + name + "' is not the next declared tensor");
   if (bytes.size() != sizes[current])
     return fileError(file->path(),
                      llvm::formatv("tensor '{0}' is declared with {1} bytes, "

@@ -2,6 +2,8 @@
 
 #include "quark/Target/QuarkSpecJson.h"
 
+#include "quark/Support/Json.h"
+
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -37,7 +39,9 @@ mlir::quark::specToJson(TensorSpecAttr spec,
   json::Array blockSize;
   for (int64_t extent : spec.getBlockSize())
     blockSize.push_back(extent);
-  auto name = [](auto value) -> json::Value { return stringifyEnum(value).str(); };
+  auto name = [](auto value) -> json::Value {
+    return stringifyEnum(value).str();
+  };
   json::Object object{
       {"dtype", stringifyDtype(spec.getDtype()).str()},
       {"is_dynamic", optionalValue(spec.getIsDynamic(),
@@ -149,8 +153,7 @@ public:
 
   template <typename EnumT>
   std::optional<EnumT>
-  enumeration(StringRef key,
-              std::optional<EnumT> (*symbolize)(StringRef),
+  enumeration(StringRef key, std::optional<EnumT> (*symbolize)(StringRef),
               uint64_t maxValue, StringRef (*stringify)(EnumT)) {
     const json::Value *value = get(key);
     if (!value)
@@ -225,9 +228,9 @@ mlir::quark::specFromJson(MLIRContext *context, const json::Value &value,
   SmallVector<int64_t> blockSize = reader.integerList("block_size");
   std::optional<bool> symmetric = reader.boolean("symmetric");
   std::optional<bool> isDynamic = reader.boolean("is_dynamic", "dynamic");
-  auto round = reader.enumeration<RoundType>(
-      "round_method", symbolizeRoundType, getMaxEnumValForRoundType(),
-      stringifyRoundType);
+  auto round = reader.enumeration<RoundType>("round_method", symbolizeRoundType,
+                                             getMaxEnumValForRoundType(),
+                                             stringifyRoundType);
   auto scaleType = reader.enumeration<ScaleType>(
       "scale_type", symbolizeScaleType, getMaxEnumValForScaleType(),
       stringifyScaleType);
@@ -237,9 +240,9 @@ mlir::quark::specFromJson(MLIRContext *context, const json::Value &value,
   auto calculation = reader.enumeration<ScaleCalculationMode>(
       "scale_calculation_mode", symbolizeScaleCalculationMode,
       getMaxEnumValForScaleCalculationMode(), stringifyScaleCalculationMode);
-  auto mxElement = reader.enumeration<Dtype>(
-      "mx_element_dtype", symbolizeDtype, getMaxEnumValForDtype(),
-      stringifyDtype);
+  auto mxElement =
+      reader.enumeration<Dtype>("mx_element_dtype", symbolizeDtype,
+                                getMaxEnumValForDtype(), stringifyDtype);
   auto observer = reader.enumeration<ObserverClass>(
       "observer_cls", symbolizeObserverClass, getMaxEnumValForObserverClass(),
       stringifyObserverClass);
@@ -249,9 +252,9 @@ mlir::quark::specFromJson(MLIRContext *context, const json::Value &value,
   auto prefixed = [&]() { return emitError() << path << ": "; };
   TensorSpecAttr spec = TensorSpecAttr::getChecked(
       prefixed, context, *dtype, qscheme, chAxis, groupSize,
-      ArrayRef<int64_t>(blockSize),
-      symmetric, isDynamic, round, scaleType, scaleFormat, calculation,
-      mxElement, observer, isScaleQuant.value_or(false));
+      ArrayRef<int64_t>(blockSize), symmetric, isDynamic, round, scaleType,
+      scaleFormat, calculation, mxElement, observer,
+      isScaleQuant.value_or(false));
   if (!spec)
     return failure();
   return spec;
@@ -267,15 +270,16 @@ mlir::quark::specFieldFromJson(MLIRContext *context, const json::Value &value,
   if (!stages)
     return specFromJson(context, value, path, emitError);
   if (stages->size() != 2)
-    return emitError() << path << ": a two-stage spec lists exactly two "
+    return emitError() << path
+                       << ": a two-stage spec lists exactly two "
                           "QTensorConfig dicts, got "
                        << stages->size();
-  FailureOr<TensorSpecAttr> first = specFromJson(
-      context, (*stages)[0], (path + "[0]").str(), emitError);
+  FailureOr<TensorSpecAttr> first =
+      specFromJson(context, (*stages)[0], (path + "[0]").str(), emitError);
   if (failed(first))
     return failure();
-  FailureOr<TensorSpecAttr> second = specFromJson(
-      context, (*stages)[1], (path + "[1]").str(), emitError);
+  FailureOr<TensorSpecAttr> second =
+      specFromJson(context, (*stages)[1], (path + "[1]").str(), emitError);
   if (failed(second))
     return failure();
   auto prefixed = [&]() { return emitError() << path << ": "; };
@@ -346,14 +350,15 @@ static LogicalResult exportSpecs(Operation *op, raw_ostream &output) {
 
 /// The inverse: a JSON object of specs becomes a module with one attribute
 /// "quark.<key>" per key.
-static OwningOpRef<Operation *>
-importSpecs(llvm::SourceMgr &sourceMgr, MLIRContext *context) {
+static OwningOpRef<Operation *> importSpecs(llvm::SourceMgr &sourceMgr,
+                                            MLIRContext *context) {
   context->loadDialect<QuarkDialect>();
   const llvm::MemoryBuffer *buffer =
       sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
-  Location loc = FileLineColLoc::get(context, buffer->getBufferIdentifier(), 1, 1);
+  Location loc =
+      FileLineColLoc::get(context, buffer->getBufferIdentifier(), 1, 1);
   auto emitError = [&]() { return mlir::emitError(loc); };
-  llvm::Expected<json::Value> parsed = json::parse(buffer->getBuffer());
+  llvm::Expected<json::Value> parsed = parseJson(buffer->getBuffer());
   if (!parsed) {
     emitError() << "invalid JSON: " << llvm::toString(parsed.takeError());
     return nullptr;
@@ -382,8 +387,7 @@ importSpecs(llvm::SourceMgr &sourceMgr, MLIRContext *context) {
 void mlir::quark::registerQuarkSpecJsonTranslations() {
   static TranslateFromMLIRRegistration toJson(
       "quark-spec-to-json",
-      "Print the module's quantization specs in Quark's JSON form",
-      exportSpecs,
+      "Print the module's quantization specs in Quark's JSON form", exportSpecs,
       [](DialectRegistry &registry) { registry.insert<QuarkDialect>(); });
   static TranslateToMLIRRegistration fromJson(
       "json-to-quark-spec",

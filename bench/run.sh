@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and writes their results under bench/results/:
+#   forward-throughput.json  executor vs PyTorch tokens/s (target >= 1.0x)
+#   checkpoint-open.json     opening a 7B-shaped checkpoint (time, RSS)
+#
+#   bench/run.sh                  both
+#   bench/run.sh forward|open     one
+# Extra arguments go to the benchmark script (e.g. --threads 1).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cmake --build "${QUARK_BUILD_DIR:-$root/build}" --target quark-quantize quark-inspect quark-translate
+what=${1:-all}
+shift || true
+status=0
+if [[ $what == all || $what == forward ]]; then
+  /usr/bin/python3 "$root/bench/forward_throughput.py" "$@" || status=1
+fi
+if [[ $what == all || $what == open ]]; then
+  /usr/bin/python3 "$root/bench/checkpoint_open.py" "$@" || status=1
+fi
+exit $status
