@@ -2,9 +2,10 @@
 """Forward throughput of the CPU executor against PyTorch, same weights,
 same threads, same windows.
 
-For each model, quark-quantize's perplexity evaluation and the PyTorch
-reference (bench/torch_perplexity.py) run alternately --repeats times; the
-result is the ratio of the median tokens/s. Their perplexities must agree
+For each model and thread count (1 and all cores by default),
+quark-quantize's perplexity evaluation and the PyTorch reference
+(bench/torch_perplexity.py) run alternately --repeats times; the result is
+the ratio of the median tokens/s. Their perplexities must agree
 (same tokens, same weights), which also shows both did the same work.
 
 Models: the bundled models/tiny-llama, and a random-weight Llama with hidden
@@ -60,10 +61,13 @@ def run_quark(build, model, windows, seq_len, threads):
 
 
 def run_torch(model, windows, seq_len, threads):
+    # torch.set_num_threads does not reach the OpenBLAS inside Debian's
+    # torch, which would otherwise use every core whatever the setting.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     out = subprocess.run([PYTHON, os.path.join(HERE, "torch_perplexity.py"), model,
                           "--dataset", DATASET, "--seq-len", str(seq_len),
                           "--windows", str(windows), "--threads", str(threads)],
-                         check=True, capture_output=True, text=True).stdout
+                         check=True, capture_output=True, text=True, env=env).stdout
     result = json.loads(out.strip().splitlines()[-1])
     return result["tokens_per_s"], result["perplexity"]
 
@@ -72,7 +76,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
-    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count()],
+                   help="thread counts to compare at (default: 1 and all cores)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--seq-len", type=int, default=512)
     p.add_argument("--out", default=os.path.join(HERE, "results", "forward-throughput.json"))
@@ -81,31 +86,31 @@ def main():
     models = [("tiny-llama (bundled)", BUNDLED, 24),
               ("llama-1024x8 (random)", random_llama(a.build), 6)]
     results = []
-    for label, folder, windows in models:
+    for (label, folder, windows), threads in [(m, t) for m in models for t in a.threads]:
         quark, torch_runs, ppl = [], [], {}
         for r in range(a.repeats):
-            tps, ppl["quark"] = run_quark(a.build, folder, windows, a.seq_len, a.threads)
+            tps, ppl["quark"] = run_quark(a.build, folder, windows, a.seq_len, threads)
             quark.append(tps)
-            tps, ppl["torch"] = run_torch(folder, windows, a.seq_len, a.threads)
+            tps, ppl["torch"] = run_torch(folder, windows, a.seq_len, threads)
             torch_runs.append(tps)
-            print(f"{label}: run {r + 1}: quark {quark[-1]:.0f} tok/s, "
+            print(f"{label}, {threads} thread(s): run {r + 1}: quark {quark[-1]:.0f} tok/s, "
                   f"torch {torch_runs[-1]:.0f} tok/s", flush=True)
         ratio = statistics.median(quark) / statistics.median(torch_runs)
         agree = abs(ppl["quark"] - ppl["torch"]) <= 1e-3 * ppl["torch"]
         results.append({
-            "model": label, "windows": windows, "seq_len": a.seq_len,
+            "model": label, "threads": threads, "windows": windows, "seq_len": a.seq_len,
             "quark_tokens_per_s": quark, "torch_tokens_per_s": torch_runs,
             "quark_median": statistics.median(quark),
             "torch_median": statistics.median(torch_runs),
             "ratio": ratio, "perplexity_quark": ppl["quark"], "perplexity_torch": ppl["torch"],
             "perplexities_agree": agree, "meets_target": ratio >= 1.0 and agree,
         })
-        print(f"{label}: ratio {ratio:.2f}x (target >= 1.0), perplexity "
+        print(f"{label}, {threads} thread(s): ratio {ratio:.2f}x (target >= 1.0), perplexity "
               f"{ppl['quark']:.4f} vs {ppl['torch']:.4f}", flush=True)
     report = {
         "benchmark": "forward-throughput",
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "cpu": benchlib.cpu_model(), "cores": os.cpu_count(), "threads": a.threads,
+        "cpu": benchlib.cpu_model(), "cores": os.cpu_count(),
         "repeats": a.repeats, "results": results,
     }
     benchlib.write_result(a.out, report)

@@ -16,8 +16,9 @@ packages=(
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools clang-22 lld-22
   # Unit tests.
   libgtest-dev
-  # CPU executor: OpenBLAS (pthread flavour).
-  libopenblas-pthread-dev libopenblas0-pthread
+  # CPU executor: oneDNN's GEMM (faster than OpenBLAS here, see
+  # docs/evaluation.md); OpenBLAS (pthread flavour) makes python3-torch fast.
+  libdnnl-dev libopenblas-pthread-dev libopenblas0-pthread
   # Tokenizers: PCRE2 and utf8proc (tokenizer.json), SentencePiece.
   libpcre2-dev libutf8proc-dev libsentencepiece-dev
   # Reference tests and model scripts run on Debian's Python packages.

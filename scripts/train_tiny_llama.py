@@ -15,7 +15,9 @@ Recipe (all choices are flags; defaults are what models/tiny-llama used):
              project's independent PyTorch reference (test/reference).
   training   next-token cross entropy on random windows of the token stream,
              AdamW, linear warm-up then cosine decay, gradient clipping, a
-             fixed step count: deterministic for a seed and thread count.
+             fixed step count (so the schedule does not depend on machine
+             load). Seeded, but PyTorch's CPU training is not bit-exact from
+             run to run.
   output     Hugging Face folder: config.json, model.safetensors (bf16),
              tokenizer files, training_eval.json (held-out perplexity with
              the bf16 weights, GPTQ convention), training_log.json and

@@ -9,10 +9,11 @@
 
 #include "quark/Runtime/Kernels.h"
 
+#include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/Parallel.h"
 #include "llvm/Support/Threading.h"
 
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,7 +24,9 @@
 
 using namespace mlir::quark;
 
-extern "C" void openblas_set_num_threads(int);
+// oneDNN runs its GEMM on OpenMP (libgomp in Debian's build).
+extern "C" void omp_set_num_threads(int);
+extern "C" int omp_get_max_threads(void);
 
 #define QUARK_VECTORIZED                                                      \
   __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
@@ -74,19 +77,6 @@ inline float expApprox(float x) {
   return p * scale;
 }
 
-QUARK_VECTORIZED float dot(const float *a, const float *b, int64_t n) {
-#pragma clang fp reassociate(on)
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i)
-    sum += a[i] * b[i];
-  return sum;
-}
-
-QUARK_VECTORIZED void axpy(float alpha, const float *x, float *y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    y[i] += alpha * x[i];
-}
-
 QUARK_VECTORIZED float sumOfSquares(const float *x, int64_t n) {
 #pragma clang fp reassociate(on)
   float sum = 0.0f;
@@ -119,6 +109,11 @@ QUARK_VECTORIZED float expShiftInPlace(float *x, int64_t n, float shift) {
     total += x[i];
   }
   return total;
+}
+
+QUARK_VECTORIZED void scaleInPlace(float *x, int64_t n, float factor) {
+  for (int64_t i = 0; i < n; ++i)
+    x[i] *= factor;
 }
 
 QUARK_VECTORIZED void scaleInto(const float *x, const float *weight,
@@ -166,7 +161,7 @@ void kernels::setNumThreads(int threads) {
     threads = static_cast<int>(llvm::hardware_concurrency().compute_thread_count());
   configuredThreads = threads;
   llvm::parallel::strategy = llvm::hardware_concurrency(threads);
-  openblas_set_num_threads(threads);
+  omp_set_num_threads(threads);
 }
 
 int kernels::getNumThreads() {
@@ -184,13 +179,17 @@ int kernels::getNumThreads() {
 
 void kernels::linear(const float *x, const float *w, const float *bias,
                      float *y, int64_t m, int64_t k, int64_t n) {
-  getNumThreads(); // configures OpenBLAS on first use
+  getNumThreads(); // configures the GEMM threads on first use
   if (m == 0 || n == 0)
     return;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m),
-              static_cast<int>(n), static_cast<int>(k), 1.0f, x,
-              static_cast<int>(k), w, static_cast<int>(k), 0.0f, y,
-              static_cast<int>(n));
+  if (k == 0) {
+    std::fill(y, y + m * n, 0.0f);
+  } else if (dnnl_sgemm('N', 'T', m, n, k, 1.0f, x, k, w, k, 0.0f, y, n) !=
+             dnnl_success) {
+    // Only invalid arguments (none: the executor checks shapes) or memory
+    // exhaustion get here.
+    llvm::report_fatal_error("oneDNN sgemm failed");
+  }
   if (bias)
     parallelRows(m, 64, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r)
@@ -318,44 +317,66 @@ void kernels::rope(const float *x, float *y, int64_t batch, int64_t seq,
   });
 }
 
+/// C[m, n] = alpha * A[m, k] . op(B) with row-major strides; op(B) is
+/// B^T (B is [n, k]) when `transposeB`, else B ([k, n]).
+static void gemm(bool transposeB, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb,
+                 float *c, int64_t ldc) {
+  if (dnnl_sgemm('N', transposeB ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb,
+                 0.0f, c, ldc) != dnnl_success)
+    llvm::report_fatal_error("oneDNN sgemm failed");
+}
+
 void kernels::attention(const float *q, const float *k, const float *v,
                         float *out, int64_t batch, int64_t seq, int64_t heads,
                         int64_t kvHeads, int64_t headDim, float scale,
                         int64_t slidingWindow) {
   int64_t group = heads / kvHeads;
   int64_t qStride = heads * headDim, kvStride = kvHeads * headDim;
-  // Tasks are (batch, head, block of query rows); the causal triangle makes
-  // later rows costlier, so blocks are small enough to balance.
-  constexpr int64_t kRowsPerTask = 16;
-  int64_t rowBlocks = (seq + kRowsPerTask - 1) / kRowsPerTask;
-  parallelRows(batch * heads * rowBlocks, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(seq);
+  // Blocks of query rows: scores = Q_blk K^T and out = P V are GEMMs over
+  // the keys the block can see; the causal triangle wastes at most half a
+  // block per block.
+  constexpr int64_t kBlock = 128;
+  parallelRows(batch * heads, 1, [&](int64_t begin, int64_t end) {
+    // Tasks run in parallel, so each one's GEMMs run on its own thread;
+    // the setting is per thread and restored for the GEMMs that follow.
+    int savedThreads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    std::vector<float> scores(std::min(seq, kBlock) * seq);
     for (int64_t task = begin; task < end; ++task) {
-      int64_t block = task % rowBlocks;
-      int64_t head = (task / rowBlocks) % heads;
-      int64_t b = task / (rowBlocks * heads);
+      int64_t head = task % heads, b = task / heads;
       int64_t kvHead = head / group;
-      const float *kBase = k + b * seq * kvStride + kvHead * headDim;
-      const float *vBase = v + b * seq * kvStride + kvHead * headDim;
-      int64_t lastRow = std::min(seq, (block + 1) * kRowsPerTask);
-      for (int64_t i = block * kRowsPerTask; i < lastRow; ++i) {
-        const float *query = q + (b * seq + i) * qStride + head * headDim;
-        int64_t first = slidingWindow > 0
-                            ? std::max<int64_t>(0, i - slidingWindow + 1)
-                            : 0;
-        int64_t count = i - first + 1;
-        for (int64_t j = 0; j < count; ++j)
-          scores[j] = dot(query, kBase + (first + j) * kvStride, headDim) * scale;
-        float shift = maxOf(scores.data(), count);
-        float total = expShiftInPlace(scores.data(), count, shift);
-        float *result = out + (b * seq + i) * qStride + head * headDim;
-        std::memset(result, 0, headDim * sizeof(float));
-        float inverse = 1.0f / total;
-        for (int64_t j = 0; j < count; ++j)
-          axpy(scores[j] * inverse, vBase + (first + j) * kvStride, result,
-               headDim);
+      const float *qHead = q + b * seq * qStride + head * headDim;
+      const float *kHead = k + b * seq * kvStride + kvHead * headDim;
+      const float *vHead = v + b * seq * kvStride + kvHead * headDim;
+      float *outHead = out + b * seq * qStride + head * headDim;
+      for (int64_t r0 = 0; r0 < seq; r0 += kBlock) {
+        int64_t r1 = std::min(seq, r0 + kBlock);
+        int64_t k0 = slidingWindow > 0
+                         ? std::max<int64_t>(0, r0 - slidingWindow + 1)
+                         : 0;
+        int64_t keys = r1 - k0;
+        gemm(/*transposeB=*/true, r1 - r0, keys, headDim, scale,
+             qHead + r0 * qStride, qStride, kHead + k0 * kvStride, kvStride,
+             scores.data(), keys);
+        for (int64_t i = r0; i < r1; ++i) {
+          float *row = scores.data() + (i - r0) * keys;
+          int64_t first = slidingWindow > 0
+                              ? std::max<int64_t>(k0, i - slidingWindow + 1)
+                              : 0;
+          int64_t from = first - k0, to = i - k0 + 1; // visible keys
+          float shift = maxOf(row + from, to - from);
+          float inverse = 1.0f / expShiftInPlace(row + from, to - from, shift);
+          scaleInPlace(row + from, to - from, inverse);
+          std::fill(row, row + from, 0.0f);
+          std::fill(row + to, row + keys, 0.0f);
+        }
+        gemm(/*transposeB=*/false, r1 - r0, headDim, keys, 1.0f,
+             scores.data(), keys, vHead + k0 * kvStride, kvStride,
+             outHead + r0 * qStride, qStride);
       }
     }
+    omp_set_num_threads(savedThreads);
   });
 }
 

@@ -4,19 +4,80 @@
 
 #include "llvm/Support/ErrorHandling.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 using namespace mlir::quark;
 
+namespace {
+/// Keeps freed large buffers for reuse. The executor allocates the same
+/// activation shapes for every window; without reuse each large buffer is a
+/// fresh mmap whose pages the kernel must fault in and zero (16% of a
+/// forward pass was page clearing). Bounded, so memory-bounded runs stay
+/// bounded.
+class BufferPool {
+public:
+  static constexpr size_t kMinPooledBytes = 64 << 10;
+  static constexpr size_t kMaxHeldBytes = 512 << 20;
+  static constexpr size_t kMaxPerSize = 8;
+
+  void *get(size_t bytes) {
+    if (bytes >= kMinPooledBytes) {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = freeLists.find(bytes);
+      if (it != freeLists.end() && !it->second.empty()) {
+        void *memory = it->second.back();
+        it->second.pop_back();
+        held -= bytes;
+        return memory;
+      }
+    }
+    // 64-byte alignment suits AVX-512 loads and GEMM packing.
+    void *memory = std::aligned_alloc(64, bytes);
+    if (!memory)
+      llvm::report_bad_alloc_error("out of memory allocating a tensor");
+    return memory;
+  }
+
+  void put(void *memory, size_t bytes) {
+    if (bytes >= kMinPooledBytes) {
+      std::lock_guard<std::mutex> lock(mutex);
+      std::vector<void *> &list = freeLists[bytes];
+      if (held + bytes <= kMaxHeldBytes && list.size() < kMaxPerSize) {
+        list.push_back(memory);
+        held += bytes;
+        return;
+      }
+    }
+    std::free(memory);
+  }
+
+private:
+  std::mutex mutex;
+  std::unordered_map<size_t, std::vector<void *>> freeLists;
+  size_t held = 0;
+};
+
+/// Never destroyed: tensors in static storage may outlive any destructor.
+BufferPool &bufferPool() {
+  static BufferPool *pool = new BufferPool();
+  return *pool;
+}
+} // namespace
+
 static std::shared_ptr<void> allocate(size_t elements) {
-  // 64-byte alignment suits AVX-512 loads and BLAS packing.
-  size_t bytes = ((elements * 4 + 63) / 64) * 64;
-  void *memory = std::aligned_alloc(64, bytes ? bytes : 64);
-  if (!memory)
-    llvm::report_bad_alloc_error("out of memory allocating a tensor");
-  return std::shared_ptr<void>(memory, std::free);
+  size_t bytes = std::max<size_t>(elements * 4, 64);
+  // Round so that slightly different sizes share buffers.
+  size_t granule = bytes >= BufferPool::kMinPooledBytes ? 4096 : 64;
+  bytes = (bytes + granule - 1) / granule * granule;
+  void *memory = bufferPool().get(bytes);
+  return std::shared_ptr<void>(
+      memory, [bytes](void *p) { bufferPool().put(p, bytes); });
 }
 
 int64_t Tensor::numElements() const {
