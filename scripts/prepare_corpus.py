@@ -15,8 +15,10 @@ Normalization mirrors how a Python user reads a text file
 byte-order mark and the Project Gutenberg licence header/footer, so what the
 model sees is the book. Newlines are kept.
 
-Usage: prepare_corpus.py OUTDIR   writes OUTDIR/{train,sherlock-holmes}.txt
-and OUTDIR/provenance.json (packages, versions, files, sizes, sha256).
+Usage: prepare_corpus.py OUTDIR   writes OUTDIR/{train,sherlock-holmes,
+tom-sawyer}.txt and OUTDIR/provenance.json (packages, versions, files,
+sizes, sha256). tom-sawyer.txt (also part of train.txt) is the default
+calibration text of quark-quantize.
 """
 
 import hashlib
@@ -96,10 +98,13 @@ def main():
         with open(os.path.join(outdir, "sherlock-holmes.txt"), "w",
                   encoding="utf-8", newline="\n") as f:
             f.write(book(EVAL_BOOK))
+        with open(os.path.join(outdir, "tom-sawyer.txt"), "w",
+                  encoding="utf-8", newline="\n") as f:
+            f.write(book(TRAIN_BOOKS[1]))
     provenance = {"debian_packages": packages,
                   "train_sources": TRAIN_BOOKS + ["bible -l0 Gen1:1-Rev22:21 (bible-kjv)"],
                   "eval_source": EVAL_BOOK, "files": {}}
-    for name in ("train.txt", "sherlock-holmes.txt"):
+    for name in ("train.txt", "sherlock-holmes.txt", "tom-sawyer.txt"):
         path = os.path.join(outdir, name)
         with open(path, "rb") as f:
             data = f.read()

@@ -177,7 +177,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--vocab", type=int, default=2048)
     p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--intermediate", type=int, default=704)
+    p.add_argument("--intermediate", type=int, default=768)
     p.add_argument("--layers", type=int, default=6)
     p.add_argument("--heads", type=int, default=8)
     p.add_argument("--kv-heads", type=int, default=4)

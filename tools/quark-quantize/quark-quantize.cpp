@@ -1,18 +1,20 @@
 //===- quark-quantize.cpp - The user driver -------------------------------===//
 //
-// Mirrors AMD Quark's quantize_quark.py: a Hugging Face model folder in,
-// evaluation results (and, as quantization lands, a quantized checkpoint)
-// out. Flags keep Quark's names and defaults.
+// Mirrors AMD Quark's quantize_quark.py: a Hugging Face model folder in; the
+// quantized model (as quark IR) and evaluation results out. Flags keep
+// Quark's names and defaults.
 //
-//   quark-quantize --model_dir models/tiny-llama --skip_quantization \
-//       --tasks perplexity --eval_dataset data/sherlock-holmes.txt \
-//       --seq_len 512 --report-json report.json
+//   quark-quantize --model_dir models/tiny-llama --output_dir out \
+//       --quant_scheme fp8 --kv_cache_dtype fp8 \
+//       --tasks perplexity --eval_dataset data/sherlock-holmes.txt
 //
-// stdout carries the results ("perplexity: <value>"); progress and
+// stdout carries the results ("perplexity (float): X", "perplexity
+// (quantized): Y"; "perplexity: X" with --skip_quantization); progress and
 // diagnostics go to stderr.
 //
 //===----------------------------------------------------------------------===//
 
+#include "quark/Config/QuantConfig.h"
 #include "quark/Import/HuggingFace.h"
 #include "quark/InitAll.h"
 #include "quark/Runtime/Executor.h"
@@ -22,17 +24,24 @@
 #include "quark/Support/Progress.h"
 #include "quark/Support/TextDataset.h"
 #include "quark/Support/Tokenizer.h"
+#include "quark/Transforms/Calibration.h"
+#include "quark/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 
 #include <chrono>
+#include <fstream>
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -40,12 +49,61 @@ using namespace mlir::quark;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("quark-quantize options");
+// Model and output.
 static cl::opt<std::string> modelDir("model_dir",
                                      cl::desc("Hugging Face model folder"),
                                      cl::Required, cl::cat(category));
-static cl::opt<bool> skipQuantization("skip_quantization",
-                                      cl::desc("evaluate the model as it is"),
-                                      cl::cat(category));
+static cl::opt<std::string> outputDir(
+    "output_dir", cl::desc("where the quantized model is written"),
+    cl::cat(category));
+// Quantization.
+static cl::opt<bool> skipQuantization(
+    "skip_quantization", cl::desc("evaluate the model as it is"),
+    cl::cat(category));
+static cl::opt<std::string> quantScheme(
+    "quant_scheme", cl::desc("fp8, int4_wo_128, mxfp4, ... (see --help-list)"),
+    cl::cat(category));
+static cl::opt<std::string> configFile(
+    "config", cl::desc("Quark JSON quantization_config instead of a scheme"),
+    cl::cat(category));
+static cl::opt<int64_t> groupSize(
+    "group_size", cl::desc("group size of integer per-group schemes"),
+    cl::init(0), cl::cat(category));
+static cl::list<std::string> layerQuantScheme(
+    "layer_quant_scheme", cl::desc("PATTERN SCHEME (repeatable)"),
+    cl::multi_val(2), cl::cat(category));
+static cl::list<std::string> excludeLayers(
+    "exclude_layers",
+    cl::desc("exclusion patterns replacing the template's (comma-separated "
+             "or repeated; --exclude_layers= excludes nothing)"),
+    cl::CommaSeparated, cl::cat(category));
+static cl::opt<std::string> kvCacheDtype(
+    "kv_cache_dtype", cl::desc("fp8: quantize the KV cache"),
+    cl::cat(category));
+static cl::opt<double> minKvScale("min_kv_scale",
+                                  cl::desc("lower bound of the KV scale"),
+                                  cl::init(0.0), cl::cat(category));
+static cl::opt<std::string> attentionDtype(
+    "attention_dtype", cl::desc("fp8: quantize q and the attention softmax"),
+    cl::cat(category));
+static cl::opt<std::string> moeSecondStep(
+    "moe_experts_second_step_config",
+    cl::desc("second weight stage of MoE expert layers (a scheme)"),
+    cl::cat(category));
+// Calibration.
+static cl::opt<std::string> calibDataset(
+    "dataset", cl::desc("calibration text: a UTF-8 file or a folder of .txt "
+                        "files (default: the bundled data/tom-sawyer.txt)"),
+    cl::cat(category));
+static cl::opt<int64_t> numCalibData("num_calib_data",
+                                     cl::desc("calibration windows"),
+                                     cl::init(512), cl::cat(category));
+static cl::opt<int64_t> seqLen("seq_len", cl::desc("window length in tokens"),
+                               cl::init(512), cl::cat(category));
+static cl::opt<int64_t> batchSize("batch_size",
+                                  cl::desc("calibration windows per pass"),
+                                  cl::init(1), cl::cat(category));
+// Evaluation.
 static cl::list<std::string>
     tasks("tasks", cl::desc("evaluation tasks, comma-separated: perplexity"),
           cl::CommaSeparated, cl::cat(category));
@@ -53,15 +111,16 @@ static cl::opt<std::string> evalDataset(
     "eval_dataset",
     cl::desc("perplexity text: a UTF-8 file, or a folder of .txt files"),
     cl::cat(category));
-static cl::opt<int64_t> seqLen("seq_len", cl::desc("window length in tokens"),
-                               cl::init(512), cl::cat(category));
-static cl::opt<int64_t>
-    numEvalData("num_eval_data",
-                cl::desc("evaluate only the first N windows (0: all)"),
-                cl::init(0), cl::cat(category));
+static cl::opt<bool> skipEvaluation("skip_evaluation",
+                                    cl::desc("do not evaluate"),
+                                    cl::cat(category));
+static cl::opt<int64_t> numEvalData(
+    "num_eval_data", cl::desc("evaluate only the first N windows (0: all)"),
+    cl::init(0), cl::cat(category));
 static cl::opt<int64_t> evalBatchSize("eval_batch_size",
                                       cl::desc("windows per forward pass"),
                                       cl::init(1), cl::cat(category));
+// Reporting and resources.
 static cl::opt<std::string>
     reportJson("report-json",
                cl::desc("write the results as JSON to this file"),
@@ -76,16 +135,131 @@ static int fail(const llvm::Twine &message) {
 }
 
 namespace {
-/// Wall-clock seconds since construction.
-struct Stopwatch {
-  std::chrono::steady_clock::time_point start =
-      std::chrono::steady_clock::now();
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                         start)
-        .count();
-  }
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// Peak resident memory of this process, from the kernel.
+uint64_t peakRssBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  uint64_t kib = 0;
+  while (std::getline(status, line))
+    if (llvm::StringRef(line).starts_with("VmHWM:"))
+      (void)llvm::StringRef(line).drop_front(6).trim().split(' ').first.getAsInteger(
+          10, kib);
+  return kib * 1024;
+}
+
+/// The tokens a task evaluates, shared by the float and quantized runs.
+struct EvalText {
+  std::vector<std::string> files;
+  std::vector<int32_t> ids;
+  std::string tokenizer;
+  size_t bytes = 0;
 };
+
+llvm::Expected<EvalText> tokenizeEvalText() {
+  EvalText text;
+  llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::loadFromDirectory(modelDir);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  llvm::Expected<TextDataset> dataset = readTextDataset(evalDataset);
+  if (!dataset)
+    return dataset.takeError();
+  llvm::Expected<std::vector<int32_t>> ids =
+      (*tokenizer)->encode(dataset->text, /*addSpecialTokens=*/true);
+  if (!ids)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   evalDataset + ": " +
+                                       llvm::toString(ids.takeError()));
+  text.files = dataset->files;
+  text.ids = std::move(*ids);
+  text.tokenizer = (*tokenizer)->describe();
+  text.bytes = dataset->text.size();
+  return text;
+}
+
+llvm::Expected<PerplexityResult> evaluate(ModuleOp module,
+                                          const EvalText &text,
+                                          llvm::StringRef label) {
+  auto forward = module.lookupSymbol<func::FuncOp>(kForwardFunction);
+  WeightStore weights(
+      module->getAttrOfType<StringAttr>(kModelDirAttr).getValue().str());
+  Executor executor(weights);
+  PerplexityOptions options;
+  options.seqLen = seqLen;
+  if (numEvalData > 0)
+    options.maxWindows = numEvalData;
+  options.batchSize = evalBatchSize;
+  int64_t windows = static_cast<int64_t>(text.ids.size()) / seqLen;
+  if (options.maxWindows)
+    windows = std::min(windows, *options.maxWindows);
+  ProgressBar progress(label, windows, "windows");
+  options.progress = [&](int64_t done, int64_t) { progress.update(done); };
+  llvm::Expected<PerplexityResult> result =
+      evaluatePerplexity(executor, forward, text.ids, options);
+  progress.finish();
+  return result;
+}
+
+/// The bundled calibration text, next to the sources of this build.
+std::string defaultCalibrationText() {
+  return std::string(QUARK_SOURCE_DIR) + "/data/tom-sawyer.txt";
+}
+
+/// What each quantized layer got: for the report.
+llvm::json::Array layerSummary(ModuleOp module) {
+  llvm::json::Array layers;
+  auto describe = [](Attribute field) -> llvm::json::Value {
+    if (!field)
+      return nullptr;
+    auto text = [](TensorSpecAttr spec) {
+      std::string out = stringifyDtype(spec.getDtype()).str();
+      if (spec.getQscheme())
+        out += " " + stringifyQSchemeType(*spec.getQscheme()).str();
+      if (spec.getGroupSize() && spec.getQscheme() == QSchemeType::per_group)
+        out += " g" + std::to_string(*spec.getGroupSize());
+      if (spec.getIsDynamic())
+        out += *spec.getIsDynamic() ? " dynamic" : " static";
+      return out;
+    };
+    if (auto spec = dyn_cast<TensorSpecAttr>(field))
+      return text(spec);
+    auto twoStage = cast<TwoStageSpecAttr>(field);
+    return text(twoStage.getFirst()) + " -> " + text(twoStage.getSecond());
+  };
+  // Calibrated activation scales are constants in front of the layer.
+  auto activationScale = [](Value value) -> llvm::json::Value {
+    auto fakeQuant = value.getDefiningOp<FakeQuantOp>();
+    DenseElementsAttr scale;
+    if (fakeQuant && fakeQuant.getScale() &&
+        matchPattern(fakeQuant.getScale(), m_Constant(&scale)) &&
+        scale.getNumElements() == 1)
+      return static_cast<double>(*scale.getValues<float>().begin());
+    return nullptr;
+  };
+  module.walk([&](LinearOp linear) {
+    LayerSpecAttr layer = linear.getQuantAttr();
+    if (!layer)
+      return;
+    Value output = linear.getResult();
+    if (output.hasOneUse())
+      if (auto user = dyn_cast<FakeQuantOp>(*output.getUsers().begin()))
+        output = user.getResult();
+    layers.push_back(llvm::json::Object{
+        {"name", linear.getName()},
+        {"weight", describe(layer.getWeight())},
+        {"input", describe(layer.getInputTensors())},
+        {"output", describe(layer.getOutputTensors())},
+        {"input_scale", activationScale(linear.getInput())},
+        {"output_scale", activationScale(output)},
+    });
+  });
+  return layers;
+}
 } // namespace
 
 int main(int argc, char **argv) {
@@ -94,111 +268,235 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "quark-quantize: quantize and evaluate a Hugging Face model\n");
-  Stopwatch total;
+  auto totalStart = Clock::now();
 
-  if (!skipQuantization)
-    return fail("this version evaluates models but does not quantize them "
-                "yet: pass --skip_quantization");
+  // Flags first: nothing runs on a command line that cannot succeed.
+  bool quantize = !skipQuantization;
+  if (quantize && quantScheme.empty() == configFile.empty())
+    return fail("give --quant_scheme SCHEME or --config FILE (or "
+                "--skip_quantization to evaluate the model as it is)");
+  if (quantize && outputDir.empty())
+    return fail("--output_dir is required when quantizing");
   bool perplexity = false;
   for (const std::string &task : tasks) {
     if (task != "perplexity")
       return fail("unknown task '" + task + "' (supported: perplexity)");
     perplexity = true;
   }
-  if (!perplexity)
+  if (skipEvaluation)
+    perplexity = false;
+  if (!quantize && !perplexity)
     return fail("nothing to do: give --tasks perplexity");
-  if (evalDataset.empty())
+  if (perplexity && evalDataset.empty())
     return fail("--tasks perplexity needs --eval_dataset FILE_OR_DIR");
-  if (seqLen < 2)
-    return fail("--seq_len must be at least 2");
-  if (numEvalData < 0 || evalBatchSize < 1)
-    return fail("--num_eval_data must be >= 0 and --eval_batch_size >= 1");
+  if (seqLen < 2 || numCalibData < 1 || batchSize < 1 || numEvalData < 0 ||
+      evalBatchSize < 1)
+    return fail("--seq_len must be >= 2; --num_calib_data, --batch_size and "
+                "--eval_batch_size >= 1; --num_eval_data >= 0");
   kernels::setNumThreads(numThreads);
 
   DialectRegistry registry;
   registerAllQuarkDialects(registry);
   MLIRContext context(registry);
-  Stopwatch importClock;
-  FailureOr<OwningOpRef<ModuleOp>> module = importHuggingFaceModel(
-      &context, modelDir, FileLineColLoc::get(&context, modelDir, 0, 0));
-  if (failed(module))
+  llvm::json::Object timings;
+  auto importStart = Clock::now();
+  auto importModel = [&]() {
+    return importHuggingFaceModel(
+        &context, modelDir, FileLineColLoc::get(&context, modelDir, 0, 0));
+  };
+  FailureOr<OwningOpRef<ModuleOp>> floatModule = importModel();
+  if (failed(floatModule))
     return 1;
-  auto forward = (*module)->lookupSymbol<func::FuncOp>(kForwardFunction);
-  double importSeconds = importClock.seconds();
+  timings["import_s"] = secondsSince(importStart);
 
-  Stopwatch tokenizeClock;
-  llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer =
-      Tokenizer::loadFromDirectory(modelDir);
-  if (!tokenizer)
-    return fail(llvm::toString(tokenizer.takeError()));
-  llvm::Expected<TextDataset> dataset = readTextDataset(evalDataset);
-  if (!dataset)
-    return fail(llvm::toString(dataset.takeError()));
-  llvm::Expected<std::vector<int32_t>> ids =
-      (*tokenizer)->encode(dataset->text, /*addSpecialTokens=*/true);
-  if (!ids)
-    return fail(evalDataset + ": " + llvm::toString(ids.takeError()));
-  double tokenizeSeconds = tokenizeClock.seconds();
-  llvm::errs() << "quark-quantize: " << modelDir << ": "
-               << (*tokenizer)->describe() << "; " << evalDataset << ": "
-               << dataset->text.size() << " bytes, " << ids->size()
-               << " tokens\n";
+  std::optional<EvalText> evalText;
+  if (perplexity) {
+    auto start = Clock::now();
+    llvm::Expected<EvalText> text = tokenizeEvalText();
+    if (!text)
+      return fail(llvm::toString(text.takeError()));
+    evalText = std::move(*text);
+    timings["tokenize_s"] = secondsSince(start);
+    llvm::errs() << "quark-quantize: " << modelDir << ": "
+                 << evalText->tokenizer << "; " << evalDataset << ": "
+                 << evalText->bytes << " bytes, " << evalText->ids.size()
+                 << " tokens\n";
+  }
 
-  WeightStore weights(modelDir);
-  Executor executor(weights);
-  PerplexityOptions options;
-  options.seqLen = seqLen;
-  if (numEvalData > 0)
-    options.maxWindows = numEvalData;
-  options.batchSize = evalBatchSize;
-  int64_t windows = static_cast<int64_t>(ids->size()) / seqLen;
-  if (options.maxWindows)
-    windows = std::min(windows, *options.maxWindows);
-  ProgressBar progress("perplexity", windows, "windows");
-  options.progress = [&](int64_t done, int64_t) { progress.update(done); };
-  llvm::Expected<PerplexityResult> result =
-      evaluatePerplexity(executor, forward, *ids, options);
-  progress.finish();
-  if (!result)
-    return fail(modelDir + ": " + llvm::toString(result.takeError()));
+  llvm::json::Object report{{"model", modelDir.getValue()}};
+  report["model_type"] =
+      (**floatModule)->getAttrOfType<StringAttr>(kModelTypeAttr).getValue();
 
-  llvm::outs() << "perplexity: " << llvm::format("%.4f", result->perplexity)
-               << "\n";
-  double evalTokens = static_cast<double>(result->windows) * seqLen;
-  llvm::errs() << "quark-quantize: " << result->windows << " windows of "
-               << seqLen << " tokens in "
-               << llvm::format("%.2f s (%.0f tokens/s, %d threads)",
-                               result->seconds, evalTokens / result->seconds,
-                               kernels::getNumThreads())
-               << "\n";
+  // Quantize a second copy: the float model is evaluated as imported.
+  OwningOpRef<ModuleOp> quantized;
+  if (quantize) {
+    FailureOr<OwningOpRef<ModuleOp>> copy = importModel();
+    if (failed(copy))
+      return 1;
+    quantized = std::move(*copy);
+    PassManager configure(&context);
+    QuarkAttachConfigOptions attach;
+    attach.quantScheme = quantScheme;
+    attach.configFile = configFile;
+    attach.groupSize = groupSize;
+    for (size_t i = 0; i + 1 < layerQuantScheme.size(); i += 2)
+      attach.layerQuantScheme.push_back(layerQuantScheme[i] + "=" +
+                                        layerQuantScheme[i + 1]);
+    if (excludeLayers.getNumOccurrences()) {
+      attach.overrideExclusions = true;
+      for (const std::string &pattern : excludeLayers)
+        if (!pattern.empty())
+          attach.excludeLayers.push_back(pattern);
+    }
+    attach.kvCacheDtype = kvCacheDtype;
+    attach.minKvScale = minKvScale;
+    attach.attentionDtype = attentionDtype;
+    attach.moeExpertsSecondStep = moeSecondStep;
+    configure.addPass(createQuarkAttachConfig(attach));
+    configure.addPass(createQuarkApplyConfig());
+    configure.addPass(createQuarkInsertObservers());
+    auto start = Clock::now();
+    if (failed(configure.run(*quantized)))
+      return 1;
+    timings["configure_s"] = secondsSince(start);
+
+    CalibrationOptions calibration;
+    calibration.dataset =
+        calibDataset.empty() ? defaultCalibrationText() : calibDataset;
+    calibration.seqLen = seqLen;
+    calibration.numCalibData = numCalibData;
+    calibration.batchSize = batchSize;
+    start = Clock::now();
+    FailureOr<CalibrationReport> calibrated =
+        calibrateModule(*quantized, calibration);
+    if (failed(calibrated))
+      return 1;
+    if (calibrated->observers > 0) {
+      timings["calibrate_s"] = secondsSince(start);
+      report["calibration"] = llvm::json::Object{
+          {"dataset", calibration.dataset},
+          {"observers", calibrated->observers},
+          {"windows", calibrated->windows},
+          {"seq_len", calibration.seqLen},
+          {"tokens", calibrated->tokens},
+          {"tokenize_s", calibrated->tokenizeSeconds},
+          {"forward_s", calibrated->forwardSeconds},
+          {"observe_s", calibrated->observeSeconds},
+      };
+      llvm::errs() << "quark-quantize: calibrated " << calibrated->observers
+                   << " observers on " << calibrated->windows
+                   << " windows of " << calibration.seqLen << " tokens\n";
+    }
+
+    PassManager freeze(&context);
+    freeze.addPass(createQuarkFreeze());
+    start = Clock::now();
+    if (failed(freeze.run(*quantized)))
+      return 1;
+    timings["freeze_s"] = secondsSince(start);
+
+    // Real quantization: weights become codes and scales in the output
+    // folder, streamed one tensor at a time.
+    if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+      return fail(outputDir + ": cannot create: " + ec.message());
+    llvm::SmallString<256> weightsPath(outputDir);
+    llvm::sys::path::append(weightsPath, "quantized-weights.safetensors");
+    PassManager store(&context);
+    QuarkQuantizeWeightsOptions storeOptions;
+    storeOptions.outputFile = weightsPath.str().str();
+    store.addPass(createQuarkQuantizeWeights(storeOptions));
+    start = Clock::now();
+    if (failed(store.run(*quantized)))
+      return 1;
+    timings["quantize_weights_s"] = secondsSince(start);
+
+    // The quantized model: its IR (float weights stay referenced in the
+    // model folder) and Quark's JSON configuration.
+    llvm::SmallString<256> irPath(outputDir);
+    llvm::sys::path::append(irPath, "model.mlir");
+    std::string ir;
+    llvm::raw_string_ostream irStream(ir);
+    (*quantized)->print(irStream);
+    if (llvm::Error error = writeFileAtomically(irPath, ir))
+      return fail(llvm::toString(std::move(error)));
+    auto configAttr = (*quantized)->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
+    FailureOr<QuantConfig> config = QuantConfig::fromAttr(
+        configAttr, [&] { return (*quantized).emitError(); });
+    if (failed(config))
+      return 1;
+    FailureOr<llvm::json::Value> configJson =
+        config->toJson([&] { return (*quantized).emitError(); });
+    if (failed(configJson))
+      return 1;
+    llvm::SmallString<256> configPath(outputDir);
+    llvm::sys::path::append(configPath, "quantization_config.json");
+    std::string configText;
+    llvm::raw_string_ostream configStream(configText);
+    configStream << llvm::formatv("{0:2}", *configJson) << "\n";
+    if (llvm::Error error = writeFileAtomically(configPath, configText))
+      return fail(llvm::toString(std::move(error)));
+    report["output_dir"] = outputDir.getValue();
+    report["quant_scheme"] =
+        quantScheme.empty() ? llvm::json::Value(nullptr)
+                            : llvm::json::Value(quantScheme.getValue());
+    report["quantization_config"] = std::move(*configJson);
+    report["layers"] = layerSummary(*quantized);
+  }
+
+  if (perplexity) {
+    auto start = Clock::now();
+    llvm::Expected<PerplexityResult> floatResult =
+        evaluate(**floatModule, *evalText, "perplexity (float)");
+    if (!floatResult)
+      return fail(modelDir + ": " + llvm::toString(floatResult.takeError()));
+    timings["evaluate_float_s"] = secondsSince(start);
+    report["dataset"] = evalDataset.getValue();
+    llvm::json::Array files;
+    for (const std::string &file : evalText->files)
+      files.push_back(file);
+    report["dataset_files"] = std::move(files);
+    report["tokenizer"] = evalText->tokenizer;
+    report["tokens"] = floatResult->tokens;
+    report["seq_len"] = floatResult->seqLen;
+    report["windows"] = floatResult->windows;
+    double evalTokens = static_cast<double>(floatResult->windows) * seqLen;
+    timings["eval_tokens_per_s"] = evalTokens / floatResult->seconds;
+    if (!quantize) {
+      llvm::outs() << "perplexity: "
+                   << llvm::format("%.4f", floatResult->perplexity) << "\n";
+      report["task"] = "perplexity";
+      report["mean_nll"] = floatResult->meanNll;
+      report["perplexity"] = floatResult->perplexity;
+      timings["evaluate_s"] = floatResult->seconds;
+    } else {
+      start = Clock::now();
+      llvm::Expected<PerplexityResult> quantResult =
+          evaluate(*quantized, *evalText, "perplexity (quantized)");
+      if (!quantResult)
+        return fail(outputDir + ": " +
+                    llvm::toString(quantResult.takeError()));
+      timings["evaluate_quantized_s"] = secondsSince(start);
+      llvm::outs() << "perplexity (float): "
+                   << llvm::format("%.4f", floatResult->perplexity) << "\n"
+                   << "perplexity (quantized): "
+                   << llvm::format("%.4f", quantResult->perplexity) << "\n";
+      report["task"] = "perplexity";
+      report["perplexity_float"] = floatResult->perplexity;
+      report["perplexity_quantized"] = quantResult->perplexity;
+      report["mean_nll_float"] = floatResult->meanNll;
+      report["mean_nll_quantized"] = quantResult->meanNll;
+    }
+    llvm::errs() << "quark-quantize: " << floatResult->windows
+                 << " windows of " << seqLen << " tokens, "
+                 << llvm::format("%.0f tokens/s", evalTokens / floatResult->seconds)
+                 << " (" << kernels::getNumThreads() << " threads)\n";
+  }
 
   if (!reportJson.empty()) {
-    llvm::json::Array files;
-    for (const std::string &file : dataset->files)
-      files.push_back(file);
-    llvm::json::Object report{
-        {"model", modelDir},
-        {"model_type",
-         (**module)->getAttrOfType<StringAttr>(kModelTypeAttr).getValue()},
-        {"tokenizer", (*tokenizer)->describe()},
-        {"dataset", evalDataset},
-        {"dataset_files", std::move(files)},
-        {"task", "perplexity"},
-        {"tokens", result->tokens},
-        {"seq_len", result->seqLen},
-        {"windows", result->windows},
-        {"mean_nll", result->meanNll},
-        {"perplexity", result->perplexity},
-        {"num_threads", kernels::getNumThreads()},
-        {"timings",
-         llvm::json::Object{
-             {"import_s", importSeconds},
-             {"tokenize_s", tokenizeSeconds},
-             {"evaluate_s", result->seconds},
-             {"eval_tokens_per_s", evalTokens / result->seconds},
-             {"total_s", total.seconds()},
-         }},
-    };
+    timings["total_s"] = secondsSince(totalStart);
+    report["timings"] = std::move(timings);
+    report["num_threads"] = kernels::getNumThreads();
+    report["peak_rss_bytes"] = static_cast<int64_t>(peakRssBytes());
     std::string text;
     llvm::raw_string_ostream os(text);
     os << llvm::formatv("{0:2}", llvm::json::Value(std::move(report))) << "\n";

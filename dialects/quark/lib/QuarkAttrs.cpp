@@ -398,11 +398,12 @@ LogicalResult TensorSpecAttr::verify(
                           "dtype = "
                        << name;
   bool mxScales = dtype == Dtype::mx || scaleFormat == ScaleFormatType::e8m0;
+  // Quark's block-format specs (MX6Spec, MX9Spec, BFP16Spec) all carry it.
   if (scaleCalculationMode && !mxScales && dtype != Dtype::mx6 &&
-      dtype != Dtype::mx9)
+      dtype != Dtype::mx9 && dtype != Dtype::bfp16)
     return emitError() << "'scale_calculation_mode' only applies to MX "
-                          "scales (dtype = mx, mx6, mx9 or scale_format = "
-                          "e8m0)";
+                          "scales (dtype = mx, mx6, mx9, bfp16 or "
+                          "scale_format = e8m0)";
   if (!blockSize.empty() && qscheme != QSchemeType::per_block)
     return emitError() << "'block_size' only applies to qscheme = per_block";
 

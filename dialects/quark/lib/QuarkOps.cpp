@@ -232,6 +232,21 @@ LogicalResult ObserveOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// TwoStageFakeQuantOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult TwoStageFakeQuantOp::verify() {
+  if (Value scale = getSecondScale()) {
+    if (!getSpec().quantizesScales())
+      return emitOpError("takes a 'second_scale' only when the second stage "
+                         "quantizes the first stage's scales");
+    if (cast<RankedTensorType>(scale.getType()).getRank() != 0)
+      return emitOpError("expects a scalar 'second_scale' (tensor<f32>)");
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // ComputeQParamsOp
 //===----------------------------------------------------------------------===//
 

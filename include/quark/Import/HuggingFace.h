@@ -23,6 +23,9 @@ namespace mlir::quark {
 constexpr llvm::StringLiteral kModelDirAttr = "quark.model_dir";
 constexpr llvm::StringLiteral kModelTypeAttr = "quark.model_type";
 constexpr llvm::StringLiteral kArchitectureAttr = "quark.architecture";
+/// "bfloat16", "float16" or "float32": the precision Quark's `float` scale
+/// type means for this model.
+constexpr llvm::StringLiteral kModelDtypeAttr = "quark.model_dtype";
 /// The entry point of an imported model.
 constexpr llvm::StringLiteral kForwardFunction = "forward";
 

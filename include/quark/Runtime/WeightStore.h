@@ -26,9 +26,13 @@ class WeightStore {
 public:
   explicit WeightStore(std::string modelDir) : modelDir(std::move(modelDir)) {}
 
-  /// The float32 value of tensor `name`, from `file` (relative to the model
-  /// folder) when non-empty, else from the model checkpoint.
+  /// The float32 value of tensor `name`, from `file` (absolute, or relative
+  /// to the model folder) when non-empty, else from the model checkpoint.
   llvm::Expected<Tensor> get(llvm::StringRef name, llvm::StringRef file = {});
+  /// The stored codes of tensor `name` as int32 (integer values, fp8 bit
+  /// patterns), uncached: what a real-quantized weight holds.
+  llvm::Expected<Tensor> getCodes(llvm::StringRef name,
+                                  llvm::StringRef file = {});
   /// Makes `name` (from the model checkpoint) read as `value`.
   void set(llvm::StringRef name, Tensor value);
 

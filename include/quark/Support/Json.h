@@ -14,12 +14,31 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace mlir::quark {
 
 /// The deepest nesting parseJson accepts.
 constexpr unsigned kMaxJsonDepth = 256;
 
 llvm::Expected<llvm::json::Value> parseJson(llvm::StringRef text);
+
+// llvm::json::Object is a hash map: it forgets key order and keeps only the
+// last of duplicate keys. Where either matters (duplicate tensor names in a
+// safetensors header; the order of fnmatch patterns in a Quark config, which
+// Python resolves in insertion order) these scan the text that parseJson
+// accepted.
+
+/// The first key that occurs twice in the top-level object, if any.
+std::optional<std::string> findDuplicateKey(llvm::StringRef text);
+
+/// The keys of the object reached from the top-level object through the
+/// keys of `path`, in the order they appear; empty when there is no object
+/// there.
+std::vector<std::string> orderedKeys(llvm::StringRef text,
+                                     llvm::ArrayRef<llvm::StringRef> path);
 
 } // namespace mlir::quark
 

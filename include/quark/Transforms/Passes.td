@@ -63,4 +63,168 @@ def QuarkFoldConstants : Pass<"quark-fold-constants"> {
   ];
 }
 
+def QuarkAttachConfig : Pass<"quark-attach-config", "::mlir::ModuleOp"> {
+  let summary = "Sets the module's Quark configuration from a scheme or a file";
+  let description = [{
+    Builds Quark's QConfig the way `quantize_quark.py` does and stores it as
+    the module attribute `quark.quantization_config`: from `config-file` (a
+    JSON `quantization_config`, or a whole config.json that has one), or from
+    `quant-scheme` and the model type's template (`quark.model_type`: KV and
+    q projections, default exclusions such as lm_head and MoE routers) with
+    the other options of the driver.
+  }];
+  let options = [
+    Option<"quantScheme", "quant-scheme", "std::string", /*default=*/"",
+           "a --quant_scheme name (fp8, int4_wo_128, mxfp4, ...)">,
+    Option<"configFile", "config-file", "std::string", /*default=*/"",
+           "Quark JSON configuration instead of a scheme">,
+    Option<"groupSize", "group-size", "int64_t", /*default=*/"0",
+           "override the group size of integer per-group specs (0: keep)">,
+    ListOption<"layerQuantScheme", "layer-quant-scheme", "std::string",
+               "PATTERN=SCHEME overrides, in order">,
+    ListOption<"excludeLayers", "exclude-layers", "std::string",
+               "exclusion patterns replacing the template's">,
+    Option<"overrideExclusions", "override-exclusions", "bool",
+           /*default=*/"false",
+           "use exclude-layers (possibly empty) instead of the template's">,
+    Option<"kvCacheDtype", "kv-cache-dtype", "std::string", /*default=*/"",
+           "fp8: quantize the K and V projection outputs">,
+    Option<"minKvScale", "min-kv-scale", "double", /*default=*/"0.0",
+           "lower bound of the KV-cache scale">,
+    Option<"attentionDtype", "attention-dtype", "std::string",
+           /*default=*/"", "fp8: quantize q and the softmax output">,
+    Option<"moeExpertsSecondStep", "moe-experts-second-step-config",
+           "std::string", /*default=*/"",
+           "second weight stage for MoE expert layers (a scheme name)">,
+  ];
+  let dependentDialects = ["::mlir::quark::QuarkDialect"];
+}
+
+def QuarkApplyConfig : Pass<"quark-apply-config", "::mlir::ModuleOp"> {
+  let summary = "Resolves the module's Quark configuration for every layer";
+  let description = [{
+    Reads the module's `quark.quantization_config` (Quark's QConfig: global,
+    layer-name and layer-type specs, KV-cache and softmax specs,
+    exclusions) and sets each `quark.linear`'s `quant` attribute to the
+    QLayerConfig Quark resolves for its name: an excluded layer gets none;
+    otherwise an exact name, then the first matching fnmatch pattern in
+    order, then the layer type, then the global config; a KV projection
+    takes its KV-cache entry. A softmax spec goes to every
+    `quark.attention`.
+
+    ```mlir
+    %y = quark.linear %x, %w {name = "model.layers.0.mlp.up_proj"} : ...
+    // becomes
+    %y = quark.linear %x, %w {name = "model.layers.0.mlp.up_proj",
+                              quant = #quark.layer_spec<weight = #int4_g128>} : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::quark::QuarkDialect"];
+  let statistics = [
+    Statistic<"numQuantized", "quantized-layers", "layers given a spec">,
+    Statistic<"numFloat", "float-layers", "layers left in float">,
+  ];
+}
+
+def QuarkInsertObservers : Pass<"quark-insert-observers", "::mlir::ModuleOp"> {
+  let summary = "Inserts quark.observe where calibration must collect statistics";
+  let description = [{
+    For each `quark.linear` with a `quant` spec, a static input spec gets a
+    `quark.observe` on the layer's input (`<layer>.input`) and a static
+    output spec one on its result (`<layer>.output`, the KV cache of K and
+    V projections). Weights need no observer (their statistics are the
+    weights themselves); dynamic specs, MX and block formats derive their
+    parameters from the data at run time.
+  }];
+  let dependentDialects = ["::mlir::quark::QuarkDialect"];
+  let statistics = [
+    Statistic<"numObservers", "observers", "quark.observe ops inserted">,
+  ];
+}
+
+def QuarkCalibrate : Pass<"quark-calibrate", "::mlir::ModuleOp"> {
+  let summary = "Runs calibration text through the model and fills the observers";
+  let description = [{
+    Tokenizes the calibration text with the model's tokenizer (the whole
+    text once, BOS at the start of the stream), runs the first
+    `num-calib-data` windows of `seq-len` tokens through `@forward` on the
+    CPU executor, and records in every `quark.observe` the statistics its
+    observer keeps: the running minimum and maximum of each parameter slot
+    (`min_values`, `max_values`). Weights come from the module's
+    `quark.model_dir`.
+  }];
+  let options = [
+    Option<"dataset", "dataset", "std::string", /*default=*/"",
+           "calibration text: a UTF-8 file or a folder of .txt files">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"512",
+           "tokens per calibration window">,
+    Option<"numCalibData", "num-calib-data", "int64_t", /*default=*/"512",
+           "calibration windows (fewer when the text is shorter)">,
+    Option<"batchSize", "batch-size", "int64_t", /*default=*/"1",
+           "windows per forward pass">,
+    Option<"tokenizerDir", "tokenizer", "std::string", /*default=*/"",
+           "tokenizer folder (default: the model folder)">,
+  ];
+  let statistics = [
+    Statistic<"numWindows", "windows", "calibration windows run">,
+  ];
+}
+
+def QuarkFreeze : Pass<"quark-freeze", "::mlir::ModuleOp"> {
+  let summary = "Turns observed statistics and weights into fixed quantization";
+  let description = [{
+    Replaces every `quark.observe` that calibration filled by a
+    `quark.fake_quant` with the scale (and zero point) Quark computes from
+    its statistics, and quantizes what the `quant` specs ask for:
+    weights get a `quark.fake_quant` with parameters from their own values
+    (read from the checkpoint, one tensor at a time), dynamic inputs and
+    outputs a `quark.fake_quant` that derives its parameters per call. The
+    result runs on the executor as the quantized model.
+
+    Scales of `scale_type = float` are rounded to the model's dtype
+    (`quark.model_dtype`), as Quark computes them in the model's precision.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::quark::QuarkDialect"];
+  let statistics = [
+    Statistic<"numWeights", "weights", "weights quantized">,
+    Statistic<"numActivations", "activations", "activation quantizers placed">,
+  ];
+}
+
+def QuarkQuantizeWeights : Pass<"quark-quantize-weights", "::mlir::ModuleOp"> {
+  let summary = "Stores quantized weights as codes and scales in a safetensors file";
+  let description = [{
+    Real quantization of the weights `quark-freeze` fake-quantized: each
+    weight is read from the checkpoint one tensor at a time, quantized with
+    Quark's numerics and written to `output-file` as its codes (one per
+    byte, or fp8 bits) and its scales (`<name>_scale`, float32), zero points
+    (`<name>_zero_point`) and, for NVFP4-style specs, the per-tensor scale
+    of the block scales (`<name>_scale_2`). The IR then reads them:
+
+    ```mlir
+    %c = quark.param "model.layers.0.mlp.up_proj.weight" from "/out/quantized-weights.safetensors"
+           : tensor<768x256xi4>
+    %q = quark.storage_cast %c : tensor<768x256xi4> -> tensor<768x256x!quant.any<i4:f32>>
+    %s = quark.param "model.layers.0.mlp.up_proj.weight_scale" from "..." : tensor<768x2xf32>
+    %w = quark.dequantize %q scale(%s : tensor<768x2xf32>) {spec = #int4_g128}
+           : tensor<768x256x!quant.any<i4:f32>> -> tensor<768x256xbf16>
+    ```
+
+    Memory stays bounded by the largest weight: nothing else is held. Block
+    formats (mx6, mx9, bfp16) have no stored form, and progressive specs
+    (int4_fp8) are not stored yet; both stay fake-quantized.
+  }];
+  let options = [
+    Option<"outputFile", "output-file", "std::string", /*default=*/"",
+           "the safetensors file to write (replaced atomically)">,
+  ];
+  let dependentDialects = ["::mlir::quark::QuarkDialect",
+                           "::mlir::quant::QuantDialect"];
+  let statistics = [
+    Statistic<"numStored", "stored", "weights stored as codes">,
+    Statistic<"numSimulated", "simulated", "weights left fake-quantized">,
+  ];
+}
+
 #endif // QUARK_TRANSFORMS_PASSES_TD

@@ -97,7 +97,8 @@ public:
     SmallVector<int64_t> shape(inputType.getShape());
     shape.back() = out;
     return LinearOp::create(b, loc, RankedTensorType::get(shape, f32), input,
-                            weight, biasValue, b.getStringAttr(prefix.str()));
+                            weight, biasValue, b.getStringAttr(prefix.str()),
+                            LayerSpecAttr());
   }
 
   Value rmsNorm(Value input, const Twine &prefix, int64_t size,
@@ -148,7 +149,7 @@ public:
         b.getI64IntegerAttr(config.numKVHeads),
         b.getI64IntegerAttr(config.headDim),
         b.getF64FloatAttr(1.0 / std::sqrt(static_cast<double>(config.headDim))),
-        slidingWindow);
+        slidingWindow, TensorSpecAttr(), FloatAttr(), FloatAttr());
   }
 
   ActivationKind activationKind() const {
@@ -358,7 +359,8 @@ bool buildForward(ModelBuilder &m, func::FuncOp forward) {
   if (m.failed())
     return false;
   Value logits = LinearOp::create(m.b, m.loc, m.activation(c.vocabSize), h,
-                                  headWeight, Value(), m.b.getStringAttr("lm_head"));
+                                  headWeight, Value(), m.b.getStringAttr("lm_head"),
+                                  LayerSpecAttr());
   func::ReturnOp::create(m.b, m.loc, logits);
   return true;
 }
@@ -388,6 +390,20 @@ mlir::quark::importHuggingFaceModel(MLIRContext *context, StringRef modelDir,
   if (!config->architecture.empty())
     (*module)->setAttr(kArchitectureAttr,
                        builder.getStringAttr(config->architecture));
+  // The dtype the model runs in, as `torch_dtype` says (Quark loads with
+  // torch_dtype="auto"); without it, the checkpoint's embedding dtype.
+  std::string dtype = config->torchDtype;
+  if (dtype != "bfloat16" && dtype != "float16" && dtype != "float32") {
+    dtype = "float32";
+    for (const std::string &name : (*checkpoint)->names())
+      if (llvm::StringRef(name).ends_with("embed_tokens.weight")) {
+        TensorDType stored = (*checkpoint)->find(name)->info->dtype;
+        dtype = stored == TensorDType::BF16   ? "bfloat16"
+                : stored == TensorDType::F16 ? "float16"
+                                             : "float32";
+      }
+  }
+  (*module)->setAttr(kModelDtypeAttr, builder.getStringAttr(dtype));
 
   builder.setInsertionPointToStart(module->getBody());
   auto idsType = RankedTensorType::get(

@@ -5,6 +5,7 @@
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Runtime/Kernels.h"
 #include "quark/Support/TensorQuant.h"
+#include "quark/Support/TwoStageQuant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -199,8 +200,16 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
   llvm::Error error =
       llvm::TypeSwitch<Operation *, llvm::Error>(op)
           .Case([&](ParamOp param) -> llvm::Error {
+            // 16-bit and wider floats are values; integers and narrower
+            // floats are stored codes (see quark.storage_cast).
+            Type element = param.getType().getElementType();
+            bool codes = !isa<FloatType>(element) ||
+                         cast<FloatType>(element).getWidth() < 16;
             llvm::Expected<Tensor> value =
-                weights.get(param.getName(), param.getFile().value_or(""));
+                codes ? weights.getCodes(param.getName(),
+                                         param.getFile().value_or(""))
+                      : weights.get(param.getName(),
+                                    param.getFile().value_or(""));
             if (!value)
               return opError(op, llvm::toString(value.takeError()));
             auto type = cast<RankedTensorType>(param.getType());
@@ -431,6 +440,93 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
               if (llvm::Error e = observeHook(observe, *inputs[0]))
                 return e;
             results.push_back(*inputs[0]);
+            return llvm::Error::success();
+          })
+          .Case([&](ComputeQParamsOp compute) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            FailureOr<TensorQuantSpec> spec = getTensorQuantSpec(
+                compute.getSpec(),
+                compute.getInput().getType().getElementType(),
+                [&]() { return op->emitError(); });
+            if (failed(spec))
+              return opError(op, "unsupported quantization spec");
+            llvm::Expected<QuantLayout> layout =
+                QuantLayout::get(x.shape(), *spec);
+            if (!layout)
+              return opError(op, llvm::toString(layout.takeError()));
+            llvm::Expected<QuantParams> params =
+                computeDynamicParams(*spec, *layout, x.floats());
+            if (!params)
+              return opError(op, llvm::toString(params.takeError()));
+            results.push_back(Tensor::fromFloats(layout->paramShape(),
+                                                 params->scales));
+            if (compute.getZeroPoint())
+              results.push_back(Tensor::fromInts(layout->paramShape(),
+                                                 params->zeroPoints));
+            return llvm::Error::success();
+          })
+          .Case([&](StorageCastOp) -> llvm::Error {
+            // Codes and their storage are the same int32 values here.
+            results.push_back(*inputs[0]);
+            return llvm::Error::success();
+          })
+          .Case([&](DequantizeOp dequantize) -> llvm::Error {
+            const Tensor &codes = *inputs[0];
+            if (codes.kind() != ElementKind::I32)
+              return opError(op, "expects stored codes");
+            FailureOr<TensorQuantSpec> spec = getTensorQuantSpec(
+                dequantize.getSpec(),
+                dequantize.getResult().getType().getElementType(),
+                [&]() { return op->emitError(); });
+            if (failed(spec))
+              return opError(op, "unsupported quantization spec");
+            llvm::Expected<QuantLayout> layout =
+                QuantLayout::get(codes.shape(), *spec);
+            if (!layout)
+              return opError(op, llvm::toString(layout.takeError()));
+            QuantParams params;
+            size_t next = 1;
+            if (dequantize.getScale())
+              params.scales.assign(inputs[next]->floats().begin(),
+                                   inputs[next]->floats().end()),
+                  ++next;
+            if (dequantize.getZeroPoint())
+              params.zeroPoints.assign(inputs[next]->ints().begin(),
+                                       inputs[next]->ints().end());
+            Tensor out = Tensor::empty(codes.shape(), ElementKind::F32);
+            if (llvm::Error e = dequantizeTensor(*spec, *layout, codes.ints(),
+                                                 params, out.floats()))
+              return opError(op, llvm::toString(std::move(e)));
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](TwoStageFakeQuantOp fakeQuant) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            Type element = fakeQuant.getInput().getType().getElementType();
+            auto emitError = [&]() { return op->emitError(); };
+            TwoStageSpecAttr spec = fakeQuant.getSpec();
+            FailureOr<TensorQuantSpec> first =
+                getTensorQuantSpec(spec.getFirst(), element, emitError);
+            FailureOr<TensorQuantSpec> second =
+                getTensorQuantSpec(spec.getSecond(), element, emitError);
+            if (failed(first) || failed(second))
+              return opError(op, "unsupported quantization spec");
+            Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
+            llvm::Error error = llvm::Error::success();
+            if (spec.quantizesScales()) {
+              std::optional<float> secondScale;
+              if (fakeQuant.getSecondScale())
+                secondScale = inputs[1]->floats()[0];
+              error = fakeQuantizeScaleQuant(*first, *second, x.shape(),
+                                             x.floats(), secondScale,
+                                             out.floats());
+            } else {
+              error = fakeQuantizeProgressive(*first, *second, x.shape(),
+                                              x.floats(), out.floats());
+            }
+            if (error)
+              return opError(op, llvm::toString(std::move(error)));
+            results.push_back(out);
             return llvm::Error::success();
           })
           .Case([&](FakeQuantOp fakeQuant) -> llvm::Error {

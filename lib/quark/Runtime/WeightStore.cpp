@@ -5,6 +5,8 @@
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/Path.h"
 
+#include <cstring>
+
 using namespace mlir::quark;
 
 llvm::Expected<SafetensorsCheckpoint *>
@@ -12,9 +14,14 @@ WeightStore::open(llvm::StringRef file) {
   auto it = files.find(file);
   if (it != files.end())
     return it->second.get();
-  llvm::SmallString<256> path(modelDir);
-  if (!file.empty())
-    llvm::sys::path::append(path, file);
+  llvm::SmallString<256> path;
+  if (llvm::sys::path::is_absolute(file)) {
+    path = file;
+  } else {
+    path = modelDir;
+    if (!file.empty())
+      llvm::sys::path::append(path, file);
+  }
   llvm::Expected<std::unique_ptr<SafetensorsCheckpoint>> opened =
       SafetensorsCheckpoint::open(path);
   if (!opened)
@@ -55,6 +62,49 @@ llvm::Expected<Tensor> WeightStore::get(llvm::StringRef name,
   if (caching)
     cache[key] = value;
   return value;
+}
+
+llvm::Expected<Tensor> WeightStore::getCodes(llvm::StringRef name,
+                                             llvm::StringRef file) {
+  llvm::Expected<SafetensorsCheckpoint *> source = open(file);
+  if (!source)
+    return source.takeError();
+  std::optional<TensorRef> tensor = (*source)->find(name);
+  if (!tensor)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "no tensor '" + name + "' in " +
+            (file.empty() ? llvm::Twine(modelDir) : llvm::Twine(file)));
+  llvm::ArrayRef<uint8_t> bytes = tensor->bytes();
+  Tensor codes = Tensor::empty(tensor->info->shape, ElementKind::I32);
+  int32_t *out = codes.i32();
+  int64_t count = tensor->info->numElements();
+  switch (tensor->info->dtype) {
+  case TensorDType::I8:
+    for (int64_t i = 0; i < count; ++i)
+      out[i] = static_cast<int8_t>(bytes[i]);
+    break;
+  case TensorDType::U8:
+  case TensorDType::BOOL:
+  case TensorDType::F8_E4M3:
+  case TensorDType::F8_E5M2:
+    for (int64_t i = 0; i < count; ++i)
+      out[i] = bytes[i];
+    break;
+  case TensorDType::I16:
+    for (int64_t i = 0; i < count; ++i)
+      out[i] = static_cast<int16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+    break;
+  case TensorDType::I32:
+    std::memcpy(out, bytes.data(), count * 4);
+    break;
+  default:
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "tensor '" + name + "' (" + tensorDTypeName(tensor->info->dtype) +
+            ") does not hold codes (8-, 16- or 32-bit integers or fp8 bits)");
+  }
+  return codes;
 }
 
 void WeightStore::set(llvm::StringRef name, Tensor value) {

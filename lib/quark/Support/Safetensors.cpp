@@ -90,86 +90,6 @@ int64_t TensorInfo::numElements() const {
 // Reader
 //===----------------------------------------------------------------------===//
 
-namespace {
-/// Walks the top-level keys of a JSON object that json::parse accepted.
-/// llvm::json keeps only the last of duplicate keys; the safetensors format
-/// forbids duplicates, so they are found here.
-class TopLevelKeyScanner {
-public:
-  explicit TopLevelKeyScanner(llvm::StringRef text) : text(text) {}
-
-  /// The first key that occurs twice, if any.
-  std::optional<std::string> findDuplicate() {
-    llvm::StringSet<> seen;
-    skipSpace();
-    if (!consume('{'))
-      return std::nullopt;
-    while (true) {
-      skipSpace();
-      if (peek() != '"')
-        return std::nullopt; // '}' of an empty object
-      std::string key = readString();
-      if (!seen.insert(key).second)
-        return key;
-      skipSpace();
-      consume(':');
-      skipValue();
-      skipSpace();
-      if (!consume(','))
-        return std::nullopt;
-    }
-  }
-
-private:
-  char peek() const { return pos < text.size() ? text[pos] : '\0'; }
-  bool consume(char c) {
-    if (peek() != c)
-      return false;
-    ++pos;
-    return true;
-  }
-  void skipSpace() {
-    while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\n' ||
-                                 text[pos] == '\r' || text[pos] == '\t'))
-      ++pos;
-  }
-  /// Decodes a string token, escapes included, so "\u0061" equals "a".
-  std::string readString() {
-    size_t start = pos;
-    ++pos; // opening quote
-    while (pos < text.size() && text[pos] != '"')
-      pos += text[pos] == '\\' ? 2 : 1;
-    ++pos; // closing quote
-    llvm::Expected<llvm::json::Value> decoded =
-        parseJson(text.slice(start, pos));
-    if (!decoded) {
-      llvm::consumeError(decoded.takeError());
-      return text.slice(start, pos).str();
-    }
-    return decoded->getAsString()->str();
-  }
-  void skipValue() {
-    int depth = 0;
-    do {
-      char c = peek();
-      if (c == '"') {
-        readString();
-        continue;
-      }
-      if (c == '{' || c == '[')
-        ++depth;
-      else if (c == '}' || c == ']')
-        --depth;
-      else if (depth == 0 && (c == ',' || c == '\0'))
-        return;
-      ++pos;
-    } while (depth > 0 || (peek() != ',' && peek() != '}' && peek() != '\0'));
-  }
-
-  llvm::StringRef text;
-  size_t pos = 0;
-};
-} // namespace
 
 /// Parses one tensor entry of the header; offsets are still relative.
 static llvm::Error parseEntry(llvm::StringRef path, llvm::StringRef name,
@@ -265,7 +185,7 @@ SafetensorsFile::fromBuffer(std::unique_ptr<llvm::MemoryBuffer> buffer,
   if (!root)
     return fileError(path, "the header must be a JSON object");
   if (std::optional<std::string> duplicate =
-          TopLevelKeyScanner(header).findDuplicate())
+          findDuplicateKey(header))
     return fileError(path, "duplicate tensor name '" + *duplicate + "'");
 
   for (const auto &[key, value] : *root) {

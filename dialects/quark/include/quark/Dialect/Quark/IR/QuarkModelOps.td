@@ -12,6 +12,7 @@
 #define QUARK_DIALECT_QUARKMODELOPS_TD
 
 include "quark/Dialect/Quark/IR/QuarkBase.td"
+include "quark/Dialect/Quark/IR/QuarkAttrs.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
 include "mlir/IR/RegionKindInterface.td"
@@ -60,15 +61,19 @@ def Quark_ParamOp : Quark_ModelOp<"param"> {
   let description = [{
     The tensor `name` of the model's safetensors checkpoint (the folder in
     the module's `quark.model_dir` attribute), or of the safetensors file
-    `file` (relative to that folder) when given. The IR only references the
-    data, so a 70B model's IR stays small.
+    `file` (an absolute path, or relative to that folder) when given. The
+    IR only references the data, so a 70B model's IR stays small. An
+    integer result holds stored codes (real-quantized weights, see
+    `quark.storage_cast`).
 
     ```mlir
     %w = quark.param "model.layers.0.self_attn.q_proj.weight" : tensor<4096x4096xbf16>
+    %c = quark.param "model.layers.0.mlp.up_proj.weight" from "/out/quantized-weights.safetensors"
+           : tensor<11008x4096xi8>
     ```
   }];
   let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$file);
-  let results = (outs Quark_WeightTensor:$result);
+  let results = (outs RankedTensorOf<[AnyFloat, AnyInteger]>:$result);
   let assemblyFormat = "$name (`from` $file^)? attr-dict `:` type($result)";
 }
 
@@ -109,7 +114,9 @@ def Quark_LinearOp : Quark_ModelOp<"linear"> {
     `weight` is `[out_features, in_features]` (PyTorch's layout); `input`
     has `in_features` in its last dimension. `name` is the layer's module
     name, the key of Quark's layer patterns and of the exported tensors
-    (`<name>.weight`, `<name>.weight_scale`, ...).
+    (`<name>.weight`, `<name>.weight_scale`, ...). `quant`, set by
+    `quark-apply-config`, is how the layer is to be quantized (Quark's
+    QLayerConfig); the quantization passes read it.
 
     ```mlir
     %q = quark.linear %x, %wq {name = "model.layers.0.self_attn.q_proj"}
@@ -117,7 +124,8 @@ def Quark_LinearOp : Quark_ModelOp<"linear"> {
     ```
   }];
   let arguments = (ins Quark_ActTensor:$input, Quark_WeightTensor:$weight,
-                       Optional<Quark_WeightTensor>:$bias, StrAttr:$name);
+                       Optional<Quark_WeightTensor>:$bias, StrAttr:$name,
+                       OptionalAttr<Quark_LayerSpecAttr>:$quant);
   let results = (outs Quark_ActTensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
@@ -192,11 +200,19 @@ def Quark_AttentionOp : Quark_ModelOp<"attention"> {
     `h / (num_heads / num_kv_heads)`. Scores are `q . k * scale`, causally
     masked, optionally restricted to the last `sliding_window` positions,
     softmaxed in float32. The result is `[b, s, num_heads * head_dim]`.
+
+    `softmax_spec` (Quark's `softmax_quant_spec`, a static per-tensor spec)
+    quantizes the probabilities before they weight the values; calibration
+    records their maximum in `softmax_max`, and freezing turns it into
+    `softmax_scale`.
   }];
   let arguments = (ins Quark_ActTensor:$q, Quark_ActTensor:$k,
                        Quark_ActTensor:$v, I64Attr:$num_heads,
                        I64Attr:$num_kv_heads, I64Attr:$head_dim, F64Attr:$scale,
-                       OptionalAttr<I64Attr>:$sliding_window);
+                       OptionalAttr<I64Attr>:$sliding_window,
+                       OptionalAttr<Quark_TensorSpecAttr>:$softmax_spec,
+                       OptionalAttr<F32Attr>:$softmax_max,
+                       OptionalAttr<F32Attr>:$softmax_scale);
   let results = (outs Quark_ActTensor:$result);
   let assemblyFormat = [{
     $q `,` $k `,` $v attr-dict `:` type($q) `,` type($k) `,` type($v)

@@ -119,6 +119,36 @@ def Quark_FakeQuantOp : Quark_Op<"fake_quant", [Pure, AttrSizedOperandSegments,
   let hasVerifier = 1;
 }
 
+def Quark_TwoStageFakeQuantOp : Quark_Op<"two_stage_fake_quant", [Pure,
+    AllTypesMatch<["input", "result"]>]> {
+  let summary = "Fake quantization under a two-stage spec";
+  let description = [{
+    Quark's specs that are a list of two:
+    * scale quantization (`spec.second.is_scale_quant`, NVFP4 and
+      amdfp4_global): the first stage's block scales (block amax / element
+      max) are fake-quantized by the second stage, per tensor, with scale
+      `second_scale` -- calibrated for activations -- or, when absent,
+      `amax(input) / (element max * second dtype max)` from the input
+      itself; the input is then quantized with the quantized block scales;
+    * progressive (int4_fp8): the first stage quantizes to its element
+      values, the second quantizes those, both with parameters from the
+      data, and dequantization runs in reverse.
+
+    ```mlir
+    %w = quark.two_stage_fake_quant %weight {spec = #quark.two_stage<#fp4_g16, #fp8_scale>}
+           : tensor<64x128xbf16>
+    ```
+  }];
+  let arguments = (ins Quark_FloatTensor:$input, Quark_TwoStageSpecAttr:$spec,
+                       Optional<Quark_ScaleTensor>:$second_scale);
+  let results = (outs Quark_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input (`second_scale` `(` $second_scale^ `:` type($second_scale) `)`)?
+    attr-dict `:` type($input)
+  }];
+  let hasVerifier = 1;
+}
+
 def Quark_QuantizeOp : Quark_Op<"quantize", [Pure, AttrSizedOperandSegments]> {
   let summary = "Quantizes a float tensor to codes";
   let description = [{

@@ -1,0 +1,43 @@
+//===- Calibration.h - Fill observers from calibration text -----*- C++ -*-===//
+//
+// The work of `quark-calibrate`, callable directly (the driver uses it to
+// report where calibration time goes).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUARK_TRANSFORMS_CALIBRATION_H
+#define QUARK_TRANSFORMS_CALIBRATION_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace mlir::quark {
+
+struct CalibrationOptions {
+  /// A UTF-8 file or a folder of .txt files.
+  std::string dataset;
+  /// Tokenizer folder; empty: the model folder.
+  std::string tokenizerDir;
+  int64_t seqLen = 512;
+  int64_t numCalibData = 512;
+  int64_t batchSize = 1;
+};
+
+struct CalibrationReport {
+  int64_t observers = 0;
+  int64_t windows = 0;
+  int64_t tokens = 0;      // in the tokenized text
+  double tokenizeSeconds = 0;
+  double forwardSeconds = 0; // executor time, observing excluded
+  double observeSeconds = 0; // statistics
+};
+
+/// Runs the calibration windows through `@forward` and records every
+/// `quark.observe`'s statistics on it. Errors are diagnostics on `module`.
+FailureOr<CalibrationReport> calibrateModule(ModuleOp module,
+                                             const CalibrationOptions &options);
+
+} // namespace mlir::quark
+
+#endif // QUARK_TRANSFORMS_CALIBRATION_H

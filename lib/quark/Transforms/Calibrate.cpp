@@ -1,0 +1,187 @@
+//===- Calibrate.cpp - Fill observers from calibration text ---------------===//
+
+#include "QuantizationUtils.h"
+
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Import/HuggingFace.h"
+#include "quark/Runtime/Executor.h"
+#include "quark/Support/Progress.h"
+#include "quark/Support/TensorQuant.h"
+#include "quark/Support/TextDataset.h"
+#include "quark/Support/Tokenizer.h"
+#include "quark/Transforms/Calibration.h"
+#include "quark/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <chrono>
+
+namespace mlir::quark {
+#define GEN_PASS_DEF_QUARKCALIBRATE
+#include "quark/Transforms/Passes.h.inc"
+} // namespace mlir::quark
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+/// One observer's running statistics.
+struct Accumulator {
+  TensorQuantSpec spec;
+  MinMaxStats stats;
+};
+
+bool isMinMaxObserver(std::optional<ObserverClass> observer) {
+  return !observer || *observer == ObserverClass::PerTensorMinMaxObserver ||
+         *observer == ObserverClass::PerChannelMinMaxObserver ||
+         *observer == ObserverClass::PerGroupMinMaxObserver;
+}
+} // namespace
+
+FailureOr<CalibrationReport>
+mlir::quark::calibrateModule(ModuleOp module,
+                             const CalibrationOptions &options) {
+  CalibrationReport report;
+  SmallVector<ObserveOp> observers;
+  module.walk([&](ObserveOp op) { observers.push_back(op); });
+  report.observers = static_cast<int64_t>(observers.size());
+  if (observers.empty())
+    return report;
+
+  auto fail = [&](const Twine &message) -> FailureOr<CalibrationReport> {
+    module.emitError() << "calibration: " << message;
+    return failure();
+  };
+  if (options.dataset.empty())
+    return fail("no calibration text (the dataset option)");
+  if (options.seqLen < 2 || options.numCalibData < 1 || options.batchSize < 1)
+    return fail("seq-len must be >= 2, num-calib-data and batch-size >= 1");
+  auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
+  if (!modelDir)
+    return fail(Twine("the module has no '") + kModelDirAttr + "'");
+  auto forward = module.lookupSymbol<func::FuncOp>(kForwardFunction);
+  if (!forward)
+    return fail("the module has no @forward function");
+
+  // Every observer's numerics, checked before spending time on the model.
+  llvm::DenseMap<Operation *, Accumulator> accumulators;
+  Type modelFloat = modelFloatType(module);
+  for (ObserveOp op : observers) {
+    if (!isMinMaxObserver(op.getSpec().getObserverCls()))
+      return fail(llvm::formatv(
+          "'{0}' uses {1}, which is not implemented (min-max observers are)",
+          op.getName().value_or("observer"),
+          stringifyObserverClass(*op.getSpec().getObserverCls())));
+    FailureOr<TensorQuantSpec> spec = getTensorQuantSpec(
+        op.getSpec(), modelFloat, [&] { return op.emitError(); });
+    if (failed(spec))
+      return failure();
+    accumulators[op] = Accumulator{*spec, {}};
+  }
+
+  auto tokenizeStart = Clock::now();
+  std::string tokenizerDir =
+      options.tokenizerDir.empty() ? modelDir.str() : options.tokenizerDir;
+  llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::loadFromDirectory(tokenizerDir);
+  if (!tokenizer)
+    return fail(llvm::toString(tokenizer.takeError()));
+  llvm::Expected<TextDataset> text = readTextDataset(options.dataset);
+  if (!text)
+    return fail(llvm::toString(text.takeError()));
+  llvm::Expected<std::vector<int32_t>> ids =
+      (*tokenizer)->encode(text->text, /*addSpecialTokens=*/true);
+  if (!ids)
+    return fail(options.dataset + ": " + llvm::toString(ids.takeError()));
+  report.tokenizeSeconds = secondsSince(tokenizeStart);
+  report.tokens = static_cast<int64_t>(ids->size());
+  report.windows = std::min<int64_t>(options.numCalibData,
+                                     report.tokens / options.seqLen);
+  if (report.windows < 1)
+    return fail(llvm::formatv("{0} has {1} tokens, fewer than one window of "
+                              "{2}",
+                              options.dataset, report.tokens, options.seqLen));
+
+  WeightStore weights(modelDir.str());
+  Executor executor(weights);
+  executor.observeHook = [&](ObserveOp op, const Tensor &tensor) -> llvm::Error {
+    auto start = Clock::now();
+    Accumulator &accumulator = accumulators[op];
+    llvm::Expected<QuantLayout> layout =
+        QuantLayout::get(tensor.shape(), accumulator.spec);
+    if (!layout)
+      return layout.takeError();
+    observeMinMax(*layout, tensor.floats(), accumulator.stats);
+    report.observeSeconds += secondsSince(start);
+    return llvm::Error::success();
+  };
+  ProgressBar progress("calibration", report.windows, "windows");
+  auto forwardStart = Clock::now();
+  for (int64_t first = 0; first < report.windows; first += options.batchSize) {
+    int64_t batch = std::min(options.batchSize, report.windows - first);
+    llvm::ArrayRef<int32_t> slice(ids->data() + first * options.seqLen,
+                                  batch * options.seqLen);
+    llvm::Expected<std::vector<Tensor>> outputs = executor.run(
+        forward, {Tensor::fromInts({batch, options.seqLen},
+                                   std::vector<int32_t>(slice.begin(),
+                                                        slice.end()))});
+    if (!outputs)
+      return fail(llvm::formatv("window {0}: {1}", first,
+                                llvm::toString(outputs.takeError())));
+    progress.update(first + batch);
+  }
+  progress.finish();
+  report.forwardSeconds = secondsSince(forwardStart) - report.observeSeconds;
+
+  // Record the statistics, shaped as the observer's parameters.
+  for (ObserveOp op : observers) {
+    const Accumulator &accumulator = accumulators[op];
+    if (accumulator.stats.empty())
+      return fail(llvm::formatv("'{0}' saw no data (is it reachable from "
+                                "@forward?)",
+                                op.getName().value_or("observer")));
+    FailureOr<SmallVector<int64_t>> shape = getParamShape(
+        op.getSpec(), op.getInput().getType().getShape(),
+        [&] { return op.emitError(); });
+    if (failed(shape))
+      return failure();
+    auto type = RankedTensorType::get(*shape, Float32Type::get(module.getContext()));
+    if (type.getNumElements() !=
+        static_cast<int64_t>(accumulator.stats.min.size()))
+      return fail(llvm::formatv("'{0}': statistics of {1} slots do not fit "
+                                "a parameter tensor of {2}",
+                                op.getName().value_or("observer"),
+                                accumulator.stats.min.size(),
+                                type.getNumElements()));
+    op.setMinValuesAttr(cast<DenseFPElementsAttr>(
+        DenseElementsAttr::get(type, llvm::ArrayRef(accumulator.stats.min))));
+    op.setMaxValuesAttr(cast<DenseFPElementsAttr>(
+        DenseElementsAttr::get(type, llvm::ArrayRef(accumulator.stats.max))));
+  }
+  return report;
+}
+
+namespace {
+struct CalibratePass : mlir::quark::impl::QuarkCalibrateBase<CalibratePass> {
+  using Base::Base;
+  void runOnOperation() override {
+    CalibrationOptions options;
+    options.dataset = dataset;
+    options.tokenizerDir = tokenizerDir;
+    options.seqLen = seqLen;
+    options.numCalibData = numCalibData;
+    options.batchSize = batchSize;
+    FailureOr<CalibrationReport> report =
+        calibrateModule(getOperation(), options);
+    if (failed(report))
+      return signalPassFailure();
+    numWindows += report->windows;
+  }
+};
+} // namespace

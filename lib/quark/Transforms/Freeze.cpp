@@ -1,0 +1,271 @@
+//===- Freeze.cpp - Fixed quantization from statistics and weights --------===//
+//
+// After calibration every quantizer of the model is placed:
+//  * a filled quark.observe becomes a quark.fake_quant with the scale (and
+//    zero point) Quark computes from its statistics, as constants;
+//  * a weight gets quark.compute_qparams on itself feeding a
+//    quark.fake_quant (a static weight observer sees exactly the weight,
+//    so its parameters are a function of the weight; the IR stays small and
+//    the executor computes them once). MX and block formats need no
+//    parameter operands;
+//  * dynamic inputs and outputs get a quark.fake_quant that derives its
+//    parameters per call.
+//
+//===----------------------------------------------------------------------===//
+
+#include "QuantizationUtils.h"
+
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Support/TensorQuant.h"
+#include "quark/Support/TwoStageQuant.h"
+#include "quark/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace mlir::quark {
+#define GEN_PASS_DEF_QUARKFREEZE
+#include "quark/Transforms/Passes.h.inc"
+} // namespace mlir::quark
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace {
+
+/// Scale and zero-point types of `spec` applied to `type`.
+FailureOr<std::pair<RankedTensorType, RankedTensorType>>
+paramTypes(TensorSpecAttr spec, RankedTensorType type, Operation *at) {
+  FailureOr<SmallVector<int64_t>> shape =
+      getParamShape(spec, type.getShape(), [&] { return at->emitOpError(); });
+  if (failed(shape))
+    return failure();
+  Builder builder(at->getContext());
+  RankedTensorType zeroType;
+  if (spec.hasZeroPoint())
+    zeroType = RankedTensorType::get(*shape, builder.getI32Type());
+  return std::make_pair(RankedTensorType::get(*shape, builder.getF32Type()),
+                        zeroType);
+}
+
+/// `fake_quant(value)` with parameters the input derives itself: none for
+/// MX, block formats and casts, `compute_qparams(value)` otherwise.
+FailureOr<Value> quantizeFromData(OpBuilder &builder, Location loc,
+                                  Value value, TensorSpecAttr spec,
+                                  Operation *at) {
+  Value scale, zeroPoint;
+  bool derivesOwnScales = spec.isBlockFloat() || spec.isCast() ||
+                          spec.getDtype() == Dtype::mx ||
+                          spec.getScaleFormat() == ScaleFormatType::e8m0;
+  auto type = cast<RankedTensorType>(value.getType());
+  // Dynamic specs compute their parameters inside fake_quant; a static
+  // spec applied to the data it was calibrated on (a weight) takes them as
+  // operands, from compute_qparams.
+  if (!derivesOwnScales && !spec.getIsDynamic().value_or(false)) {
+    FailureOr<std::pair<RankedTensorType, RankedTensorType>> types =
+        paramTypes(spec, type, at);
+    if (failed(types))
+      return failure();
+    auto params = ComputeQParamsOp::create(builder, loc, types->first,
+                                           types->second, value, spec);
+    scale = params.getScale();
+    zeroPoint = params.getZeroPoint();
+  }
+  return FakeQuantOp::create(builder, loc, type, value, spec, scale, zeroPoint)
+      .getResult();
+}
+
+struct FreezePass : mlir::quark::impl::QuarkFreezeBase<FreezePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    Type modelFloat = modelFloatType(module);
+
+    SmallVector<ObserveOp> observers;
+    module.walk([&](ObserveOp op) { observers.push_back(op); });
+    for (ObserveOp op : observers)
+      if (failed(freezeObserver(op, modelFloat)))
+        return signalPassFailure();
+
+    WalkResult result = module.walk([&](LinearOp linear) {
+      return failed(freezeLayer(linear)) ? WalkResult::interrupt()
+                                         : WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      return signalPassFailure();
+  }
+
+  /// The scale-quantizing two-stage spec `op` calibrates, when the layer it
+  /// feeds (or that feeds it) quantizes that value with one.
+  static TwoStageSpecAttr scaleQuantOf(ObserveOp op) {
+    auto twoStage = [](Attribute field) {
+      auto spec = dyn_cast_or_null<TwoStageSpecAttr>(field);
+      return spec && spec.quantizesScales() ? spec : TwoStageSpecAttr();
+    };
+    for (Operation *user : op->getUsers())
+      if (auto linear = dyn_cast<LinearOp>(user))
+        if (linear.getQuantAttr() && linear.getInput() == op.getResult())
+          return twoStage(linear.getQuantAttr().getInputTensors());
+    if (auto linear = op.getInput().getDefiningOp<LinearOp>())
+      if (linear.getQuantAttr())
+        return twoStage(linear.getQuantAttr().getOutputTensors());
+    return {};
+  }
+
+  LogicalResult freezeObserver(ObserveOp op, Type modelFloat) {
+    StringRef name = op.getName().value_or("quark.observe");
+    if (!op.getMinValues())
+      return op.emitError() << "'" << name
+                            << "' has no statistics: run quark-calibrate "
+                               "first";
+    auto emitError = [&] { return op.emitError(); };
+    if (TwoStageSpecAttr twoStage = scaleQuantOf(op))
+      return freezeScaleQuantObserver(op, twoStage, modelFloat);
+    FailureOr<TensorQuantSpec> spec =
+        getTensorQuantSpec(op.getSpec(), modelFloat, emitError);
+    if (failed(spec))
+      return failure();
+    MinMaxStats stats{readFloats(*op.getMinValues()),
+                      readFloats(*op.getMaxValues())};
+    llvm::Expected<QuantParams> params = computeQuantParams(*spec, stats);
+    if (!params)
+      return op.emitError() << "'" << name
+                            << "': " << llvm::toString(params.takeError());
+    auto scaleType = RankedTensorType::get(
+        op.getMinValues()->getType().getShape(), Float32Type::get(&getContext()));
+    OpBuilder builder(op);
+    Value scale = arith::ConstantOp::create(builder, op.getLoc(),
+                                            makeFloats(scaleType, params->scales));
+    Value zeroPoint;
+    if (!params->zeroPoints.empty())
+      zeroPoint = arith::ConstantOp::create(
+          builder, op.getLoc(),
+          makeCodes(RankedTensorType::get(scaleType.getShape(),
+                                          builder.getI32Type()),
+                    params->zeroPoints));
+    auto fakeQuant =
+        FakeQuantOp::create(builder, op.getLoc(), op.getInput().getType(),
+                            op.getInput(), op.getSpec(), scale, zeroPoint);
+    op.replaceAllUsesWith(fakeQuant.getResult());
+    op.erase();
+    ++numActivations;
+    return success();
+  }
+
+  /// NVFP4-style activations: the observer measured the tensor's amax, which
+  /// fixes the second stage's scale; block scales stay per call.
+  LogicalResult freezeScaleQuantObserver(ObserveOp op, TwoStageSpecAttr spec,
+                                         Type modelFloat) {
+    auto emitError = [&] { return op.emitError(); };
+    FailureOr<TensorQuantSpec> first =
+        getTensorQuantSpec(spec.getFirst(), modelFloat, emitError);
+    FailureOr<TensorQuantSpec> second =
+        getTensorQuantSpec(spec.getSecond(), modelFloat, emitError);
+    if (failed(first) || failed(second))
+      return failure();
+    float amax = 0.0f;
+    for (DenseElementsAttr stats : {*op.getMinValues(), *op.getMaxValues()})
+      for (float value : readFloats(stats))
+        amax = std::max(amax, std::fabs(value));
+    float secondScale = scaleQuantSecondScale(*first, *second, amax);
+    OpBuilder builder(op);
+    auto scalarType = RankedTensorType::get({}, builder.getF32Type());
+    Value scale = arith::ConstantOp::create(
+        builder, op.getLoc(), makeFloats(scalarType, {secondScale}));
+    auto fakeQuant = TwoStageFakeQuantOp::create(
+        builder, op.getLoc(), op.getInput().getType(), op.getInput(), spec,
+        scale);
+    op.replaceAllUsesWith(fakeQuant.getResult());
+    op.erase();
+    ++numActivations;
+    return success();
+  }
+
+  /// A quantizer for `value` under `field` (single or two-stage) with
+  /// parameters from the data itself.
+  FailureOr<Value> quantizeField(OpBuilder &builder, Location loc, Value value,
+                                 Attribute field, Operation *at) {
+    if (auto twoStage = dyn_cast<TwoStageSpecAttr>(field))
+      return TwoStageFakeQuantOp::create(builder, loc, value.getType(), value,
+                                         twoStage, Value())
+          .getResult();
+    return quantizeFromData(builder, loc, value, cast<TensorSpecAttr>(field),
+                            at);
+  }
+
+  /// Whether `field` needs calibrated parameters.
+  static bool fieldNeedsCalibration(Attribute field) {
+    if (auto twoStage = dyn_cast<TwoStageSpecAttr>(field))
+      return twoStage.quantizesScales() &&
+             needsCalibration(twoStage.getSecond());
+    return needsCalibration(cast<TensorSpecAttr>(field));
+  }
+
+  LogicalResult freezeLayer(LinearOp linear) {
+    LayerSpecAttr layer = linear.getQuantAttr();
+    if (!layer)
+      return success();
+    StringRef name = linear.getName();
+    if (layer.getBias())
+      return linear.emitError() << "'" << name
+                                << "': quantized biases are not supported "
+                                   "(vLLM rejects them too)";
+    OpBuilder builder(linear);
+    Location loc = linear.getLoc();
+    auto isPlaced = [](Operation *op) {
+      return isa_and_nonnull<FakeQuantOp, TwoStageFakeQuantOp>(op);
+    };
+
+    // Weight: already frozen when it is not the bare parameter any more.
+    if (Attribute field = layer.getWeight();
+        field && linear.getWeight().getDefiningOp<ParamOp>()) {
+      FailureOr<Value> quantized =
+          quantizeField(builder, loc, linear.getWeight(), field, linear);
+      if (failed(quantized))
+        return failure();
+      linear.getWeightMutable().assign(*quantized);
+      ++numWeights;
+    }
+
+    // Input: calibrated through an observer, or derived per call.
+    if (Attribute field = layer.getInputTensors()) {
+      bool placed = isPlaced(linear.getInput().getDefiningOp());
+      if (!placed && fieldNeedsCalibration(field))
+        return linear.emitError()
+               << "'" << name
+               << "': its static input spec needs calibration: run "
+                  "quark-insert-observers and quark-calibrate first";
+      if (!placed) {
+        FailureOr<Value> quantized =
+            quantizeField(builder, loc, linear.getInput(), field, linear);
+        if (failed(quantized))
+          return failure();
+        linear.getInputMutable().assign(*quantized);
+        ++numActivations;
+      }
+    }
+
+    // Output: as the input, after the layer.
+    if (Attribute field = layer.getOutputTensors()) {
+      Value result = linear.getResult();
+      bool placed =
+          result.hasOneUse() && isPlaced(*result.getUsers().begin());
+      if (!placed && fieldNeedsCalibration(field))
+        return linear.emitError()
+               << "'" << name
+               << "': its static output spec needs calibration: run "
+                  "quark-insert-observers and quark-calibrate first";
+      if (!placed) {
+        builder.setInsertionPointAfter(linear);
+        FailureOr<Value> quantized =
+            quantizeField(builder, loc, result, field, linear);
+        if (failed(quantized))
+          return failure();
+        result.replaceAllUsesExcept(*quantized, quantized->getDefiningOp());
+        ++numActivations;
+      }
+    }
+    return success();
+  }
+};
+} // namespace

@@ -1,0 +1,38 @@
+//===- QuantizationUtils.cpp - Shared pieces of the quantization passes ---===//
+
+#include "QuantizationUtils.h"
+
+#include "quark/Import/HuggingFace.h"
+
+using namespace mlir;
+using namespace mlir::quark;
+
+Type mlir::quark::modelFloatType(ModuleOp module) {
+  MLIRContext *context = module.getContext();
+  auto dtype = module->getAttrOfType<StringAttr>(kModelDtypeAttr);
+  if (dtype && dtype.getValue() == "bfloat16")
+    return BFloat16Type::get(context);
+  if (dtype && dtype.getValue() == "float16")
+    return Float16Type::get(context);
+  return Float32Type::get(context);
+}
+
+bool mlir::quark::needsCalibration(TensorSpecAttr spec) {
+  if (!spec || spec.getIsDynamic().value_or(false) || spec.isBlockFloat() ||
+      spec.isCast())
+    return false;
+  // Block observers (OCP MX, amdfp4, the first stage of NVFP4) derive each
+  // block's scale from the block itself.
+  if (spec.getDtype() == Dtype::mx ||
+      spec.getScaleFormat() == ScaleFormatType::e8m0)
+    return false;
+  std::optional<ObserverClass> observer = spec.getObserverCls();
+  return !observer || (*observer != ObserverClass::PerBlockMXObserver &&
+                       *observer != ObserverClass::PerBlockMXBufferReuseObserver &&
+                       *observer != ObserverClass::PerBlockMXDiffsObserver &&
+                       *observer != ObserverClass::PerBlockBFPObserver);
+}
+
+TensorSpecAttr mlir::quark::singleStage(Attribute field) {
+  return dyn_cast_or_null<TensorSpecAttr>(field);
+}

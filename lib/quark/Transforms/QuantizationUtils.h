@@ -1,0 +1,27 @@
+//===- QuantizationUtils.h - Shared pieces of the quantization passes -----===//
+
+#ifndef QUARK_LIB_TRANSFORMS_QUANTIZATIONUTILS_H
+#define QUARK_LIB_TRANSFORMS_QUANTIZATIONUTILS_H
+
+#include "quark/Dialect/Quark/IR/QuarkOps.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+namespace mlir::quark {
+
+/// The float type Quark's `scale_type = float` means for this module: its
+/// `quark.model_dtype` (bf16 for a bf16 model), f32 when absent.
+Type modelFloatType(ModuleOp module);
+
+/// Whether a tensor quantized by `spec` needs calibrated parameters: static
+/// integer or scaled-float specs do; dynamic specs, MX, block formats and
+/// casts derive everything from the data.
+bool needsCalibration(TensorSpecAttr spec);
+
+/// The single-stage tensor spec of a QLayerConfig field, or null when the
+/// field is empty or two-stage.
+TensorSpecAttr singleStage(Attribute field);
+
+} // namespace mlir::quark
+
+#endif // QUARK_LIB_TRANSFORMS_QUANTIZATIONUTILS_H
