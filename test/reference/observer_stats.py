@@ -1,0 +1,123 @@
+#!/usr/bin/python3
+"""Per-tensor calibration statistics from the PyTorch reference model.
+
+Runs the first --windows windows of --seq-len tokens of --dataset (the
+folder's SentencePiece tokenizer, BOS once at the start, as quark-calibrate
+cuts them) through test/reference/hf_reference.py and records, for every
+linear layer, the running minimum and maximum of its input, and of its
+output for the layers named by --outputs (fnmatch patterns). Prints JSON:
+{"<layer>.input": [min, max], "<layer>.output": [min, max], ...}.
+
+    observer_stats.py MODEL_DIR --dataset FILE --seq-len 128 --windows 4
+
+With --compare MLIR it reads the calibrated quark.observe ops of that file
+instead of printing, and checks that every per-tensor observer agrees with
+the reference to --rtol, exiting 1 with the worst mismatch otherwise.
+"""
+
+import argparse
+import fnmatch
+import json
+import os
+import re
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hf_reference  # noqa: E402
+
+
+def reference_stats(a):
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(a.model_dir, "tokenizer.model"))
+    with open(a.dataset, encoding="utf-8") as f:
+        ids = [sp.bos_id()] + sp.encode(f.read())
+    config = hf_reference.hfmodel.read_config(a.model_dir)
+    weights = hf_reference.Weights(a.model_dir)
+    stats = {}
+
+    def record(name, tensor):
+        low, high = float(tensor.min()), float(tensor.max())
+        if name in stats:
+            low, high = min(low, stats[name][0]), max(high, stats[name][1])
+        stats[name] = [low, high]
+
+    plain_linear = hf_reference.Weights.linear
+
+    def observed_linear(self, x, prefix, bias=False):
+        record(prefix + ".input", x)
+        y = plain_linear(self, x, prefix, bias)
+        if any(fnmatch.fnmatchcase(prefix, p) for p in a.outputs):
+            record(prefix + ".output", y)
+        return y
+
+    hf_reference.Weights.linear = observed_linear
+    with torch.no_grad():
+        for w in range(a.windows):
+            window = torch.as_tensor(ids[w * a.seq_len:(w + 1) * a.seq_len]).unsqueeze(0)
+            hf_reference.llama_family(config, weights, window)
+    return stats
+
+
+OBSERVE = re.compile(r'quark\.observe .*?\{(.*)\}')
+
+
+def scalar(attrs, key):
+    m = re.search(key + r' = dense<([^>]*)> : tensor<f32>', attrs)
+    return float(m.group(1)) if m else None
+
+
+def compiled_stats(path):
+    stats = {}
+    with open(path) as f:
+        for line in f:
+            m = OBSERVE.search(line)
+            if not m:
+                continue
+            attrs = m.group(1)
+            name = re.search(r'name = "([^"]*)"', attrs).group(1)
+            low, high = scalar(attrs, "min_values"), scalar(attrs, "max_values")
+            if low is None or high is None:
+                sys.exit(f"{path}: observer {name} is not a calibrated per-tensor observer")
+            stats[name] = [low, high]
+    return stats
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model_dir")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--seq-len", type=int, required=True)
+    p.add_argument("--windows", type=int, required=True)
+    p.add_argument("--outputs", nargs="*", default=["*k_proj", "*v_proj"])
+    p.add_argument("--compare", help="calibrated MLIR to check against the reference")
+    p.add_argument("--rtol", type=float, default=1e-4)
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    reference = reference_stats(a)
+    if not a.compare:
+        json.dump(reference, sys.stdout, indent=1, sort_keys=True)
+        print()
+        return
+    compiled = compiled_stats(a.compare)
+    if not compiled:
+        sys.exit(f"{a.compare}: no quark.observe ops")
+    worst, worst_name = 0.0, None
+    for name, (low, high) in sorted(compiled.items()):
+        if name not in reference:
+            sys.exit(f"{name}: observed by the compiler but not a tensor of the reference")
+        for got, want in ((low, reference[name][0]), (high, reference[name][1])):
+            error = abs(got - want) / max(abs(want), 1e-12)
+            if error > worst:
+                worst, worst_name = error, f"{name}: {got} vs reference {want}"
+    missing = sorted(set(reference) - set(compiled))
+    print(f"{len(compiled)} observers compared, {len(missing)} reference tensors unobserved, "
+          f"worst relative difference {worst:.3g}" + (f" ({worst_name})" if worst_name else ""))
+    if worst > a.rtol:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
