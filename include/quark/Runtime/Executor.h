@@ -35,6 +35,16 @@ public:
   /// tensor for an imported model) and returns its results.
   llvm::Expected<std::vector<Tensor>> run(func::FuncOp function,
                                           llvm::ArrayRef<Tensor> arguments);
+  /// Runs `function` on several argument lists (calibration batches) op by
+  /// op: each top-level op runs on every batch before the next op starts.
+  /// A quark.block (one decoder layer) thus reads its weights once, and its
+  /// cached values are dropped when it is done: with weight caching off in
+  /// the WeightStore, one layer's weights and the batches' activations are
+  /// resident, whatever the model's size. Stops after `last` when given (the
+  /// ops after it are not needed) and returns no results.
+  llvm::Error runLayerwise(func::FuncOp function,
+                           llvm::ArrayRef<std::vector<Tensor>> batches,
+                           Operation *last = nullptr);
   /// Runs the single-block `region` (a quark.block body, say) on `arguments`.
   llvm::Expected<std::vector<Tensor>> runRegion(Region &region,
                                                 llvm::ArrayRef<Tensor> arguments);

@@ -2,9 +2,10 @@
 //
 // Resolves quark.param references to float32 tensors: the checkpoint in the
 // model folder, or a safetensors file named by the param, relative to that
-// folder. Tensors are converted once and kept (unless caching is off, for
-// layer-by-layer runs in bounded memory); values set in memory take
-// precedence over files.
+// folder. Tensors are converted once and kept, unless caching is off: then
+// each read converts afresh and hands the tensor's mapped pages back to the
+// OS, so streaming a checkpoint larger than memory stays in bounded memory.
+// Values set in memory take precedence over files.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +34,17 @@ public:
   /// patterns), uncached: what a real-quantized weight holds.
   llvm::Expected<Tensor> getCodes(llvm::StringRef name,
                                   llvm::StringRef file = {});
+  /// The shape of tensor `name`, without reading it.
+  llvm::Expected<llvm::SmallVector<int64_t, 4>> shapeOf(llvm::StringRef name,
+                                                        llvm::StringRef file = {});
+  /// Converts rows [begin, end) (slices along the first dimension) of tensor
+  /// `name` to float32 into `out`: a large weight streams through a small
+  /// buffer this way. Uncached.
+  llvm::Error readRows(llvm::StringRef name, llvm::StringRef file,
+                       int64_t begin, int64_t end,
+                       llvm::MutableArrayRef<float> out);
+  /// Hands tensor `name`'s mapped pages back to the OS once it is read.
+  void release(llvm::StringRef name, llvm::StringRef file = {});
   /// Makes `name` (from the model checkpoint) read as `value`.
   void set(llvm::StringRef name, Tensor value);
 
@@ -47,6 +59,8 @@ public:
 
 private:
   llvm::Expected<SafetensorsCheckpoint *> open(llvm::StringRef file);
+  /// Where tensor `name` lives in its file.
+  llvm::Expected<TensorRef> locate(llvm::StringRef name, llvm::StringRef file);
 
   std::string modelDir;
   bool caching = true;

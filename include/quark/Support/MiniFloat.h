@@ -22,6 +22,7 @@
 #define QUARK_SUPPORT_MINIFLOAT_H
 
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace mlir::quark {
@@ -90,11 +91,16 @@ inline float roundToMiniFloat(const MiniFloatFormat &format, float x) {
   return decodeMiniFloat(format, encodeMiniFloat(format, x));
 }
 
-/// bf16 round-to-nearest-even of an fp32 value, as torch's `.to(bfloat16)`:
-/// non-saturating (overflow gives Inf), NaN kept.
+/// bf16 round-to-nearest-even of an fp32 value, as torch's `.to(bfloat16)`
+/// (c10's round_to_nearest_even): non-saturating (overflow gives Inf), NaN
+/// becomes 0x7FC0. bf16 is fp32's top half, so rounding is integer
+/// arithmetic on the bit pattern, subnormals included.
 inline uint16_t encodeBFloat16(float x) {
-  return static_cast<uint16_t>(
-      encodeMiniFloat(kBFloat16, x, Overflow::Propagate));
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
+    return 0x7FC0;
+  return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 float decodeBFloat16(uint16_t bits);
 uint16_t encodeFloat16(float x);

@@ -86,6 +86,18 @@ struct TensorQuantSpec {
   }
 };
 
+/// A run of consecutive elements [start, start + length) whose parameter
+/// slots are slot, slot + slotStride, ...: one shared slot (stride 0, a
+/// group or a whole row) or consecutive slots (stride 1). Whole-tensor
+/// kernels loop over spans, so their inner loops are plain vectorizable
+/// runs instead of an index computation per element.
+struct QuantSpan {
+  int64_t start;
+  int64_t length;
+  int64_t slot;
+  int64_t slotStride;
+};
+
 class QuantLayout {
 public:
   /// Checks that `spec` can be applied to a tensor of `shape` and builds the
@@ -101,6 +113,11 @@ public:
 
   /// Parameter slot of the element at row-major index `flatIndex`.
   int64_t paramIndex(int64_t flatIndex) const;
+
+  /// The spans covering the tensor in element order, by index (so that
+  /// work can be split into chunks of spans).
+  int64_t numSpans() const;
+  QuantSpan span(int64_t index) const;
 
   /// For grouped layouts: number of elements of the group holding slot
   /// `param` and the stride between them (elements of one group lie along
@@ -123,6 +140,9 @@ private:
   int64_t inner_ = 1;
   int64_t groupSize_ = 1;
   int64_t numGroups_ = 1;
+  // per_block: the last dimension and its block extent.
+  int64_t lastDim_ = 1;
+  int64_t lastBlock_ = 1;
 };
 
 } // namespace mlir::quark

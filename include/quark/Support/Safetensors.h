@@ -88,6 +88,11 @@ public:
   const TensorInfo *find(llvm::StringRef name) const;
   /// The bytes of a tensor (mapped; pages load on first touch).
   llvm::ArrayRef<uint8_t> bytes(const TensorInfo &tensor) const;
+  /// Returns the mapped pages wholly inside `tensor`'s bytes to the OS; they
+  /// reload from the file if touched again. Streaming a checkpoint larger
+  /// than memory tensor by tensor keeps the resident set bounded this way.
+  /// Does nothing for a file read into memory rather than mapped.
+  void releasePages(const TensorInfo &tensor) const;
   const std::map<std::string, std::string> &metadata() const {
     return metadataMap;
   }
@@ -107,6 +112,7 @@ struct TensorRef {
   const TensorInfo *info;
 
   llvm::ArrayRef<uint8_t> bytes() const { return file->bytes(*info); }
+  void releasePages() const { file->releasePages(*info); }
 };
 
 /// A Hugging Face checkpoint: a single model.safetensors, or shards listed in
@@ -156,6 +162,9 @@ public:
          const std::map<std::string, std::string> &metadata = {});
   ~SafetensorsWriter();
 
+  /// Checks that `name` is the next declared tensor, before its bytes are
+  /// appended in pieces.
+  llvm::Error begin(llvm::StringRef name);
   /// Appends bytes of the tensor currently being written.
   llvm::Error append(llvm::ArrayRef<uint8_t> bytes);
   /// Appends a whole tensor: `name` must be the next declared tensor.

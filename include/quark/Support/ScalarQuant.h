@@ -46,10 +46,32 @@ IntQParams quarkAsymmetricIntParams(float minValue, float maxValue,
 /// format) scale: amax / maxNormal, with 0 replaced by 2^-23.
 float quarkFloatScale(float minValue, float maxValue, float maxNormal);
 
+/// Integer code of `x` given the reciprocal of its scale (what
+/// quantizeInt multiplies by): inline so that whole-tensor loops vectorize.
+inline int32_t quantizeIntWithInverse(float x, float inverseScale,
+                                      int32_t zeroPoint, double qmin,
+                                      double qmax, RoundMode mode) {
+  float rounded = roundWith(x * inverseScale, mode);
+  // The clamp is in double: exact for every integer range, and a NaN
+  // (rounded != rounded) maps to the zero point.
+  double shifted = static_cast<double>(rounded) + zeroPoint;
+  shifted = shifted < qmin ? qmin : shifted;
+  shifted = shifted > qmax ? qmax : shifted;
+  return rounded != rounded ? zeroPoint : static_cast<int32_t>(shifted);
+}
+/// 1 / scale as Quark's kernels form it, with the scale floored at FLT_MIN.
+inline float inverseScale(float scale) {
+  return 1.0f / (scale < 1.17549435e-38f ? 1.17549435e-38f : scale);
+}
 /// Integer code of `x` (round(x * (1/scale)) + zp, clamped). NaN maps to the
 /// zero point.
-int32_t quantizeInt(float x, float scale, int32_t zeroPoint, int64_t qmin,
-                    int64_t qmax, RoundMode mode = RoundMode::HalfEven);
+inline int32_t quantizeInt(float x, float scale, int32_t zeroPoint,
+                           int64_t qmin, int64_t qmax,
+                           RoundMode mode = RoundMode::HalfEven) {
+  return quantizeIntWithInverse(x, inverseScale(scale), zeroPoint,
+                                static_cast<double>(qmin),
+                                static_cast<double>(qmax), mode);
+}
 inline float dequantizeInt(int32_t code, float scale, int32_t zeroPoint) {
   return static_cast<float>(code - zeroPoint) * scale;
 }

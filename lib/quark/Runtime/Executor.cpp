@@ -137,6 +137,59 @@ Executor::run(func::FuncOp function, llvm::ArrayRef<Tensor> arguments) {
   return runBlock(function.front(), arguments, nullptr);
 }
 
+llvm::Error Executor::runLayerwise(func::FuncOp function,
+                                   llvm::ArrayRef<std::vector<Tensor>> batches,
+                                   Operation *last) {
+  if (function.isExternal())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "function '" + function.getName() +
+                                       "' has no body");
+  Block &body = function.front();
+  std::vector<Scope> scopes(batches.size());
+  for (auto [scope, arguments] : llvm::zip(scopes, batches)) {
+    if (arguments.size() != body.getNumArguments())
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          llvm::formatv("function '{0}' takes {1} arguments, got {2}",
+                        function.getName(), body.getNumArguments(),
+                        arguments.size()));
+    scope.executor = this;
+    for (auto [argument, value] : llvm::zip(body.getArguments(), arguments))
+      scope.values[argument] = value;
+  }
+  const std::vector<std::vector<Value>> &dying = deathsOf(body);
+  size_t index = 0;
+  for (Operation &op : body) {
+    if (op.hasTrait<OpTrait::IsTerminator>())
+      break;
+    for (Scope &scope : scopes) {
+      bool cached = constantCaching && op.getNumResults() > 0 &&
+                    llvm::all_of(op.getResults(), [&](Value result) {
+                      return isConstant(result) && constants.count(result);
+                    });
+      if (!cached)
+        if (llvm::Error error = evaluate(&op, scope))
+          return error;
+      for (Value value : dying[index])
+        scope.values.erase(value);
+    }
+    ++index;
+    // A finished layer's weights and weight-only values are not needed
+    // again.
+    if (isa<BlockOp>(op)) {
+      SmallVector<Value> inside;
+      for (auto &entry : constants)
+        if (op.isAncestor(entry.first.getParentRegion()->getParentOp()))
+          inside.push_back(entry.first);
+      for (Value value : inside)
+        constants.erase(value);
+    }
+    if (&op == last)
+      break;
+  }
+  return llvm::Error::success();
+}
+
 llvm::Expected<std::vector<Tensor>>
 Executor::runRegion(Region &region, llvm::ArrayRef<Tensor> arguments) {
   return runBlock(region.front(), arguments, nullptr);
@@ -463,6 +516,20 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             if (compute.getZeroPoint())
               results.push_back(Tensor::fromInts(layout->paramShape(),
                                                  params->zeroPoints));
+            return llvm::Error::success();
+          })
+          .Case([&](UnpackOp unpack) -> llvm::Error {
+            // Packed words or bytes (as int32 values) to one code each; the
+            // verifier and the param's shape check fix the sizes.
+            const Tensor &packed = *inputs[0];
+            if (packed.kind() != ElementKind::I32 || packed.rank() == 0)
+              return opError(op, "expects packed codes of rank >= 1");
+            auto type = cast<RankedTensorType>(unpack.getType());
+            llvm::SmallVector<int64_t, 4> shape(packed.shape());
+            shape.back() = type.getShape().back();
+            results.push_back(Tensor::fromInts(
+                shape, unpackCodes(type.getElementType(), shape, packed.ints(),
+                                   unpack.getPackMethod())));
             return llvm::Error::success();
           })
           .Case([&](StorageCastOp) -> llvm::Error {

@@ -9,6 +9,8 @@
 
 #include "quark/Runtime/Kernels.h"
 
+#include "quark/Support/Parallel.h"
+
 #include "llvm/Support/ErrorHandling.h"
 #include "llvm/Support/Parallel.h"
 #include "llvm/Support/Threading.h"
@@ -28,29 +30,16 @@ using namespace mlir::quark;
 extern "C" void omp_set_num_threads(int);
 extern "C" int omp_get_max_threads(void);
 
-#define QUARK_VECTORIZED                                                      \
-  __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
-
 namespace {
 
 std::atomic<int> configuredThreads{0};
 
-/// Splits [0, count) into chunks of at least `grain` for the thread pool.
+/// Splits [0, count) into chunks of at least `grain` for the thread pool
+/// (configuring the thread count on first use).
 template <typename Fn>
 void parallelRows(int64_t count, int64_t grain, Fn &&fn) {
-  int threads = kernels::getNumThreads();
-  if (threads <= 1 || count <= grain) {
-    fn(0, count);
-    return;
-  }
-  int64_t chunks = std::min<int64_t>((count + grain - 1) / grain, threads * 4);
-  int64_t step = (count + chunks - 1) / chunks;
-  llvm::parallelFor(0, chunks, [&](size_t chunk) {
-    int64_t begin = static_cast<int64_t>(chunk) * step;
-    int64_t end = std::min(count, begin + step);
-    if (begin < end)
-      fn(begin, end);
-  });
+  kernels::getNumThreads();
+  parallelChunks(count, grain, std::forward<Fn>(fn));
 }
 
 //===----------------------------------------------------------------------===//

@@ -3,7 +3,10 @@
 #include "quark/Runtime/WeightStore.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
+
+#include <algorithm>
 
 #include <cstring>
 
@@ -35,6 +38,87 @@ llvm::Expected<SafetensorsCheckpoint *> WeightStore::checkpoint() {
   return open("");
 }
 
+llvm::Expected<TensorRef> WeightStore::locate(llvm::StringRef name,
+                                              llvm::StringRef file) {
+  llvm::Expected<SafetensorsCheckpoint *> source = open(file);
+  if (!source)
+    return source.takeError();
+  std::optional<TensorRef> tensor = (*source)->find(name);
+  if (!tensor)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "no tensor '" + name + "' in " +
+            (file.empty() ? llvm::Twine(modelDir) : llvm::Twine(file)));
+  return *tensor;
+}
+
+llvm::Expected<llvm::SmallVector<int64_t, 4>>
+WeightStore::shapeOf(llvm::StringRef name, llvm::StringRef file) {
+  if (file.empty()) {
+    auto overridden = overrides.find(name);
+    if (overridden != overrides.end()) {
+      llvm::ArrayRef<int64_t> shape = overridden->second.shape();
+      return llvm::SmallVector<int64_t, 4>(shape.begin(), shape.end());
+    }
+  }
+  llvm::Expected<TensorRef> tensor = locate(name, file);
+  if (!tensor)
+    return tensor.takeError();
+  return tensor->info->shape;
+}
+
+llvm::Error WeightStore::readRows(llvm::StringRef name, llvm::StringRef file,
+                                  int64_t begin, int64_t end,
+                                  llvm::MutableArrayRef<float> out) {
+  auto rowsOf = [&](llvm::ArrayRef<int64_t> shape,
+                    int64_t numElements) -> llvm::Expected<int64_t> {
+    int64_t rows = shape.empty() ? 1 : shape.front();
+    int64_t rowElements = rows == 0 ? 0 : numElements / rows;
+    if (begin < 0 || end > rows || begin > end ||
+        static_cast<int64_t>(out.size()) != (end - begin) * rowElements)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          llvm::formatv("rows [{0}, {1}) of '{2}' do not fit its {3} rows or "
+                        "a buffer of {4} elements",
+                        begin, end, name, rows, out.size()));
+    return rowElements;
+  };
+  if (file.empty()) {
+    auto overridden = overrides.find(name);
+    if (overridden != overrides.end()) {
+      const Tensor &value = overridden->second;
+      llvm::Expected<int64_t> rowElements =
+          rowsOf(value.shape(), value.numElements());
+      if (!rowElements)
+        return rowElements.takeError();
+      std::copy_n(value.floats().begin() + begin * *rowElements, out.size(),
+                  out.begin());
+      return llvm::Error::success();
+    }
+  }
+  llvm::Expected<TensorRef> tensor = locate(name, file);
+  if (!tensor)
+    return tensor.takeError();
+  llvm::Expected<int64_t> rowElements =
+      rowsOf(tensor->info->shape, tensor->info->numElements());
+  if (!rowElements)
+    return rowElements.takeError();
+  size_t elementSize = tensorDTypeSize(tensor->info->dtype);
+  return convertToFloat(
+      tensor->info->dtype,
+      tensor->bytes().slice(begin * *rowElements * elementSize,
+                            out.size() * elementSize),
+      out);
+}
+
+void WeightStore::release(llvm::StringRef name, llvm::StringRef file) {
+  llvm::Expected<TensorRef> tensor = locate(name, file);
+  if (tensor)
+    tensor->releasePages();
+  else
+    llvm::consumeError(tensor.takeError());
+}
+
 llvm::Expected<Tensor> WeightStore::get(llvm::StringRef name,
                                         llvm::StringRef file) {
   if (file.empty()) {
@@ -46,35 +130,25 @@ llvm::Expected<Tensor> WeightStore::get(llvm::StringRef name,
   auto cached = cache.find(key);
   if (cached != cache.end())
     return cached->second;
-  llvm::Expected<SafetensorsCheckpoint *> source = open(file);
-  if (!source)
-    return source.takeError();
-  std::optional<TensorRef> tensor = (*source)->find(name);
+  llvm::Expected<TensorRef> tensor = locate(name, file);
   if (!tensor)
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "no tensor '" + name + "' in " +
-            (file.empty() ? llvm::Twine(modelDir) : llvm::Twine(file)));
+    return tensor.takeError();
   Tensor value = Tensor::empty(tensor->info->shape, ElementKind::F32);
   if (llvm::Error error =
           convertToFloat(tensor->info->dtype, tensor->bytes(), value.floats()))
     return std::move(error);
   if (caching)
     cache[key] = value;
+  else
+    tensor->releasePages();
   return value;
 }
 
 llvm::Expected<Tensor> WeightStore::getCodes(llvm::StringRef name,
                                              llvm::StringRef file) {
-  llvm::Expected<SafetensorsCheckpoint *> source = open(file);
-  if (!source)
-    return source.takeError();
-  std::optional<TensorRef> tensor = (*source)->find(name);
+  llvm::Expected<TensorRef> tensor = locate(name, file);
   if (!tensor)
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        "no tensor '" + name + "' in " +
-            (file.empty() ? llvm::Twine(modelDir) : llvm::Twine(file)));
+    return tensor.takeError();
   llvm::ArrayRef<uint8_t> bytes = tensor->bytes();
   Tensor codes = Tensor::empty(tensor->info->shape, ElementKind::I32);
   int32_t *out = codes.i32();
@@ -104,6 +178,8 @@ llvm::Expected<Tensor> WeightStore::getCodes(llvm::StringRef name,
         "tensor '" + name + "' (" + tensorDTypeName(tensor->info->dtype) +
             ") does not hold codes (8-, 16- or 32-bit integers or fp8 bits)");
   }
+  if (!caching)
+    tensor->releasePages();
   return codes;
 }
 

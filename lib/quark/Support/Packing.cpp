@@ -2,6 +2,8 @@
 
 #include "quark/Support/Packing.h"
 
+#include "quark/Support/Parallel.h"
+
 #include <cassert>
 
 namespace mlir::quark {
@@ -24,24 +26,46 @@ const std::array<int, 8> &int4SlotOrder(Int4PackOrder order) {
   return order == Int4PackOrder::Reorder ? kInterleaved : kIdentity;
 }
 
-void packInt4(llvm::ArrayRef<int8_t> codes, int64_t rows, int64_t cols,
-              Int4PackOrder order, llvm::MutableArrayRef<int32_t> packed) {
+/// Words of one row: full words with the slot order fixed at compile time
+/// (so the loop vectorizes), then a zero-padded partial word.
+template <int S0, int S1, int S2, int S3, int S4, int S5, int S6, int S7>
+static inline void packInt4Row(const int8_t *row, int64_t cols,
+                               int32_t *out) {
+  int64_t full = cols / 8;
+  for (int64_t w = 0; w < full; ++w) {
+    const int8_t *g = row + 8 * w;
+    auto nibble = [&](int element, int slot) {
+      return (static_cast<uint32_t>(g[element]) & 0xFu) << (4 * slot);
+    };
+    out[w] = static_cast<int32_t>(nibble(S0, 0) | nibble(S1, 1) |
+                                  nibble(S2, 2) | nibble(S3, 3) |
+                                  nibble(S4, 4) | nibble(S5, 5) |
+                                  nibble(S6, 6) | nibble(S7, 7));
+  }
+  if (cols % 8 != 0) {
+    static constexpr int slots[8] = {S0, S1, S2, S3, S4, S5, S6, S7};
+    uint32_t word = 0;
+    for (int slot = 0; slot < 8; ++slot)
+      if (full * 8 + slots[slot] < cols)
+        word |= (static_cast<uint32_t>(row[full * 8 + slots[slot]]) & 0xFu)
+                << (4 * slot);
+    out[full] = static_cast<int32_t>(word);
+  }
+}
+
+QUARK_VECTORIZED void packInt4(llvm::ArrayRef<int8_t> codes, int64_t rows,
+                               int64_t cols, Int4PackOrder order,
+                               llvm::MutableArrayRef<int32_t> packed) {
   int64_t words = packedInt4Cols(cols);
   assert(static_cast<int64_t>(codes.size()) == rows * cols);
   assert(static_cast<int64_t>(packed.size()) == rows * words);
-  const std::array<int, 8> &slots = int4SlotOrder(order);
   for (int64_t r = 0; r < rows; ++r) {
     const int8_t *row = codes.data() + r * cols;
-    for (int64_t w = 0; w < words; ++w) {
-      uint32_t word = 0;
-      for (int slot = 0; slot < 8; ++slot) {
-        int64_t column = w * 8 + slots[slot];
-        if (column >= cols)
-          continue; // zero padding of a partial last word
-        word |= (static_cast<uint32_t>(row[column]) & 0xFu) << (4 * slot);
-      }
-      packed[r * words + w] = static_cast<int32_t>(word);
-    }
+    int32_t *out = packed.data() + r * words;
+    if (order == Int4PackOrder::Reorder)
+      packInt4Row<0, 2, 4, 6, 1, 3, 5, 7>(row, cols, out);
+    else
+      packInt4Row<0, 1, 2, 3, 4, 5, 6, 7>(row, cols, out);
   }
 }
 

@@ -68,6 +68,10 @@ llvm::Expected<QuantLayout> QuantLayout::get(llvm::ArrayRef<int64_t> shape,
       layout.numParams_ *= layout.paramShape_.back();
     }
     layout.blockSize_.assign(spec.blockSize.begin(), spec.blockSize.end());
+    if (rank > 0) {
+      layout.lastDim_ = shape.back();
+      layout.lastBlock_ = spec.blockSize.back();
+    }
     return layout;
   }
   case QScheme::PerChannel:
@@ -142,6 +146,66 @@ int64_t QuantLayout::paramIndex(int64_t flatIndex) const {
   }
   }
   return 0;
+}
+
+/// Elements per span of a per-tensor layout: large enough to run at memory
+/// speed, small enough to split a tensor across threads.
+static constexpr int64_t kPerTensorSpan = 1 << 16;
+
+int64_t QuantLayout::numSpans() const {
+  if (numElements_ == 0)
+    return 0;
+  switch (scheme_) {
+  case QScheme::PerTensor:
+    return (numElements_ + kPerTensorSpan - 1) / kPerTensorSpan;
+  case QScheme::PerChannel:
+    // A row along the axis (axis last), or one channel's inner run.
+    return inner_ == 1 ? numElements_ / axisLen_ : numElements_ / inner_;
+  case QScheme::PerGroup:
+    return inner_ == 1 ? numElements_ / axisLen_ * numGroups_
+                       : numElements_ / inner_;
+  case QScheme::PerBlock: {
+    if (shape_.empty())
+      return 1;
+    int64_t blocksPerRow = (lastDim_ + lastBlock_ - 1) / lastBlock_;
+    return numElements_ / lastDim_ * blocksPerRow;
+  }
+  }
+  return 0;
+}
+
+QuantSpan QuantLayout::span(int64_t index) const {
+  switch (scheme_) {
+  case QScheme::PerTensor: {
+    int64_t start = index * kPerTensorSpan;
+    return {start, std::min(kPerTensorSpan, numElements_ - start), 0, 0};
+  }
+  case QScheme::PerChannel:
+    if (inner_ == 1)
+      return {index * axisLen_, axisLen_, 0, 1};
+    return {index * inner_, inner_, index % axisLen_, 0};
+  case QScheme::PerGroup: {
+    if (inner_ == 1) {
+      int64_t row = index / numGroups_, group = index % numGroups_;
+      int64_t start = row * axisLen_ + group * groupSize_;
+      return {start, std::min(groupSize_, axisLen_ - group * groupSize_), index,
+              0};
+    }
+    int64_t outer = index / axisLen_, along = index % axisLen_;
+    return {index * inner_, inner_,
+            (outer * numGroups_ + along / groupSize_) * inner_, 1};
+  }
+  case QScheme::PerBlock: {
+    if (shape_.empty())
+      return {0, numElements_, 0, 0};
+    int64_t blocksPerRow = (lastDim_ + lastBlock_ - 1) / lastBlock_;
+    int64_t row = index / blocksPerRow, block = index % blocksPerRow;
+    int64_t start = row * lastDim_ + block * lastBlock_;
+    return {start, std::min(lastBlock_, lastDim_ - block * lastBlock_),
+            paramIndex(start), 0};
+  }
+  }
+  return {0, 0, 0, 0};
 }
 
 int64_t QuantLayout::groupStart(int64_t param) const {

@@ -7,6 +7,7 @@
 
 #include "quark/Support/AtomicFile.h"
 #include "quark/Support/MiniFloat.h"
+#include "quark/Support/Parallel.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
@@ -18,6 +19,9 @@
 
 #include <algorithm>
 #include <cstring>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 using namespace mlir::quark;
 namespace json = llvm::json;
@@ -257,6 +261,19 @@ llvm::ArrayRef<uint8_t> SafetensorsFile::bytes(const TensorInfo &tensor) const {
           static_cast<size_t>(tensor.size)};
 }
 
+void SafetensorsFile::releasePages(const TensorInfo &tensor) const {
+  // Only a mapping may be dropped: MADV_DONTNEED on heap memory would zero it.
+  if (buffer->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap)
+    return;
+  static const uintptr_t pageSize = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  auto begin = reinterpret_cast<uintptr_t>(bytes(tensor).data());
+  uintptr_t end = begin + tensor.size;
+  uintptr_t first = (begin + pageSize - 1) & ~(pageSize - 1);
+  uintptr_t last = end & ~(pageSize - 1);
+  if (first < last)
+    madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
+}
+
 //===----------------------------------------------------------------------===//
 // Checkpoints
 //===----------------------------------------------------------------------===//
@@ -406,27 +423,25 @@ static void widen(llvm::ArrayRef<uint8_t> bytes,
   }
 }
 
-llvm::Error mlir::quark::convertToFloat(TensorDType dtype,
-                                        llvm::ArrayRef<uint8_t> bytes,
-                                        llvm::MutableArrayRef<float> out) {
-  if (bytes.size() != out.size() * tensorDTypeSize(dtype))
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
-        llvm::formatv("{0} bytes do not hold {1} {2} elements", bytes.size(),
-                      out.size(), tensorDTypeName(dtype)));
-  // An empty tensor may have null data; memcpy must not see it.
-  if (out.empty())
-    return llvm::Error::success();
+/// bf16 -> fp32: the bf16 bits are the top half of the float's.
+QUARK_VECTORIZED static void widenBFloat16(const uint8_t *bytes, size_t count,
+                                           float *out) {
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits = (static_cast<uint32_t>(bytes[2 * i + 1]) << 24) |
+                    (static_cast<uint32_t>(bytes[2 * i]) << 16);
+    std::memcpy(&out[i], &bits, sizeof(float));
+  }
+}
+
+/// Converts a range of whole elements (sizes already checked).
+static void convertRange(TensorDType dtype, llvm::ArrayRef<uint8_t> bytes,
+                         llvm::MutableArrayRef<float> out) {
   switch (dtype) {
   case TensorDType::F32:
     std::memcpy(out.data(), bytes.data(), bytes.size());
     break;
   case TensorDType::BF16:
-    for (size_t i = 0; i < out.size(); ++i) {
-      uint32_t bits = (static_cast<uint32_t>(bytes[2 * i + 1]) << 24) |
-                      (static_cast<uint32_t>(bytes[2 * i]) << 16);
-      std::memcpy(&out[i], &bits, sizeof(float));
-    }
+    widenBFloat16(bytes.data(), out.size(), out.data());
     break;
   case TensorDType::F16: {
     const float *table = float16Table();
@@ -471,6 +486,28 @@ llvm::Error mlir::quark::convertToFloat(TensorDType dtype,
     widen<uint8_t>(bytes, out);
     break;
   }
+}
+
+llvm::Error mlir::quark::convertToFloat(TensorDType dtype,
+                                        llvm::ArrayRef<uint8_t> bytes,
+                                        llvm::MutableArrayRef<float> out) {
+  if (bytes.size() != out.size() * tensorDTypeSize(dtype))
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        llvm::formatv("{0} bytes do not hold {1} {2} elements", bytes.size(),
+                      out.size(), tensorDTypeName(dtype)));
+  // An empty tensor may have null data; memcpy must not see it.
+  if (out.empty())
+    return llvm::Error::success();
+  // Large tensors (whole weight matrices) convert on all threads.
+  size_t elementSize = tensorDTypeSize(dtype);
+  parallelChunks(static_cast<int64_t>(out.size()), int64_t{1} << 18,
+                 [&](int64_t begin, int64_t end) {
+                   convertRange(dtype,
+                                bytes.slice(begin * elementSize,
+                                            (end - begin) * elementSize),
+                                out.slice(begin, end - begin));
+                 });
   return llvm::Error::success();
 }
 
@@ -562,8 +599,7 @@ llvm::Error SafetensorsWriter::append(llvm::ArrayRef<uint8_t> bytes) {
   return llvm::Error::success();
 }
 
-llvm::Error SafetensorsWriter::write(llvm::StringRef name,
-                                     llvm::ArrayRef<uint8_t> bytes) {
+llvm::Error SafetensorsWriter::begin(llvm::StringRef name) {
   while (current < declared.size() && sizes[current] == 0 &&
          declared[current].name != name)
     ++current;
@@ -571,6 +607,13 @@ llvm::Error SafetensorsWriter::write(llvm::StringRef name,
       writtenOfCurrent != 0)
     return fileError(file->path(),
                      "tensor '" + name + "' is not the next declared tensor");
+  return llvm::Error::success();
+}
+
+llvm::Error SafetensorsWriter::write(llvm::StringRef name,
+                                     llvm::ArrayRef<uint8_t> bytes) {
+  if (llvm::Error error = begin(name))
+    return error;
   if (bytes.size() != sizes[current])
     return fileError(file->path(),
                      llvm::formatv("tensor '{0}' is declared with {1} bytes, "

@@ -41,18 +41,6 @@ float quarkFloatScale(float minValue, float maxValue, float maxNormal) {
   return scale == 0.0f ? kScaleEpsilon : scale;
 }
 
-int32_t quantizeInt(float x, float scale, int32_t zeroPoint, int64_t qmin,
-                    int64_t qmax, RoundMode mode) {
-  float inverse = 1.0f / std::max(scale, FLT_MIN);
-  float rounded = roundWith(x * inverse, mode);
-  if (std::isnan(rounded))
-    return zeroPoint;
-  double shifted = static_cast<double>(rounded) + zeroPoint;
-  shifted = std::clamp(shifted, static_cast<double>(qmin),
-                       static_cast<double>(qmax));
-  return static_cast<int32_t>(shifted);
-}
-
 float fakeQuantizeInt(float x, float scale, int32_t zeroPoint, int64_t qmin,
                       int64_t qmax, RoundMode mode) {
   if (std::isnan(x))

@@ -4,19 +4,84 @@
 
 #include "quark/Support/BlockFloat.h"
 #include "quark/Support/MiniFloat.h"
+#include "quark/Support/Parallel.h"
 #include "quark/Support/ScalarQuant.h"
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace mlir::quark {
 
 static llvm::Error quantError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// Tensors at least this large are split across threads.
+static constexpr int64_t kParallelElements = 1 << 20;
+
+/// Runs fn(span) on every span of `layout`; large tensors are split into
+/// chunks of spans run in parallel (fn must only write its own elements).
+template <typename Fn>
+static void forEachSpan(const QuantLayout &layout, Fn &&fn) {
+  int64_t spans = layout.numSpans();
+  if (layout.numElements() < kParallelElements) {
+    for (int64_t i = 0; i < spans; ++i)
+      fn(layout.span(i));
+    return;
+  }
+  parallelChunks(spans, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      fn(layout.span(i));
+  });
+}
+
+/// Sixteen floats in one (AVX-512) vector register.
+typedef float FloatLanes __attribute__((ext_vector_type(16)));
+
+/// Min and max of x[0, n) merged into *lo, *hi. NaNs are skipped: the
+/// elementwise builtins follow IEEE minNum/maxNum, which return the other
+/// operand, as the scalar comparisons below do.
+QUARK_VECTORIZED static void minMaxRun(const float *x, int64_t n, float *lo,
+                                       float *hi) {
+  FloatLanes lanesLo = *lo, lanesHi = *hi;
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    FloatLanes v;
+    std::memcpy(&v, x + k, sizeof(v));
+    lanesLo = __builtin_elementwise_min(lanesLo, v);
+    lanesHi = __builtin_elementwise_max(lanesHi, v);
+  }
+  float low = *lo, high = *hi;
+  for (int j = 0; j < 16; ++j) {
+    low = lanesLo[j] < low ? lanesLo[j] : low;
+    high = high < lanesHi[j] ? lanesHi[j] : high;
+  }
+  for (; k < n; ++k) {
+    low = x[k] < low ? x[k] : low;
+    high = high < x[k] ? x[k] : high;
+  }
+  *lo = low;
+  *hi = high;
+}
+
+static void observeSpan(const QuantSpan &span, const float *data, float *lo,
+                        float *hi) {
+  const float *x = data + span.start;
+  if (span.slotStride == 0) {
+    minMaxRun(x, span.length, lo + span.slot, hi + span.slot);
+    return;
+  }
+  float *spanLo = lo + span.slot, *spanHi = hi + span.slot;
+  for (int64_t k = 0; k < span.length; ++k) {
+    spanLo[k] = x[k] < spanLo[k] ? x[k] : spanLo[k];
+    spanHi[k] = spanHi[k] < x[k] ? x[k] : spanHi[k];
+  }
 }
 
 void observeMinMax(const QuantLayout &layout, llvm::ArrayRef<float> data,
@@ -26,14 +91,33 @@ void observeMinMax(const QuantLayout &layout, llvm::ArrayRef<float> data,
     stats.min.assign(slots, std::numeric_limits<float>::infinity());
     stats.max.assign(slots, -std::numeric_limits<float>::infinity());
   }
-  for (int64_t i = 0, e = static_cast<int64_t>(data.size()); i < e; ++i) {
-    float x = data[i];
-    if (std::isnan(x))
-      continue;
-    int64_t slot = layout.paramIndex(i);
-    stats.min[slot] = std::min(stats.min[slot], x);
-    stats.max[slot] = std::max(stats.max[slot], x);
+  int64_t spans = layout.numSpans();
+  if (layout.numElements() < kParallelElements || spans < 2) {
+    for (int64_t i = 0; i < spans; ++i)
+      observeSpan(layout.span(i), data.data(), stats.min.data(),
+                  stats.max.data());
+    return;
   }
+  // Each chunk reduces into its own statistics; merging them gives the
+  // same minima and maxima in any order.
+  int64_t chunks = std::min<int64_t>(
+      spans, static_cast<int64_t>(llvm::parallel::strategy.compute_thread_count()));
+  std::vector<MinMaxStats> partial(static_cast<size_t>(chunks));
+  llvm::parallelFor(0, static_cast<size_t>(chunks), [&](size_t chunk) {
+    MinMaxStats &local = partial[chunk];
+    local.min.assign(slots, std::numeric_limits<float>::infinity());
+    local.max.assign(slots, -std::numeric_limits<float>::infinity());
+    int64_t begin = spans * static_cast<int64_t>(chunk) / chunks;
+    int64_t end = spans * static_cast<int64_t>(chunk + 1) / chunks;
+    for (int64_t i = begin; i < end; ++i)
+      observeSpan(layout.span(i), data.data(), local.min.data(),
+                  local.max.data());
+  });
+  for (const MinMaxStats &local : partial)
+    for (size_t s = 0; s < slots; ++s) {
+      stats.min[s] = local.min[s] < stats.min[s] ? local.min[s] : stats.min[s];
+      stats.max[s] = stats.max[s] < local.max[s] ? local.max[s] : stats.max[s];
+    }
 }
 
 static float roundScale(float scale, ScalePrecision precision) {
@@ -249,19 +333,28 @@ llvm::Error fakeQuantizeTensor(const TensorQuantSpec &spec,
   if (llvm::Error error = checkParams(spec, layout, *use))
     return error;
 
-  for (int64_t i = 0, e = layout.numElements(); i < e; ++i) {
-    int64_t slot = layout.paramIndex(i);
-    float scale = use->scales[slot];
-    float &x = out[i];
-    if (spec.usesMXScales())
-      x = mxFakeQuantizeElement(x, scale, element.dtype);
-    else if (element.isInteger())
-      x = fakeQuantizeInt(x, scale,
-                          use->zeroPoints.empty() ? 0 : use->zeroPoints[slot],
-                          element.qmin, element.qmax, spec.round);
-    else
-      x = fakeQuantizeFloat(element.dtype, x, scale);
-  }
+  const bool mx = spec.usesMXScales(), integer = element.isInteger();
+  const double qmin = static_cast<double>(element.qmin);
+  const double qmax = static_cast<double>(element.qmax);
+  forEachSpan(layout, [&](const QuantSpan &span) {
+    float *x = out.data() + span.start;
+    for (int64_t k = 0; k < span.length; ++k) {
+      int64_t slot = span.slot + k * span.slotStride;
+      float scale = use->scales[slot];
+      if (mx) {
+        x[k] = mxFakeQuantizeElement(x[k], scale, element.dtype);
+      } else if (integer) {
+        int32_t zeroPoint = use->zeroPoints.empty() ? 0 : use->zeroPoints[slot];
+        float floored = std::max(scale, FLT_MIN);
+        int32_t code = quantizeIntWithInverse(x[k], inverseScale(scale),
+                                              zeroPoint, qmin, qmax,
+                                              spec.round);
+        x[k] = x[k] != x[k] ? x[k] : dequantizeInt(code, floored, zeroPoint);
+      } else {
+        x[k] = fakeQuantizeFloat(element.dtype, x[k], scale);
+      }
+    }
+  });
   return llvm::Error::success();
 }
 
@@ -280,6 +373,31 @@ static llvm::Error checkCodeConversion(const TensorQuantSpec &spec,
   return llvm::Error::success();
 }
 
+/// Integer codes of a run sharing one scale; one loop per rounding mode so
+/// that each vectorizes.
+QUARK_VECTORIZED static void quantizeIntRun(const float *x, int64_t n,
+                                            float inverse, int32_t zeroPoint,
+                                            double qmin, double qmax,
+                                            RoundMode mode, int32_t *out) {
+  switch (mode) {
+  case RoundMode::HalfEven:
+    for (int64_t k = 0; k < n; ++k)
+      out[k] = quantizeIntWithInverse(x[k], inverse, zeroPoint, qmin, qmax,
+                                      RoundMode::HalfEven);
+    return;
+  case RoundMode::HalfAwayFromZero:
+    for (int64_t k = 0; k < n; ++k)
+      out[k] = quantizeIntWithInverse(x[k], inverse, zeroPoint, qmin, qmax,
+                                      RoundMode::HalfAwayFromZero);
+    return;
+  case RoundMode::Floor:
+    for (int64_t k = 0; k < n; ++k)
+      out[k] = quantizeIntWithInverse(x[k], inverse, zeroPoint, qmin, qmax,
+                                      RoundMode::Floor);
+    return;
+  }
+}
+
 llvm::Error quantizeTensor(const TensorQuantSpec &spec,
                            const QuantLayout &layout, llvm::ArrayRef<float> in,
                            const QuantParams &params,
@@ -296,20 +414,36 @@ llvm::Error quantizeTensor(const TensorQuantSpec &spec,
   }
   if (llvm::Error error = checkParams(spec, layout, params))
     return error;
-  for (int64_t i = 0, e = layout.numElements(); i < e; ++i) {
-    int64_t slot = layout.paramIndex(i);
-    float scale = params.scales[slot];
-    if (spec.usesMXScales())
-      codes[i] = static_cast<int32_t>(
-          mxQuantizeElement(in[i], scale, element.dtype));
-    else if (element.isInteger())
-      codes[i] = quantizeInt(
-          in[i], scale, params.zeroPoints.empty() ? 0 : params.zeroPoints[slot],
-          element.qmin, element.qmax, spec.round);
-    else
-      codes[i] = static_cast<int32_t>(
-          quantizeFloat(element.dtype, in[i], scale));
-  }
+  const bool mx = spec.usesMXScales(), integer = element.isInteger();
+  const double qmin = static_cast<double>(element.qmin);
+  const double qmax = static_cast<double>(element.qmax);
+  forEachSpan(layout, [&](const QuantSpan &span) {
+    const float *x = in.data() + span.start;
+    int32_t *out = codes.data() + span.start;
+    if (integer && !mx && span.slotStride == 0) {
+      // The hot case (a weight group or channel): one scale for the run.
+      float inverse = inverseScale(params.scales[span.slot]);
+      int32_t zeroPoint =
+          params.zeroPoints.empty() ? 0 : params.zeroPoints[span.slot];
+      quantizeIntRun(x, span.length, inverse, zeroPoint, qmin, qmax,
+                     spec.round, out);
+      return;
+    }
+    for (int64_t k = 0; k < span.length; ++k) {
+      int64_t slot = span.slot + k * span.slotStride;
+      float scale = params.scales[slot];
+      if (mx)
+        out[k] = static_cast<int32_t>(
+            mxQuantizeElement(x[k], scale, element.dtype));
+      else if (integer)
+        out[k] = quantizeInt(
+            x[k], scale, params.zeroPoints.empty() ? 0 : params.zeroPoints[slot],
+            element.qmin, element.qmax, spec.round);
+      else
+        out[k] = static_cast<int32_t>(
+            quantizeFloat(element.dtype, x[k], scale));
+    }
+  });
   return llvm::Error::success();
 }
 
@@ -329,20 +463,25 @@ llvm::Error dequantizeTensor(const TensorQuantSpec &spec,
   }
   if (llvm::Error error = checkParams(spec, layout, params))
     return error;
-  for (int64_t i = 0, e = layout.numElements(); i < e; ++i) {
-    int64_t slot = layout.paramIndex(i);
-    float scale = params.scales[slot];
-    if (spec.usesMXScales())
-      out[i] = mxDequantizeElement(static_cast<uint32_t>(codes[i]), scale,
+  const bool mx = spec.usesMXScales(), integer = element.isInteger();
+  forEachSpan(layout, [&](const QuantSpan &span) {
+    const int32_t *in = codes.data() + span.start;
+    float *x = out.data() + span.start;
+    for (int64_t k = 0; k < span.length; ++k) {
+      int64_t slot = span.slot + k * span.slotStride;
+      float scale = params.scales[slot];
+      if (mx)
+        x[k] = mxDequantizeElement(static_cast<uint32_t>(in[k]), scale,
                                    element.dtype);
-    else if (element.isInteger())
-      out[i] = dequantizeInt(
-          codes[i], scale,
-          params.zeroPoints.empty() ? 0 : params.zeroPoints[slot]);
-    else
-      out[i] = dequantizeFloat(element.dtype, static_cast<uint32_t>(codes[i]),
+      else if (integer)
+        x[k] = dequantizeInt(
+            in[k], scale,
+            params.zeroPoints.empty() ? 0 : params.zeroPoints[slot]);
+      else
+        x[k] = dequantizeFloat(element.dtype, static_cast<uint32_t>(in[k]),
                                scale);
-  }
+    }
+  });
   return llvm::Error::success();
 }
 

@@ -108,7 +108,11 @@ mlir::quark::calibrateModule(ModuleOp module,
                               "{2}",
                               options.dataset, report.tokens, options.seqLen));
 
+  // Layer by layer: every batch goes through one decoder layer before the
+  // next layer's weights are read, and weights are not kept (bounded memory
+  // on models larger than RAM). Nothing after the last observer runs.
   WeightStore weights(modelDir.str());
+  weights.setCaching(false);
   Executor executor(weights);
   executor.observeHook = [&](ObserveOp op, const Tensor &tensor) -> llvm::Error {
     auto start = Clock::now();
@@ -121,21 +125,34 @@ mlir::quark::calibrateModule(ModuleOp module,
     report.observeSeconds += secondsSince(start);
     return llvm::Error::success();
   };
-  ProgressBar progress("calibration", report.windows, "windows");
-  auto forwardStart = Clock::now();
+  Operation *last = nullptr;
+  int64_t layers = 0;
+  for (Operation &op : forward.front()) {
+    if (isa<BlockOp>(op))
+      ++layers;
+    if (isa<ObserveOp>(op) || op.walk([](ObserveOp) {
+                                  return WalkResult::interrupt();
+                                }).wasInterrupted())
+      last = &op;
+  }
+  std::vector<std::vector<Tensor>> batches;
   for (int64_t first = 0; first < report.windows; first += options.batchSize) {
     int64_t batch = std::min(options.batchSize, report.windows - first);
     llvm::ArrayRef<int32_t> slice(ids->data() + first * options.seqLen,
                                   batch * options.seqLen);
-    llvm::Expected<std::vector<Tensor>> outputs = executor.run(
-        forward, {Tensor::fromInts({batch, options.seqLen},
-                                   std::vector<int32_t>(slice.begin(),
-                                                        slice.end()))});
-    if (!outputs)
-      return fail(llvm::formatv("window {0}: {1}", first,
-                                llvm::toString(outputs.takeError())));
-    progress.update(first + batch);
+    batches.push_back({Tensor::fromInts(
+        {batch, options.seqLen},
+        std::vector<int32_t>(slice.begin(), slice.end()))});
   }
+  ProgressBar progress("calibration", std::max<int64_t>(layers, 1), "layers");
+  int64_t blockRuns = 0;
+  executor.blockHook = [&](BlockOp) {
+    if (++blockRuns % static_cast<int64_t>(batches.size()) == 0)
+      progress.update(blockRuns / static_cast<int64_t>(batches.size()));
+  };
+  auto forwardStart = Clock::now();
+  if (llvm::Error error = executor.runLayerwise(forward, batches, last))
+    return fail(llvm::toString(std::move(error)));
   progress.finish();
   report.forwardSeconds = secondsSince(forwardStart) - report.observeSeconds;
 

@@ -12,6 +12,8 @@
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Import/HuggingFace.h"
 #include "quark/Runtime/WeightStore.h"
+#include "quark/Support/Packing.h"
+#include "quark/Support/Parallel.h"
 #include "quark/Support/Safetensors.h"
 #include "quark/Support/TensorQuant.h"
 #include "quark/Support/TwoStageQuant.h"
@@ -23,6 +25,11 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/SwapByteOrder.h"
+
+#include <cstring>
+#include <mutex>
+#include <optional>
 
 namespace mlir::quark {
 #define GEN_PASS_DEF_QUARKQUANTIZEWEIGHTS
@@ -45,7 +52,43 @@ struct StoredWeight {
   TensorDType storage;
   RankedTensorType paramType; // of the scales (and zero points)
   bool hasZeroPoint = false;
+  /// The codes' element type (!quant.any<i4:f32>, !quark.qfloat<fp4>, ...).
+  Type codeElement;
+  /// Sub-byte codes are stored packed along the last dimension, as Quark's
+  /// checkpoints hold them (int4: eight per int32 word, AWQ order; fp4: two
+  /// per byte; fp6: four per three bytes); others one per element.
+  bool packed = false;
+  llvm::SmallVector<int64_t, 4> storedShape;
 };
+
+/// Packed storage for `codeElement` codes of a tensor of `shape`: the
+/// dtype and shape of Quark's layout, if it has one for that shape.
+std::optional<std::pair<TensorDType, llvm::SmallVector<int64_t, 4>>>
+packedStorage(Type codeElement, llvm::ArrayRef<int64_t> shape) {
+  if (shape.empty())
+    return std::nullopt;
+  llvm::SmallVector<int64_t, 4> stored(shape);
+  int64_t cols = shape.back();
+  if (auto quantized = dyn_cast<quant::QuantizedType>(codeElement)) {
+    if (quantized.getStorageTypeIntegralWidth() != 4)
+      return std::nullopt;
+    stored.back() = packedInt4Cols(cols);
+    return std::make_pair(TensorDType::I32, stored);
+  }
+  auto qfloat = dyn_cast<QFloatType>(codeElement);
+  if (qfloat && qfloat.getBitWidth() == 4 && cols % 2 == 0) {
+    stored.back() = cols / 2;
+    return std::make_pair(TensorDType::U8, stored);
+  }
+  if (qfloat && qfloat.getBitWidth() == 6 && cols % 4 == 0) {
+    stored.back() = cols / 4 * 3;
+    return std::make_pair(TensorDType::U8, stored);
+  }
+  return std::nullopt;
+}
+
+/// The int4 packing order: Quark's default, the AutoAWQ interleave.
+constexpr PackMethod kInt4PackMethod = PackMethod::reorder;
 
 /// Safetensors dtype holding one code per element.
 std::optional<TensorDType> storageDType(const TensorQuantSpec &spec) {
@@ -72,6 +115,15 @@ std::vector<uint8_t> encodeCodes(llvm::ArrayRef<int32_t> codes,
                                  TensorDType dtype) {
   size_t width = tensorDTypeSize(dtype);
   std::vector<uint8_t> bytes(codes.size() * width);
+  if (width == 1) { // every 8-bit and narrower code: a plain narrowing
+    for (size_t i = 0; i < codes.size(); ++i)
+      bytes[i] = static_cast<uint8_t>(codes[i]);
+    return bytes;
+  }
+  if (width == 4 && llvm::sys::IsLittleEndianHost) { // safetensors' order
+    std::memcpy(bytes.data(), codes.data(), bytes.size());
+    return bytes;
+  }
   for (size_t i = 0; i < codes.size(); ++i) {
     uint32_t value = static_cast<uint32_t>(codes[i]);
     for (size_t b = 0; b < width; ++b)
@@ -84,6 +136,217 @@ template <typename T>
 llvm::ArrayRef<uint8_t> asBytes(llvm::ArrayRef<T> values) {
   return {reinterpret_cast<const uint8_t *>(values.data()),
           values.size() * sizeof(T)};
+}
+
+/// Elements converted to float32 at a time per thread: the chunk, its
+/// codes and its parameters stay in cache.
+constexpr int64_t kChunkElements = 1 << 16;
+/// Elements quantized between writes to the output file.
+constexpr int64_t kBatchElements = 1 << 24;
+
+/// Whether every parameter slot of `layout` covers elements of one row
+/// (first-dimension slice) only, slots ordered by row: then rows quantize
+/// independently, in chunks.
+bool isRowLocal(const TensorQuantSpec &spec, llvm::ArrayRef<int64_t> shape) {
+  int64_t rank = static_cast<int64_t>(shape.size());
+  if (rank < 2 || spec.scaleFormat == ScaleFormat::E4M3) // NVFP4-style
+    return false;                                        // global max
+  int64_t axis = spec.axis < 0 ? spec.axis + rank : spec.axis;
+  switch (spec.qscheme) {
+  case QScheme::PerChannel:
+    return axis == 0;
+  case QScheme::PerGroup:
+    return axis == rank - 1;
+  case QScheme::PerTensor:
+  case QScheme::PerBlock:
+    return false;
+  }
+  return false;
+}
+
+/// Quantizes weight `weight` chunk by chunk of rows read straight from the
+/// checkpoint, on all threads, and appends its codes to `writer`: a weight
+/// never exists whole in float32, so the resident set stays small and the
+/// work runs at memory speed. Per-tensor scales (and NVFP4's second scale)
+/// take one extra pass over the rows for the tensor's extremes. The result
+/// equals quantizing the whole tensor at once.
+llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
+                              SafetensorsWriter &writer, QuantParams &params,
+                              float &secondScale) {
+  std::string name = weight.param.getName().str();
+  llvm::StringRef file = weight.param.getFile().value_or("");
+  const TensorQuantSpec &spec = weight.numerics;
+  llvm::Expected<llvm::SmallVector<int64_t, 4>> shape =
+      store.shapeOf(name, file);
+  if (!shape)
+    return shape.takeError();
+  llvm::Expected<QuantLayout> layout = QuantLayout::get(*shape, spec);
+  if (!layout)
+    return layout.takeError();
+  int64_t rows = shape->empty() ? 1 : shape->front();
+  int64_t rowElements = rows == 0 ? 0 : layout->numElements() / rows;
+  bool perTensor = spec.qscheme == QScheme::PerTensor && !spec.usesMXScales();
+  bool chunked = rowElements > 0 && (perTensor || isRowLocal(spec, *shape));
+  int64_t chunkRows =
+      chunked ? std::max<int64_t>(1, kChunkElements / rowElements) : rows;
+  int64_t batchRows =
+      chunked ? std::max<int64_t>(chunkRows, kBatchElements / rowElements)
+              : rows;
+  auto chunkShape = [&](int64_t count) {
+    llvm::SmallVector<int64_t, 4> result(*shape);
+    if (!result.empty())
+      result.front() = count;
+    return result;
+  };
+
+  // Runs fn(begin, end, values) on every chunk of rows of [first, last),
+  // in parallel; the first error wins.
+  std::mutex mutex;
+  std::optional<std::string> failure;
+  auto forChunks = [&](int64_t first, int64_t last, auto fn) {
+    parallelChunks(last - first, chunkRows, [&](int64_t from, int64_t to) {
+      std::vector<float> values;
+      for (int64_t begin = first + from; begin < first + to;
+           begin += chunkRows) {
+        int64_t end = std::min(first + to, begin + chunkRows);
+        values.resize(static_cast<size_t>((end - begin) * rowElements));
+        llvm::Error error = store.readRows(name, file, begin, end, values);
+        if (!error)
+          error = fn(begin, end, values);
+        if (error) {
+          std::lock_guard<std::mutex> lock(mutex);
+          if (!failure)
+            failure = llvm::toString(std::move(error));
+          else
+            llvm::consumeError(std::move(error));
+          return;
+        }
+      }
+    });
+  };
+  auto takeFailure = [&]() -> llvm::Error {
+    if (!failure)
+      return llvm::Error::success();
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), *failure);
+  };
+
+  // Whole-tensor statistics, where the parameters depend on them.
+  std::optional<QuantParams> shared;
+  if (perTensor || weight.twoStage) {
+    TensorQuantSpec whole = spec;
+    whole.qscheme = QScheme::PerTensor;
+    MinMaxStats extremes;
+    forChunks(0, rows, [&](int64_t begin, int64_t end,
+                           llvm::ArrayRef<float> values) -> llvm::Error {
+      llvm::Expected<QuantLayout> part =
+          QuantLayout::get(chunkShape(end - begin), whole);
+      if (!part)
+        return part.takeError();
+      MinMaxStats local;
+      observeMinMax(*part, values, local);
+      std::lock_guard<std::mutex> lock(mutex);
+      if (extremes.empty())
+        extremes = local;
+      extremes.min[0] = local.min[0] < extremes.min[0] ? local.min[0]
+                                                       : extremes.min[0];
+      extremes.max[0] = extremes.max[0] < local.max[0] ? local.max[0]
+                                                       : extremes.max[0];
+      return llvm::Error::success();
+    });
+    if (llvm::Error error = takeFailure())
+      return error;
+    if (extremes.empty()) // an empty tensor
+      extremes = {{0.0f}, {0.0f}};
+    if (weight.twoStage) {
+      float amax = std::max(std::fabs(std::min(extremes.min[0], 0.0f)),
+                            std::fabs(std::max(extremes.max[0], 0.0f)));
+      secondScale =
+          scaleQuantSecondScale(spec, weight.secondNumerics, amax);
+    } else {
+      llvm::Expected<QuantParams> computed = computeQuantParams(spec, extremes);
+      if (!computed)
+        return computed.takeError();
+      shared = std::move(*computed);
+    }
+  }
+
+  // Codes, batch by batch of rows; parameters into their row's slots.
+  int64_t slotsPerRow = rows == 0 ? 0 : layout->numParams() / rows;
+  if (shared) {
+    params = *shared;
+  } else {
+    params.scales.assign(static_cast<size_t>(layout->numParams()), 0.0f);
+    if (spec.hasZeroPoint())
+      params.zeroPoints.assign(params.scales.size(), 0);
+  }
+  // Bytes of one row (first-dimension slice) as stored.
+  int64_t storedElements = 1;
+  for (int64_t dim : weight.storedShape)
+    storedElements *= dim;
+  int64_t storedRowBytes =
+      rows == 0 ? 0
+                : storedElements / rows *
+                      static_cast<int64_t>(tensorDTypeSize(weight.storage));
+  if (llvm::Error error = writer.begin(name))
+    return error;
+  std::vector<uint8_t> bytes;
+  for (int64_t first = 0; first < rows; first += batchRows) {
+    int64_t last = std::min(rows, first + batchRows);
+    bytes.resize(static_cast<size_t>((last - first) * storedRowBytes));
+    forChunks(first, last, [&](int64_t begin, int64_t end,
+                               llvm::ArrayRef<float> values) -> llvm::Error {
+      llvm::Expected<QuantLayout> part =
+          QuantLayout::get(chunkShape(end - begin), spec);
+      if (!part)
+        return part.takeError();
+      QuantParams local;
+      if (shared) {
+        local = *shared;
+      } else if (weight.twoStage) {
+        llvm::Expected<std::vector<float>> scales = scaleQuantBlockScales(
+            spec, weight.secondNumerics, *part, values, secondScale);
+        if (!scales)
+          return scales.takeError();
+        local.scales = std::move(*scales);
+      } else {
+        llvm::Expected<QuantParams> computed =
+            computeDynamicParams(spec, *part, values);
+        if (!computed)
+          return computed.takeError();
+        local = std::move(*computed);
+      }
+      std::vector<int32_t> codes(values.size());
+      if (llvm::Error error =
+              quantizeTensor(spec, *part, values, local, codes))
+        return error;
+      std::vector<uint8_t> encoded =
+          weight.packed
+              ? encodeCodes(packCodes(weight.codeElement, chunkShape(end - begin),
+                                      codes,
+                                      weight.storage == TensorDType::I32
+                                          ? std::optional(kInt4PackMethod)
+                                          : std::nullopt),
+                            weight.storage)
+              : encodeCodes(codes, weight.storage);
+      std::copy(encoded.begin(), encoded.end(),
+                bytes.begin() + (begin - first) * storedRowBytes);
+      if (!shared) {
+        // A chunk's slots are its rows' slots (or, unchunked, all of them).
+        size_t offset = static_cast<size_t>(begin * slotsPerRow);
+        std::copy(local.scales.begin(), local.scales.end(),
+                  params.scales.begin() + offset);
+        std::copy(local.zeroPoints.begin(), local.zeroPoints.end(),
+                  params.zeroPoints.begin() + offset);
+      }
+      return llvm::Error::success();
+    });
+    if (llvm::Error error = takeFailure())
+      return error;
+    if (llvm::Error error = writer.append(bytes))
+      return error;
+  }
+  store.release(name, file);
+  return llvm::Error::success();
 }
 
 struct QuantizeWeightsPass
@@ -121,8 +384,7 @@ struct QuantizeWeightsPass
         return signalPassFailure();
       }
       declarations.push_back(
-          {name, weight.storage,
-           llvm::SmallVector<int64_t, 4>(weight.param.getType().getShape())});
+          {name, weight.storage, weight.storedShape});
       declarations.push_back(
           {name + "_scale", TensorDType::F32,
            llvm::SmallVector<int64_t, 4>(weight.paramType.getShape())});
@@ -199,6 +461,15 @@ struct QuantizeWeightsPass
         return WalkResult::interrupt();
       }
       weight.storage = *storage;
+      weight.codeElement = getCodeElementType(spec, Float32Type::get(&getContext()));
+      weight.storedShape.assign(param.getType().getShape().begin(),
+                                param.getType().getShape().end());
+      if (auto packing = packedStorage(weight.codeElement,
+                                       param.getType().getShape())) {
+        weight.packed = true;
+        weight.storage = packing->first;
+        weight.storedShape = packing->second;
+      }
       FailureOr<SmallVector<int64_t>> shape =
           getParamShape(spec, param.getType().getShape(), emitError);
       if (failed(shape))
@@ -217,41 +488,10 @@ struct QuantizeWeightsPass
                        SafetensorsWriter &writer, llvm::StringRef path) {
     Operation *op = weight.quantizer;
     std::string name = weight.param.getName().str();
-    llvm::Expected<Tensor> values =
-        store.get(name, weight.param.getFile().value_or(""));
-    if (!values)
-      return op->emitError() << llvm::toString(values.takeError());
-    llvm::Expected<QuantLayout> layout =
-        QuantLayout::get(values->shape(), weight.numerics);
-    if (!layout)
-      return op->emitError() << llvm::toString(layout.takeError());
-
-    // The parameters quark-freeze computed: a weight's own statistics,
-    // its MX block scales, or NVFP4's quantized block scales.
     QuantParams params;
     float secondScale = 0.0f;
-    if (weight.twoStage) {
-      float amax = 0.0f;
-      for (float x : values->floats())
-        amax = std::max(amax, std::fabs(x));
-      secondScale = scaleQuantSecondScale(weight.numerics,
-                                          weight.secondNumerics, amax);
-      llvm::Expected<std::vector<float>> scales = scaleQuantBlockScales(
-          weight.numerics, weight.secondNumerics, *layout, values->floats(),
-          secondScale);
-      if (!scales)
-        return op->emitError() << llvm::toString(scales.takeError());
-      params.scales = std::move(*scales);
-    } else {
-      llvm::Expected<QuantParams> computed =
-          computeDynamicParams(weight.numerics, *layout, values->floats());
-      if (!computed)
-        return op->emitError() << llvm::toString(computed.takeError());
-      params = std::move(*computed);
-    }
-    std::vector<int32_t> codes(values->floats().size());
-    if (llvm::Error error = quantizeTensor(weight.numerics, *layout,
-                                           values->floats(), params, codes))
+    if (llvm::Error error = quantizeStreaming(weight, store, writer, params,
+                                              secondScale))
       return op->emitError() << "'" << name
                              << "': " << llvm::toString(std::move(error));
     auto write = [&](llvm::StringRef tensor,
@@ -260,8 +500,7 @@ struct QuantizeWeightsPass
         return op->emitError() << llvm::toString(std::move(error));
       return success();
     };
-    if (failed(write(name, encodeCodes(codes, weight.storage))) ||
-        failed(write(name + "_scale", asBytes(llvm::ArrayRef(params.scales)))))
+    if (failed(write(name + "_scale", asBytes(llvm::ArrayRef(params.scales)))))
       return failure();
     if (weight.hasZeroPoint &&
         failed(write(name + "_zero_point",
@@ -272,19 +511,35 @@ struct QuantizeWeightsPass
                      asBytes(llvm::ArrayRef<float>(&secondScale, 1)))))
       return failure();
 
-    // param (codes) -> storage_cast -> dequantize, replacing the quantizer.
+    // param (codes) -> storage_cast or unpack -> dequantize, replacing the
+    // quantizer.
     OpBuilder builder(op);
     Location loc = op->getLoc();
     RankedTensorType weightType = weight.param.getType();
-    Type codeElement = getCodeElementType(weight.spec, builder.getF32Type());
-    Type storageElement = StorageCastOp::getStorageElementType(codeElement);
+    Type codeElement = weight.codeElement;
     StringAttr file = builder.getStringAttr(path);
-    auto rawCodes = ParamOp::create(
-        builder, loc, RankedTensorType::get(weightType.getShape(), storageElement),
-        builder.getStringAttr(name), file);
-    auto codeValues = StorageCastOp::create(
-        builder, loc, RankedTensorType::get(weightType.getShape(), codeElement),
-        rawCodes);
+    auto codeType = RankedTensorType::get(weightType.getShape(), codeElement);
+    Value codeValues;
+    if (weight.packed) {
+      Type unit = weight.storage == TensorDType::I32
+                      ? Type(builder.getI32Type())
+                      : Type(builder.getIntegerType(8, /*isSigned=*/false));
+      auto rawCodes = ParamOp::create(
+          builder, loc, RankedTensorType::get(weight.storedShape, unit),
+          builder.getStringAttr(name), file);
+      codeValues = UnpackOp::create(
+          builder, loc, codeType, rawCodes,
+          weight.storage == TensorDType::I32
+              ? PackMethodAttr::get(&getContext(), kInt4PackMethod)
+              : PackMethodAttr());
+    } else {
+      Type storageElement = StorageCastOp::getStorageElementType(codeElement);
+      auto rawCodes = ParamOp::create(
+          builder, loc,
+          RankedTensorType::get(weightType.getShape(), storageElement),
+          builder.getStringAttr(name), file);
+      codeValues = StorageCastOp::create(builder, loc, codeType, rawCodes);
+    }
     Value scale = ParamOp::create(builder, loc, weight.paramType,
                                   builder.getStringAttr(name + "_scale"), file);
     Value zeroPoint;

@@ -186,6 +186,8 @@ TEST(MiniFloat, BFloat16IsRoundNearestEven) {
   EXPECT_EQ(decodeBFloat16(encodeBFloat16(1.0f + std::ldexp(1.0f, -8))), 1.0f);
   EXPECT_EQ(decodeBFloat16(encodeBFloat16(1.0f + 3 * std::ldexp(1.0f, -8))),
             1.015625f);
+  EXPECT_EQ(encodeBFloat16(std::numeric_limits<float>::quiet_NaN()), 0x7FC0u);
+  EXPECT_EQ(encodeBFloat16(-std::numeric_limits<float>::quiet_NaN()), 0x7FC0u);
 }
 
 TEST(MiniFloat, Float16KnownValues) {
