@@ -13,6 +13,12 @@ output for the layers named by --outputs (fnmatch patterns). Prints JSON:
 With --compare MLIR it reads the calibrated quark.observe ops of that file
 instead of printing, and checks that every per-tensor observer agrees with
 the reference to --rtol, exiting 1 with the worst mismatch otherwise.
+
+With --histogram percentile|mse the statistic is the maximum Quark's
+percentile or MSE observer selects (histogram_golden.py's implementation,
+over windows run --batch-size at a time as the calibration batches them):
+the compiled side's is computed the same way from the histogram the
+calibration stored, so the comparison checks what calibration collected.
 """
 
 import argparse
@@ -26,6 +32,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hf_reference  # noqa: E402
+import histogram_golden  # noqa: E402
 
 
 def reference_stats(a):
@@ -36,8 +43,15 @@ def reference_stats(a):
     config = hf_reference.hfmodel.read_config(a.model_dir)
     weights = hf_reference.Weights(a.model_dir)
     stats = {}
+    histograms = {}
 
     def record(name, tensor):
+        if a.histogram:
+            if name not in histograms:
+                bins = 4200 if a.histogram == "percentile" else 2048
+                histograms[name] = histogram_golden.Histogram(bins, True, a.histogram == "percentile")
+            histograms[name].observe(tensor.reshape(-1))
+            return
         low, high = float(tensor.min()), float(tensor.max())
         if name in stats:
             low, high = min(low, stats[name][0]), max(high, stats[name][1])
@@ -54,10 +68,19 @@ def reference_stats(a):
 
     hf_reference.Weights.linear = observed_linear
     with torch.no_grad():
-        for w in range(a.windows):
-            window = torch.as_tensor(ids[w * a.seq_len:(w + 1) * a.seq_len]).unsqueeze(0)
+        for first in range(0, a.windows, a.batch_size):
+            count = min(a.batch_size, a.windows - first)
+            window = torch.as_tensor(ids[first * a.seq_len:(first + count) * a.seq_len]).view(count, a.seq_len)
             hf_reference.llama_family(config, weights, window)
+    for name, histogram in histograms.items():
+        stats[name] = [0.0, selected_max(histogram, a)]
     return stats
+
+
+def selected_max(histogram, a):
+    if a.histogram == "percentile":
+        return histogram_golden.percentile_max(histogram)
+    return histogram_golden.mse_max(histogram, a.dtype, True)
 
 
 OBSERVE = re.compile(r'quark\.observe .*?\{(.*)\}')
@@ -68,7 +91,18 @@ def scalar(attrs, key):
     return float(m.group(1)) if m else None
 
 
-def compiled_stats(path):
+def floats(attrs, key):
+    """A 1-D f32 elements attribute, printed as hex or as a list."""
+    m = re.search(key + r' = dense<([^>]*)> : tensor<\d+xf32>', attrs)
+    if not m:
+        return None
+    text = m.group(1)
+    if text.startswith('"0x'):
+        return torch.frombuffer(bytearray.fromhex(text[3:-1]), dtype=torch.float32).clone()
+    return torch.tensor([float(v) for v in text.strip("[]").split(",")], dtype=torch.float32)
+
+
+def compiled_stats(path, a):
     stats = {}
     with open(path) as f:
         for line in f:
@@ -77,6 +111,14 @@ def compiled_stats(path):
                 continue
             attrs = m.group(1)
             name = re.search(r'name = "([^"]*)"', attrs).group(1)
+            if a.histogram:
+                counts, edges = floats(attrs, "histogram"), floats(attrs, "histogram_edges")
+                if counts is None or edges is None:
+                    sys.exit(f"{path}: observer {name} has no histogram")
+                histogram = histogram_golden.Histogram(len(counts), True, a.histogram == "percentile")
+                histogram.hist, histogram.edges = counts, edges
+                stats[name] = [0.0, selected_max(histogram, a)]
+                continue
             low, high = scalar(attrs, "min_values"), scalar(attrs, "max_values")
             if low is None or high is None:
                 sys.exit(f"{path}: observer {name} is not a calibrated per-tensor observer")
@@ -94,6 +136,9 @@ def main():
     p.add_argument("--outputs", nargs="*", default=["*k_proj", "*v_proj"])
     p.add_argument("--compare", help="calibrated MLIR to check against the reference")
     p.add_argument("--rtol", type=float, default=1e-4)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--histogram", choices=["percentile", "mse"])
+    p.add_argument("--dtype", default="int8", help="MSE: int8, uint8, int4, uint4 or fp8_e4m3")
     a = p.parse_args()
     torch.set_num_threads(1)
     reference = reference_stats(a)
@@ -101,7 +146,7 @@ def main():
         json.dump(reference, sys.stdout, indent=1, sort_keys=True)
         print()
         return
-    compiled = compiled_stats(a.compare)
+    compiled = compiled_stats(a.compare, a)
     if not compiled:
         sys.exit(f"{a.compare}: no quark.observe ops")
     worst, worst_name = 0.0, None

@@ -224,9 +224,14 @@ LogicalResult ObserveOp::verify() {
     if (!isHistogramObserver(getSpec().getObserverCls()))
       return emitOpError("carries a histogram but its observer_cls keeps "
                          "none (histogram, percentile and MSE observers do)");
-    if (!getHistogramRange() || getHistogramRange()->getNumElements() != 2)
-      return emitOpError("expects 'histogram_range' = [low, high] with a "
-                         "histogram");
+    if (!getHistogramEdges() || getHistogramEdges()->getNumElements() < 2)
+      return emitOpError("expects 'histogram_edges' (at least two bin "
+                         "edges) with a histogram");
+    if (getHistogram()->getType().getRank() != 1 ||
+        getHistogramEdges()->getType().getRank() != 1)
+      return emitOpError("expects a 1-D 'histogram' and 'histogram_edges'");
+  } else if (getHistogramEdges()) {
+    return emitOpError("expects 'histogram_edges' only with a 'histogram'");
   }
   return success();
 }

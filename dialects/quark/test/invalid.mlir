@@ -279,7 +279,7 @@ func.func @f(%x: tensor<4x8xf32>) {
 #fp8 = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, is_dynamic = false, observer_cls = PerTensorMinMaxObserver>
 func.func @f(%x: tensor<4x8xf32>) {
   // expected-error @+1 {{'quark.observe' op carries a histogram but its observer_cls keeps none (histogram, percentile and MSE observers do)}}
-  %0 = quark.observe %x {spec = #fp8, histogram = dense<1> : tensor<4xi64>, histogram_range = dense<[0.0, 1.0]> : tensor<2xf32>} : tensor<4x8xf32>
+  %0 = quark.observe %x {spec = #fp8, histogram = dense<1.0> : tensor<4xf32>, histogram_edges = dense<[0.0, 1.0, 2.0, 3.0, 4.0]> : tensor<5xf32>} : tensor<4x8xf32>
   return
 }
 
@@ -287,8 +287,8 @@ func.func @f(%x: tensor<4x8xf32>) {
 
 #hist = #quark.spec<dtype = int8, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float, observer_cls = PerTensorHistogramObserver>
 func.func @f(%x: tensor<4x8xf32>) {
-  // expected-error @+1 {{'quark.observe' op expects 'histogram_range' = [low, high] with a histogram}}
-  %0 = quark.observe %x {spec = #hist, histogram = dense<1> : tensor<4xi64>} : tensor<4x8xf32>
+  // expected-error @+1 {{'quark.observe' op expects 'histogram_edges' (at least two bin edges) with a histogram}}
+  %0 = quark.observe %x {spec = #hist, histogram = dense<1.0> : tensor<4xf32>} : tensor<4x8xf32>
   return
 }
 

@@ -100,8 +100,8 @@ func.func @packing(%i4: tensor<8x20x!quant.any<i4:f32>>, %u4: tensor<8x64x!quant
 func.func @observe(%x: tensor<16x64xf32>) -> tensor<16x64xf32> {
   // CHECK: quark.observe %{{.*}} {max_values = dense<2.500000e+00> : tensor<f32>, min_values = dense<-3.000000e+00> : tensor<f32>, name = "layers.0.q_proj.input", spec = #[[FP8]]} : tensor<16x64xf32>
   %0 = quark.observe %x {spec = #fp8, name = "layers.0.q_proj.input", min_values = dense<-3.0> : tensor<f32>, max_values = dense<2.5> : tensor<f32>} : tensor<16x64xf32>
-  // CHECK: histogram = dense<[1, 2, 3, 4]> : tensor<4xi64>, histogram_range = dense<[0.000000e+00, 4.000000e+00]> : tensor<2xf32>
-  %1 = quark.observe %0 {spec = #quark.spec<dtype = int8, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float, observer_cls = PerTensorHistogramObserver>, histogram = dense<[1, 2, 3, 4]> : tensor<4xi64>, histogram_range = dense<[0.0, 4.0]> : tensor<2xf32>} : tensor<16x64xf32>
+  // CHECK: histogram = dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>, histogram_edges = dense<[0.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<5xf32>
+  %1 = quark.observe %0 {spec = #quark.spec<dtype = int8, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float, observer_cls = PerTensorHistogramObserver>, histogram = dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>, histogram_edges = dense<[0.0, 1.0, 2.0, 3.0, 4.0]> : tensor<5xf32>} : tensor<16x64xf32>
   // Per-channel statistics are shaped like the scale.
   // CHECK: min_values = dense<0.000000e+00> : tensor<16xf32>
   %2 = quark.observe %1 {spec = #int8_ch, min_values = dense<0.0> : tensor<16xf32>, max_values = dense<1.0> : tensor<16xf32>} : tensor<16x64xf32>

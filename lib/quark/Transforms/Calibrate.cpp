@@ -31,16 +31,23 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/// One observer's running statistics.
+/// One observer's running statistics: min/max per slot, or a histogram.
 struct Accumulator {
   TensorQuantSpec spec;
+  std::optional<HistogramMethod> histogramMethod;
   MinMaxStats stats;
+  HistogramStats histogram;
+
+  bool empty() const {
+    return histogramMethod ? histogram.empty() : stats.empty();
+  }
 };
 
-bool isMinMaxObserver(std::optional<ObserverClass> observer) {
-  return !observer || *observer == ObserverClass::PerTensorMinMaxObserver ||
-         *observer == ObserverClass::PerChannelMinMaxObserver ||
-         *observer == ObserverClass::PerGroupMinMaxObserver;
+DenseFPElementsAttr floatsAttr(MLIRContext *context,
+                               llvm::ArrayRef<int64_t> shape,
+                               llvm::ArrayRef<float> values) {
+  auto type = RankedTensorType::get(shape, Float32Type::get(context));
+  return cast<DenseFPElementsAttr>(DenseElementsAttr::get(type, values));
 }
 } // namespace
 
@@ -73,16 +80,17 @@ mlir::quark::calibrateModule(ModuleOp module,
   llvm::DenseMap<Operation *, Accumulator> accumulators;
   Type modelFloat = modelFloatType(module);
   for (ObserveOp op : observers) {
-    if (!isMinMaxObserver(op.getSpec().getObserverCls()))
-      return fail(llvm::formatv(
-          "'{0}' uses {1}, which is not implemented (min-max observers are)",
-          op.getName().value_or("observer"),
-          stringifyObserverClass(*op.getSpec().getObserverCls())));
-    FailureOr<TensorQuantSpec> spec = getTensorQuantSpec(
-        op.getSpec(), modelFloat, [&] { return op.emitError(); });
-    if (failed(spec))
+    auto emitError = [&]() -> InFlightDiagnostic {
+      return op.emitError() << "'" << op.getName().value_or("observer")
+                            << "': ";
+    };
+    FailureOr<std::optional<HistogramMethod>> method =
+        observerMethod(op.getSpec(), emitError);
+    FailureOr<TensorQuantSpec> spec =
+        getTensorQuantSpec(op.getSpec(), modelFloat, emitError);
+    if (failed(method) || failed(spec))
       return failure();
-    accumulators[op] = Accumulator{*spec, {}};
+    accumulators[op] = Accumulator{*spec, *method, {}, {}};
   }
 
   auto tokenizeStart = Clock::now();
@@ -117,6 +125,13 @@ mlir::quark::calibrateModule(ModuleOp module,
   executor.observeHook = [&](ObserveOp op, const Tensor &tensor) -> llvm::Error {
     auto start = Clock::now();
     Accumulator &accumulator = accumulators[op];
+    if (accumulator.histogramMethod) {
+      observeHistogram(*accumulator.histogramMethod,
+                       accumulator.spec.symmetric, tensor.floats(),
+                       accumulator.histogram);
+      report.observeSeconds += secondsSince(start);
+      return llvm::Error::success();
+    }
     llvm::Expected<QuantLayout> layout =
         QuantLayout::get(tensor.shape(), accumulator.spec);
     if (!layout)
@@ -159,27 +174,36 @@ mlir::quark::calibrateModule(ModuleOp module,
   // Record the statistics, shaped as the observer's parameters.
   for (ObserveOp op : observers) {
     const Accumulator &accumulator = accumulators[op];
-    if (accumulator.stats.empty())
+    if (accumulator.empty())
       return fail(llvm::formatv("'{0}' saw no data (is it reachable from "
                                 "@forward?)",
                                 op.getName().value_or("observer")));
+    MLIRContext *context = module.getContext();
+    if (accumulator.histogramMethod) {
+      const HistogramStats &histogram = accumulator.histogram;
+      op.setHistogramAttr(floatsAttr(
+          context, {static_cast<int64_t>(histogram.counts.size())},
+          histogram.counts));
+      op.setHistogramEdgesAttr(floatsAttr(
+          context, {static_cast<int64_t>(histogram.edges.size())},
+          histogram.edges));
+      continue;
+    }
     FailureOr<SmallVector<int64_t>> shape = getParamShape(
         op.getSpec(), op.getInput().getType().getShape(),
         [&] { return op.emitError(); });
     if (failed(shape))
       return failure();
-    auto type = RankedTensorType::get(*shape, Float32Type::get(module.getContext()));
-    if (type.getNumElements() !=
-        static_cast<int64_t>(accumulator.stats.min.size()))
+    int64_t slots = 1;
+    for (int64_t dim : *shape)
+      slots *= dim;
+    if (slots != static_cast<int64_t>(accumulator.stats.min.size()))
       return fail(llvm::formatv("'{0}': statistics of {1} slots do not fit "
                                 "a parameter tensor of {2}",
                                 op.getName().value_or("observer"),
-                                accumulator.stats.min.size(),
-                                type.getNumElements()));
-    op.setMinValuesAttr(cast<DenseFPElementsAttr>(
-        DenseElementsAttr::get(type, llvm::ArrayRef(accumulator.stats.min))));
-    op.setMaxValuesAttr(cast<DenseFPElementsAttr>(
-        DenseElementsAttr::get(type, llvm::ArrayRef(accumulator.stats.max))));
+                                accumulator.stats.min.size(), slots));
+    op.setMinValuesAttr(floatsAttr(context, *shape, accumulator.stats.min));
+    op.setMaxValuesAttr(floatsAttr(context, *shape, accumulator.stats.max));
   }
   return report;
 }

@@ -112,12 +112,37 @@ struct FreezePass : mlir::quark::impl::QuarkFreezeBase<FreezePass> {
     return {};
   }
 
-  LogicalResult freezeObserver(ObserveOp op, Type modelFloat) {
+  /// The observer's range: its min/max, or what its histogram method
+  /// selects from its histogram.
+  static FailureOr<MinMaxStats> observedRange(ObserveOp op,
+                                              const TensorQuantSpec &spec) {
     StringRef name = op.getName().value_or("quark.observe");
-    if (!op.getMinValues())
+    if (!op.getMinValues() && !op.getHistogram())
       return op.emitError() << "'" << name
                             << "' has no statistics: run quark-calibrate "
                                "first";
+    if (op.getMinValues())
+      return MinMaxStats{readFloats(*op.getMinValues()),
+                         readFloats(*op.getMaxValues())};
+    FailureOr<std::optional<HistogramMethod>> method =
+        observerMethod(op.getSpec(), [&] { return op.emitError(); });
+    if (failed(method))
+      return failure();
+    if (!*method)
+      return op.emitError() << "'" << name << "' carries a histogram, but its "
+                               "observer does not use one";
+    HistogramStats histogram{readFloats(*op.getHistogram()),
+                             readFloats(*op.getHistogramEdges())};
+    llvm::Expected<MinMaxStats> range =
+        histogramRange(**method, spec, histogram);
+    if (!range)
+      return op.emitError() << "'" << name
+                            << "': " << llvm::toString(range.takeError());
+    return std::move(*range);
+  }
+
+  LogicalResult freezeObserver(ObserveOp op, Type modelFloat) {
+    StringRef name = op.getName().value_or("quark.observe");
     auto emitError = [&] { return op.emitError(); };
     if (TwoStageSpecAttr twoStage = scaleQuantOf(op))
       return freezeScaleQuantObserver(op, twoStage, modelFloat);
@@ -125,14 +150,20 @@ struct FreezePass : mlir::quark::impl::QuarkFreezeBase<FreezePass> {
         getTensorQuantSpec(op.getSpec(), modelFloat, emitError);
     if (failed(spec))
       return failure();
-    MinMaxStats stats{readFloats(*op.getMinValues()),
-                      readFloats(*op.getMaxValues())};
-    llvm::Expected<QuantParams> params = computeQuantParams(*spec, stats);
+    FailureOr<MinMaxStats> stats = observedRange(op, *spec);
+    if (failed(stats))
+      return failure();
+    llvm::Expected<QuantParams> params = computeQuantParams(*spec, *stats);
     if (!params)
       return op.emitError() << "'" << name
                             << "': " << llvm::toString(params.takeError());
-    auto scaleType = RankedTensorType::get(
-        op.getMinValues()->getType().getShape(), Float32Type::get(&getContext()));
+    // Histogram observers are per-tensor: one scalar parameter.
+    SmallVector<int64_t> paramShape;
+    if (op.getMinValues())
+      paramShape.assign(op.getMinValues()->getType().getShape().begin(),
+                        op.getMinValues()->getType().getShape().end());
+    auto scaleType =
+        RankedTensorType::get(paramShape, Float32Type::get(&getContext()));
     OpBuilder builder(op);
     Value scale = arith::ConstantOp::create(builder, op.getLoc(),
                                             makeFloats(scaleType, params->scales));
@@ -163,9 +194,12 @@ struct FreezePass : mlir::quark::impl::QuarkFreezeBase<FreezePass> {
         getTensorQuantSpec(spec.getSecond(), modelFloat, emitError);
     if (failed(first) || failed(second))
       return failure();
+    FailureOr<MinMaxStats> stats = observedRange(op, *second);
+    if (failed(stats))
+      return failure();
     float amax = 0.0f;
-    for (DenseElementsAttr stats : {*op.getMinValues(), *op.getMaxValues()})
-      for (float value : readFloats(stats))
+    for (const std::vector<float> &values : {stats->min, stats->max})
+      for (float value : values)
         amax = std::max(amax, std::fabs(value));
     float secondScale = scaleQuantSecondScale(*first, *second, amax);
     OpBuilder builder(op);

@@ -36,3 +36,32 @@ bool mlir::quark::needsCalibration(TensorSpecAttr spec) {
 TensorSpecAttr mlir::quark::singleStage(Attribute field) {
   return dyn_cast_or_null<TensorSpecAttr>(field);
 }
+
+FailureOr<std::optional<HistogramMethod>> mlir::quark::observerMethod(
+    TensorSpecAttr spec, llvm::function_ref<InFlightDiagnostic()> emitError) {
+  std::optional<ObserverClass> observer = spec.getObserverCls();
+  if (!observer)
+    return std::optional<HistogramMethod>();
+  switch (*observer) {
+  case ObserverClass::PerTensorMinMaxObserver:
+  case ObserverClass::PerChannelMinMaxObserver:
+  case ObserverClass::PerGroupMinMaxObserver:
+  case ObserverClass::UniformScalingObserver:
+  case ObserverClass::PlaceholderObserver:
+  case ObserverClass::PerBlockMXObserver:
+  case ObserverClass::PerBlockMXBufferReuseObserver:
+  case ObserverClass::PerBlockBFPObserver:
+    return std::optional<HistogramMethod>();
+  case ObserverClass::PerTensorHistogramObserver:
+    return std::optional(HistogramMethod::Histogram);
+  case ObserverClass::PerTensorPercentileObserver:
+    return std::optional(HistogramMethod::Percentile);
+  case ObserverClass::PerTensorMSEObserver:
+    return std::optional(HistogramMethod::MSE);
+  default:
+    break;
+  }
+  return emitError() << "observer_cls " << stringifyObserverClass(*observer)
+                     << " is not implemented (min-max, histogram, percentile, "
+                        "MSE and the block observers are)";
+}

@@ -4,6 +4,7 @@
 #define QUARK_LIB_TRANSFORMS_QUANTIZATIONUTILS_H
 
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
+#include "quark/Support/HistogramObserver.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -17,6 +18,14 @@ Type modelFloatType(ModuleOp module);
 /// integer or scaled-float specs do; dynamic specs, MX, block formats and
 /// casts derive everything from the data.
 bool needsCalibration(TensorSpecAttr spec);
+
+/// How calibration observes for `spec`: a running histogram (the per-tensor
+/// histogram, percentile and MSE observers), or running min/max (nullopt).
+/// Fails for observers this build does not implement (histogrampro, the
+/// power-of-two ONNX-style observers, LSQ/TQT training observers).
+FailureOr<std::optional<HistogramMethod>>
+observerMethod(TensorSpecAttr spec,
+               llvm::function_ref<InFlightDiagnostic()> emitError);
 
 /// The single-stage tensor spec of a QLayerConfig field, or null when the
 /// field is empty or two-stage.

@@ -446,7 +446,7 @@ struct QuantizeWeightsPass
           getTensorQuantSpec(spec, element, emitError);
       if (failed(numerics))
         return WalkResult::interrupt();
-      StoredWeight weight{op, param, spec, twoStage, *numerics, {}, {}, {}, false};
+      StoredWeight weight{op, param, spec, twoStage, *numerics, {}, {}, {}, false, {}, false, {}};
       if (twoStage) {
         FailureOr<TensorQuantSpec> second =
             getTensorQuantSpec(twoStage.getSecond(), element, emitError);

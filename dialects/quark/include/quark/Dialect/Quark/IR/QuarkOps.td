@@ -29,10 +29,12 @@ def Quark_ObserveOp : Quark_Op<"observe", [Pure,
   let summary = "Marks a tensor whose statistics calibration collects";
   let description = [{
     Returns its input unchanged. Calibration runs the model and records
-    the statistics Quark's observer `spec.observer_cls` would keep: the
-    running minimum and maximum of every parameter slot of the spec's
-    layout (`min_values`, `max_values`, shaped like the scale), and for
-    histogram observers a histogram over `histogram_range`. `name` is the
+    the statistics Quark's observer `spec.observer_cls` would keep: for
+    min-max observers the running minimum and maximum of every parameter
+    slot of the spec's layout (`min_values`, `max_values`, shaped like the
+    scale); for the per-tensor histogram, percentile and MSE observers the
+    running histogram (`histogram`: float32 counts, as torch.histc
+    accumulates them, and `histogram_edges`: its bin edges). `name` is the
     tensor's name in the model (for example
     `model.layers.0.self_attn.q_proj.input`).
 
@@ -49,8 +51,8 @@ def Quark_ObserveOp : Quark_Op<"observe", [Pure,
     OptionalAttr<StrAttr>:$name,
     OptionalAttr<FloatElementsAttr<32>>:$min_values,
     OptionalAttr<FloatElementsAttr<32>>:$max_values,
-    OptionalAttr<I64ElementsAttr>:$histogram,
-    OptionalAttr<FloatElementsAttr<32>>:$histogram_range
+    OptionalAttr<FloatElementsAttr<32>>:$histogram,
+    OptionalAttr<FloatElementsAttr<32>>:$histogram_edges
   );
   let results = (outs Quark_FloatTensor:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
