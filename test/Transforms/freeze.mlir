@@ -103,3 +103,70 @@ func.func @no_observer(%x: tensor<2x32xf32>) -> tensor<2x32xf32> {
   %0 = quark.linear %x, %w {name = "static", quant = #quark.layer_spec<input_tensors = #fp8, weight = #fp8>} : tensor<2x32xf32>, tensor<32x32xf32> -> tensor<2x32xf32>
   return %0 : tensor<2x32xf32>
 }
+
+// -----
+
+// Quark's softmax_quant_spec (--attention_dtype fp8): the probabilities'
+// calibrated maximum, 1.0, gives the scale 1/448 (float32 model).
+
+#fp8 = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float, observer_cls = PerTensorMinMaxObserver>
+// CHECK-LABEL: func @softmax
+func.func @softmax(%q: tensor<1x4x8xf32>, %k: tensor<1x4x8xf32>, %v: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
+  // CHECK: quark.attention {{.*}}softmax_max = 1.000000e+00 : f32, softmax_scale = 0.00223214296 : f32
+  %0 = quark.attention %q, %k, %v {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64, softmax_spec = #fp8, softmax_max = 1.0 : f32} : tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x4x8xf32>
+  return %0 : tensor<1x4x8xf32>
+}
+
+// -----
+
+#fp8 = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float, observer_cls = PerTensorMinMaxObserver>
+func.func @softmax_uncalibrated(%q: tensor<1x4x8xf32>, %k: tensor<1x4x8xf32>, %v: tensor<1x4x8xf32>) -> tensor<1x4x8xf32> {
+  // expected-error @+1 {{its softmax_spec needs the probabilities' maximum: run quark-calibrate first}}
+  %0 = quark.attention %q, %k, %v {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64, softmax_spec = #fp8} : tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x4x8xf32>
+  return %0 : tensor<1x4x8xf32>
+}
+
+// -----
+
+// The K and V projections of a layer share one output scale, the larger
+// (Quark's export rule, _build_kv_scale), raised to min_kv_scale: layer 0's
+// k and v observed 4.48 and 8.96, so both use 8.96 / 448 = 0.02; layer 1's
+// (1/448 and 2/448) are below min_kv_scale = 0.01. Layers outside the group
+// keep theirs.
+
+#fp8 = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float32, observer_cls = PerTensorMinMaxObserver>
+module attributes {quark.quantization_config = {
+    global_quant_config = #quark.layer_spec<weight = #fp8>, layer_quant_config = [],
+    layer_type_quant_config = [], kv_cache_quant_config = [], exclude = [],
+    kv_cache_group = ["*k_proj", "*v_proj"], min_kv_scale = 0.01 : f64,
+    kv_cache_post_rope = false}} {
+  // CHECK-LABEL: func @kv_cache
+  func.func @kv_cache(%x: tensor<2x8xf32>, %w: tensor<8x8xf32>) -> (tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>) {
+    // CHECK: %[[K0:.*]] = quark.linear {{.*}}"model.layers.0.self_attn.k_proj"
+    // CHECK: %[[S0:.*]] = arith.constant dense<2.000000e-02> : tensor<f32>
+    // CHECK: quark.fake_quant %[[K0]] scale(%[[S0]] : tensor<f32>)
+    %k0 = quark.linear %x, %w {name = "model.layers.0.self_attn.k_proj"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+    %qk0 = quark.observe %k0 {name = "k0", spec = #fp8, min_values = dense<-4.48> : tensor<f32>, max_values = dense<1.0> : tensor<f32>} : tensor<2x8xf32>
+    // CHECK: %[[V0:.*]] = quark.linear {{.*}}"model.layers.0.self_attn.v_proj"
+    // CHECK: %[[S1:.*]] = arith.constant dense<2.000000e-02> : tensor<f32>
+    // CHECK: quark.fake_quant %[[V0]] scale(%[[S1]] : tensor<f32>)
+    %v0 = quark.linear %x, %w {name = "model.layers.0.self_attn.v_proj"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+    %qv0 = quark.observe %v0 {name = "v0", spec = #fp8, min_values = dense<-1.0> : tensor<f32>, max_values = dense<8.96> : tensor<f32>} : tensor<2x8xf32>
+    // CHECK: %[[K1:.*]] = quark.linear {{.*}}"model.layers.1.self_attn.k_proj"
+    // CHECK: %[[S2:.*]] = arith.constant dense<0.00999999977> : tensor<f32>
+    // CHECK: quark.fake_quant %[[K1]] scale(%[[S2]] : tensor<f32>)
+    %k1 = quark.linear %x, %w {name = "model.layers.1.self_attn.k_proj"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+    %qk1 = quark.observe %k1 {name = "k1", spec = #fp8, min_values = dense<-1.0> : tensor<f32>, max_values = dense<1.0> : tensor<f32>} : tensor<2x8xf32>
+    // CHECK: %[[V1:.*]] = quark.linear {{.*}}"model.layers.1.self_attn.v_proj"
+    // CHECK: %[[S3:.*]] = arith.constant dense<0.00999999977> : tensor<f32>
+    // CHECK: quark.fake_quant %[[V1]] scale(%[[S3]] : tensor<f32>)
+    %v1 = quark.linear %x, %w {name = "model.layers.1.self_attn.v_proj"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+    %qv1 = quark.observe %v1 {name = "v1", spec = #fp8, min_values = dense<-2.0> : tensor<f32>, max_values = dense<1.0> : tensor<f32>} : tensor<2x8xf32>
+    // CHECK: %[[O:.*]] = quark.linear {{.*}}"model.layers.0.self_attn.o_proj"
+    // CHECK: %[[S4:.*]] = arith.constant dense<0.00223214296> : tensor<f32>
+    // CHECK: quark.fake_quant %[[O]] scale(%[[S4]] : tensor<f32>)
+    %o = quark.linear %x, %w {name = "model.layers.0.self_attn.o_proj"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+    %qo = quark.observe %o {name = "o", spec = #fp8, min_values = dense<-1.0> : tensor<f32>, max_values = dense<1.0> : tensor<f32>} : tensor<2x8xf32>
+    return %qk0, %qv0, %qk1, %qv1, %qo : tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>, tensor<2x8xf32>
+  }
+}

@@ -170,6 +170,19 @@ LogicalResult AttentionOp::verify() {
                        "and sequence");
   if (getSlidingWindow() && *getSlidingWindow() <= 0)
     return emitOpError("expects a positive 'sliding_window'");
+  if (TensorSpecAttr spec = getSoftmaxSpecAttr()) {
+    if (spec.getQscheme() != QSchemeType::per_tensor ||
+        spec.getIsDynamic().value_or(false) ||
+        !spec.getSymmetric().value_or(true) || spec.isBlockFloat() ||
+        spec.isCast())
+      return emitOpError("expects a static, symmetric, per-tensor "
+                         "'softmax_spec' (Quark's softmax_quant_spec)");
+  } else if (getSoftmaxMax() || getSoftmaxScale()) {
+    return emitOpError("expects 'softmax_max' and 'softmax_scale' only with "
+                       "a 'softmax_spec'");
+  }
+  if (getSoftmaxScale() && !(getSoftmaxScale()->convertToFloat() > 0.0f))
+    return emitOpError("expects a positive 'softmax_scale'");
   return success();
 }
 

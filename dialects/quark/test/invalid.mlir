@@ -593,3 +593,20 @@ func.func @f(%a: tensor<2xf8E5M2>) {
   %0 = quark.storage_cast %a : tensor<2xf8E5M2> -> tensor<2x!quark.qfloat<fp8_e4m3>>
   return
 }
+
+// -----
+
+#dyn = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, symmetric = true, is_dynamic = true, round_method = half_even, scale_type = float, observer_cls = PerTensorMinMaxObserver>
+func.func @f(%q: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{'quark.attention' op expects a static, symmetric, per-tensor 'softmax_spec' (Quark's softmax_quant_spec)}}
+  %0 = quark.attention %q, %q, %q {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64, softmax_spec = #dyn} : tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x4x8xf32>
+  return
+}
+
+// -----
+
+func.func @f(%q: tensor<1x4x8xf32>) {
+  // expected-error @+1 {{'quark.attention' op expects 'softmax_max' and 'softmax_scale' only with a 'softmax_spec'}}
+  %0 = quark.attention %q, %q, %q {head_dim = 4 : i64, num_heads = 2 : i64, num_kv_heads = 2 : i64, scale = 0.5 : f64, softmax_scale = 0.5 : f32} : tensor<1x4x8xf32>, tensor<1x4x8xf32>, tensor<1x4x8xf32> -> tensor<1x4x8xf32>
+  return
+}

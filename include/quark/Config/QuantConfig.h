@@ -80,6 +80,20 @@ bool fnmatch(llvm::StringRef name, llvm::StringRef pattern);
 /// `p.*` (its sub-modules).
 std::vector<std::string> expandExcludes(llvm::ArrayRef<std::string> patterns);
 
+/// Quark's find_patterns_groups for one pattern list [p0, p1, ...]: every
+/// name matching p0, with the names obtained by replacing p0's literal text
+/// (p0 without its `*`) by each other pattern's (every occurrence, as
+/// Python's str.replace) that exist. For the KV cache group
+/// ["*k_proj", "*v_proj"] that is each layer's k_proj with its v_proj.
+std::vector<std::vector<std::string>>
+findPatternGroups(llvm::ArrayRef<std::string> patterns,
+                  llvm::ArrayRef<std::string> names);
+
+/// The scale Quark's export writes for every member of a KV-cache group
+/// (ModelPostProcessor._build_kv_scale): the members' largest output
+/// scale, raised to `minKvScale` (already rounded to the scales' dtype).
+float sharedKvScale(llvm::ArrayRef<float> scales, float minKvScale);
+
 } // namespace mlir::quark
 
 #endif // QUARK_CONFIG_QUANTCONFIG_H

@@ -51,6 +51,10 @@ public:
 
   /// Called with each quark.observe and the tensor it observes.
   std::function<llvm::Error(ObserveOp, const Tensor &)> observeHook;
+  /// Called with the largest attention probability of each run of a
+  /// quark.attention that has a softmax_spec but no softmax_scale yet
+  /// (calibration).
+  std::function<void(AttentionOp, float)> softmaxHook;
   /// Called after each quark.block finishes.
   std::function<void(BlockOp)> blockHook;
   /// Keep weight-only values across runs (on by default).

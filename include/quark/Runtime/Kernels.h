@@ -11,6 +11,7 @@
 #define QUARK_RUNTIME_KERNELS_H
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <cstdint>
 #include <optional>
@@ -57,9 +58,14 @@ void rope(const float *x, float *y, int64_t batch, int64_t seq, int64_t heads,
           int64_t headDim, llvm::ArrayRef<float> inverseFrequencies);
 
 /// Causal attention; q [b, s, h * d], k and v [b, s, kvh * d].
+/// `probabilities`, when given, sees (and may rewrite) each query row's
+/// visible attention probabilities before they weight V: Quark's
+/// softmax_quant_spec quantizes them there, and calibration records their
+/// maximum. It is called from several threads at once.
 void attention(const float *q, const float *k, const float *v, float *out,
                int64_t batch, int64_t seq, int64_t heads, int64_t kvHeads,
-               int64_t headDim, float scale, int64_t slidingWindow);
+               int64_t headDim, float scale, int64_t slidingWindow,
+               llvm::function_ref<void(float *, int64_t)> probabilities = {});
 
 enum class Activation { SiLU, ReLU, GELU, GELUTanh };
 void activation(Activation kind, const float *x, float *y, int64_t n);

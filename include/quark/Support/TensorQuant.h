@@ -38,6 +38,10 @@ struct MinMaxStats {
 void observeMinMax(const QuantLayout &layout, llvm::ArrayRef<float> data,
                    MinMaxStats &stats);
 
+/// `scale` rounded to the precision scales are kept in (bf16, fp16 or
+/// float32), as torch's `.to(dtype)` rounds.
+float roundScale(float scale, ScalePrecision precision);
+
 /// Quark's scale and zero point of every slot, from observed min/max.
 /// Integer and scaled-float dtypes only (MX and block formats derive their
 /// scales from the data; cast types have none).

@@ -6,7 +6,11 @@
 #include "quark/Target/QuarkSpecJson.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
+
+#include <algorithm>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -90,6 +94,55 @@ mlir::quark::expandExcludes(llvm::ArrayRef<std::string> patterns) {
     expanded.push_back(pattern);
   }
   return expanded;
+}
+
+std::vector<std::vector<std::string>>
+mlir::quark::findPatternGroups(llvm::ArrayRef<std::string> patterns,
+                               llvm::ArrayRef<std::string> names) {
+  std::vector<std::vector<std::string>> groups;
+  if (patterns.empty())
+    return groups;
+  auto literal = [](llvm::StringRef pattern) {
+    std::string text;
+    for (char c : pattern)
+      if (c != '*')
+        text.push_back(c);
+    return text;
+  };
+  auto replaceAll = [](std::string text, llvm::StringRef from,
+                       llvm::StringRef to) {
+    if (from.empty())
+      return text; // Python's replace("", x) inserts x everywhere; no name
+                   // would match that
+    for (size_t at = text.find(from.str()); at != std::string::npos;
+         at = text.find(from.str(), at + to.size()))
+      text.replace(at, from.size(), to.str());
+    return text;
+  };
+  llvm::StringSet<> known;
+  for (const std::string &name : names)
+    known.insert(name);
+  std::string first = literal(patterns.front());
+  for (const std::string &name : names) {
+    if (!fnmatch(name, patterns.front()))
+      continue;
+    std::vector<std::string> group{name};
+    for (const std::string &other : patterns.drop_front()) {
+      std::string candidate = replaceAll(name, first, literal(other));
+      if (known.contains(candidate))
+        group.push_back(candidate);
+    }
+    groups.push_back(std::move(group));
+  }
+  return groups;
+}
+
+float mlir::quark::sharedKvScale(llvm::ArrayRef<float> scales,
+                                 float minKvScale) {
+  float shared = -std::numeric_limits<float>::infinity();
+  for (float scale : scales)
+    shared = std::max(shared, scale);
+  return std::max(shared, minKvScale);
 }
 
 //===----------------------------------------------------------------------===//

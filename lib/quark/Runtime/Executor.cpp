@@ -4,6 +4,7 @@
 
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Runtime/Kernels.h"
+#include "quark/Support/ScalarQuant.h"
 #include "quark/Support/TensorQuant.h"
 #include "quark/Support/TwoStageQuant.h"
 
@@ -11,6 +12,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <atomic>
 #include <cstring>
 
 using namespace mlir;
@@ -383,13 +385,55 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
                 q.dim(1) != k.dim(1))
               return opError(op, "q, k and v disagree on batch or sequence");
             Tensor out = Tensor::empty(q.shape(), ElementKind::F32);
+            // Quark's softmax_quant_spec: probabilities fake-quantized with
+            // the calibrated scale, or their maximum recorded.
+            std::function<void(float *, int64_t)> probabilities;
+            std::atomic<float> largest{0.0f};
+            std::optional<QuantDType> probabilityType;
+            float probabilityScale = 0.0f;
+            if (TensorSpecAttr spec = attention.getSoftmaxSpecAttr()) {
+              FailureOr<TensorQuantSpec> numerics = getTensorQuantSpec(
+                  spec, Float32Type::get(op->getContext()),
+                  [&]() { return op->emitError(); });
+              if (failed(numerics))
+                return opError(op, "invalid softmax_spec");
+              if (auto scale = attention.getSoftmaxScaleAttr()) {
+                probabilityType = numerics->elementType();
+                probabilityScale = scale.getValueAsDouble();
+                const DTypeInfo &element = getDTypeInfo(*probabilityType);
+                probabilities = [&](float *p, int64_t n) {
+                  for (int64_t i = 0; i < n; ++i)
+                    p[i] = element.isInteger()
+                               ? fakeQuantizeInt(p[i], probabilityScale, 0,
+                                                 element.qmin, element.qmax)
+                               : fakeQuantizeFloat(*probabilityType, p[i],
+                                                   probabilityScale);
+                };
+              } else if (softmaxHook) {
+                probabilities = [&](float *p, int64_t n) {
+                  float rowMax = 0.0f;
+                  for (int64_t i = 0; i < n; ++i)
+                    rowMax = rowMax < p[i] ? p[i] : rowMax;
+                  float seen = largest.load();
+                  while (seen < rowMax &&
+                         !largest.compare_exchange_weak(seen, rowMax)) {
+                  }
+                };
+              }
+            }
             kernels::attention(
                 q.f32(), k.f32(), v.f32(), out.f32(), q.dim(0), q.dim(1),
                 static_cast<int64_t>(attention.getNumHeads()),
                 static_cast<int64_t>(attention.getNumKvHeads()),
                 static_cast<int64_t>(attention.getHeadDim()),
                 static_cast<float>(attention.getScale().convertToDouble()),
-                static_cast<int64_t>(attention.getSlidingWindow().value_or(0)));
+                static_cast<int64_t>(attention.getSlidingWindow().value_or(0)),
+                probabilities ? llvm::function_ref<void(float *, int64_t)>(
+                                    probabilities)
+                              : llvm::function_ref<void(float *, int64_t)>());
+            if (attention.getSoftmaxSpecAttr() &&
+                !attention.getSoftmaxScaleAttr() && softmaxHook)
+              softmaxHook(attention, largest.load());
             results.push_back(out);
             return llvm::Error::success();
           })

@@ -319,7 +319,8 @@ static void gemm(bool transposeB, int64_t m, int64_t n, int64_t k, float alpha,
 void kernels::attention(const float *q, const float *k, const float *v,
                         float *out, int64_t batch, int64_t seq, int64_t heads,
                         int64_t kvHeads, int64_t headDim, float scale,
-                        int64_t slidingWindow) {
+                        int64_t slidingWindow,
+                        llvm::function_ref<void(float *, int64_t)> probabilities) {
   int64_t group = heads / kvHeads;
   int64_t qStride = heads * headDim, kvStride = kvHeads * headDim;
   // Blocks of query rows: scores = Q_blk K^T and out = P V are GEMMs over
@@ -357,6 +358,8 @@ void kernels::attention(const float *q, const float *k, const float *v,
           float shift = maxOf(row + from, to - from);
           float inverse = 1.0f / expShiftInPlace(row + from, to - from, shift);
           scaleInPlace(row + from, to - from, inverse);
+          if (probabilities)
+            probabilities(row + from, to - from);
           std::fill(row, row + from, 0.0f);
           std::fill(row + to, row + keys, 0.0f);
         }

@@ -120,7 +120,7 @@ void observeMinMax(const QuantLayout &layout, llvm::ArrayRef<float> data,
     }
 }
 
-static float roundScale(float scale, ScalePrecision precision) {
+float roundScale(float scale, ScalePrecision precision) {
   switch (precision) {
   case ScalePrecision::Float32:
     return scale;

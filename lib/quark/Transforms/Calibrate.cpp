@@ -57,8 +57,15 @@ mlir::quark::calibrateModule(ModuleOp module,
   CalibrationReport report;
   SmallVector<ObserveOp> observers;
   module.walk([&](ObserveOp op) { observers.push_back(op); });
-  report.observers = static_cast<int64_t>(observers.size());
-  if (observers.empty())
+  // Attention whose probabilities are quantized statically (Quark's
+  // softmax_quant_spec) observes their maximum too.
+  SmallVector<AttentionOp> attentions;
+  module.walk([&](AttentionOp op) {
+    if (op.getSoftmaxSpecAttr() && !op.getSoftmaxScaleAttr())
+      attentions.push_back(op);
+  });
+  report.observers = static_cast<int64_t>(observers.size() + attentions.size());
+  if (report.observers == 0)
     return report;
 
   auto fail = [&](const Twine &message) -> FailureOr<CalibrationReport> {
@@ -140,14 +147,27 @@ mlir::quark::calibrateModule(ModuleOp module,
     report.observeSeconds += secondsSince(start);
     return llvm::Error::success();
   };
+  llvm::DenseMap<Operation *, float> softmaxMax;
+  executor.softmaxHook = [&](AttentionOp op, float largest) {
+    float &seen = softmaxMax[op];
+    seen = std::max(seen, largest);
+  };
+  auto observes = [](Operation *op) {
+    return op->walk([](Operation *nested) {
+               auto attention = dyn_cast<AttentionOp>(nested);
+               return isa<ObserveOp>(nested) ||
+                              (attention && attention.getSoftmaxSpecAttr())
+                          ? WalkResult::interrupt()
+                          : WalkResult::advance();
+             })
+        .wasInterrupted();
+  };
   Operation *last = nullptr;
   int64_t layers = 0;
   for (Operation &op : forward.front()) {
     if (isa<BlockOp>(op))
       ++layers;
-    if (isa<ObserveOp>(op) || op.walk([](ObserveOp) {
-                                  return WalkResult::interrupt();
-                                }).wasInterrupted())
+    if (observes(&op))
       last = &op;
   }
   std::vector<std::vector<Tensor>> batches;
@@ -170,6 +190,15 @@ mlir::quark::calibrateModule(ModuleOp module,
     return fail(llvm::toString(std::move(error)));
   progress.finish();
   report.forwardSeconds = secondsSince(forwardStart) - report.observeSeconds;
+
+  for (AttentionOp op : attentions) {
+    auto seen = softmaxMax.find(op);
+    if (seen == softmaxMax.end())
+      return fail("an attention with a softmax_spec saw no data (is it "
+                  "reachable from @forward?)");
+    op.setSoftmaxMaxAttr(FloatAttr::get(Float32Type::get(module.getContext()),
+                                        seen->second));
+  }
 
   // Record the statistics, shaped as the observer's parameters.
   for (ObserveOp op : observers) {

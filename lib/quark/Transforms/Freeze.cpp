@@ -16,12 +16,15 @@
 #include "QuantizationUtils.h"
 
 #include "quark/Analysis/SpecNumerics.h"
+#include "quark/Config/QuantConfig.h"
 #include "quark/Support/TensorQuant.h"
 #include "quark/Support/TwoStageQuant.h"
 #include "quark/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace mlir::quark {
@@ -87,12 +90,113 @@ struct FreezePass : mlir::quark::impl::QuarkFreezeBase<FreezePass> {
       if (failed(freezeObserver(op, modelFloat)))
         return signalPassFailure();
 
+    if (failed(shareKvScales(module, modelFloat)))
+      return signalPassFailure();
+
+    WalkResult attention = module.walk([&](AttentionOp op) {
+      return failed(freezeSoftmax(op, modelFloat)) ? WalkResult::interrupt()
+                                                   : WalkResult::advance();
+    });
+    if (attention.wasInterrupted())
+      return signalPassFailure();
+
     WalkResult result = module.walk([&](LinearOp linear) {
       return failed(freezeLayer(linear)) ? WalkResult::interrupt()
                                          : WalkResult::advance();
     });
     if (result.wasInterrupted())
       return signalPassFailure();
+  }
+
+  /// Quark's export writes one scale for the K and V projections of a layer
+  /// (ModelPostProcessor._build_kv_scale): the larger of their output
+  /// scales, raised to min_kv_scale. It is applied here, so that what is
+  /// evaluated is what vLLM will run. Groups whose members are not all
+  /// statically per-tensor quantized keep their scales, as in Quark; so does
+  /// everything when the global config quantizes every output.
+  LogicalResult shareKvScales(ModuleOp module, Type modelFloat) {
+    auto attr = module->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
+    if (!attr)
+      return success();
+    FailureOr<QuantConfig> config =
+        QuantConfig::fromAttr(attr, [&] { return module.emitError(); });
+    if (failed(config))
+      return failure();
+    if (config->kvCacheGroup.empty() ||
+        (config->global && config->global.getOutputTensors()))
+      return success();
+    std::vector<std::string> names;
+    llvm::StringMap<LinearOp> byName;
+    module.walk([&](LinearOp linear) {
+      names.push_back(linear.getName().str());
+      byName[linear.getName()] = linear;
+    });
+    for (const std::vector<std::string> &group :
+         findPatternGroups(config->kvCacheGroup, names)) {
+      SmallVector<FakeQuantOp> quantizers;
+      SmallVector<float> scales;
+      for (const std::string &name : group) {
+        LinearOp linear = byName.lookup(name);
+        Value result = linear.getResult();
+        auto quantizer = result.hasOneUse()
+                             ? dyn_cast<FakeQuantOp>(*result.getUsers().begin())
+                             : FakeQuantOp();
+        if (!quantizer || !quantizer.getScale() || quantizer.getZeroPoint() ||
+            quantizer.getSpec().getQscheme() != QSchemeType::per_tensor)
+          break;
+        DenseElementsAttr scale;
+        if (!matchPattern(quantizer.getScale(), m_Constant(&scale)))
+          break;
+        quantizers.push_back(quantizer);
+        scales.push_back(readFloats(scale).front());
+      }
+      if (quantizers.size() != group.size())
+        continue;
+      FailureOr<TensorQuantSpec> numerics = getTensorQuantSpec(
+          quantizers.front().getSpec(), modelFloat,
+          [&] { return quantizers.front().emitError(); });
+      if (failed(numerics))
+        return failure();
+      float shared = sharedKvScale(
+          scales, roundScale(static_cast<float>(config->minKvScale),
+                             numerics->scalePrecision));
+      for (FakeQuantOp quantizer : quantizers) {
+        OpBuilder builder(quantizer);
+        Value scale = arith::ConstantOp::create(
+            builder, quantizer.getLoc(),
+            makeFloats(cast<ShapedType>(quantizer.getScale().getType()),
+                       {shared}));
+        Operation *old = quantizer.getScale().getDefiningOp();
+        quantizer.getScaleMutable().assign(scale);
+        if (old->use_empty())
+          old->erase();
+      }
+    }
+    return success();
+  }
+
+  /// Quark's softmax_quant_spec: the probabilities' per-tensor scale from
+  /// their calibrated maximum (the minimum is 0: masked probabilities).
+  LogicalResult freezeSoftmax(AttentionOp op, Type modelFloat) {
+    TensorSpecAttr spec = op.getSoftmaxSpecAttr();
+    if (!spec || op.getSoftmaxScaleAttr())
+      return success();
+    if (!op.getSoftmaxMaxAttr())
+      return op.emitError() << "its softmax_spec needs the probabilities' "
+                               "maximum: run quark-calibrate first";
+    FailureOr<TensorQuantSpec> numerics =
+        getTensorQuantSpec(spec, modelFloat, [&] { return op.emitError(); });
+    if (failed(numerics))
+      return failure();
+    MinMaxStats stats{
+        {0.0f}, {static_cast<float>(op.getSoftmaxMaxAttr().getValueAsDouble())}};
+    llvm::Expected<QuantParams> params = computeQuantParams(*numerics, stats);
+    if (!params)
+      return op.emitError() << llvm::toString(params.takeError());
+    op.setSoftmaxScaleAttr(FloatAttr::get(Float32Type::get(&getContext()),
+                                          params->scales.front()));
+    ++numActivations;
+    return success();
   }
 
   /// The scale-quantizing two-stage spec `op` calibrates, when the layer it

@@ -294,4 +294,36 @@ TEST_F(QuantConfigTest, TemplateErrors) {
   EXPECT_NE(message.find("unsupported --kv_cache_dtype 'int8'"), std::string::npos);
 }
 
+TEST(KvCacheScales, GroupsEachKProjWithItsVProj) {
+  std::vector<std::string> names = {
+      "model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
+      "model.layers.0.self_attn.v_proj", "model.layers.1.self_attn.k_proj",
+      "model.layers.1.self_attn.v_proj", "model.layers.2.self_attn.k_proj"};
+  std::vector<std::vector<std::string>> groups =
+      findPatternGroups({"*k_proj", "*v_proj"}, names);
+  ASSERT_EQ(groups.size(), 3u);
+  EXPECT_EQ(groups[0], (std::vector<std::string>{
+                           "model.layers.0.self_attn.k_proj",
+                           "model.layers.0.self_attn.v_proj"}));
+  EXPECT_EQ(groups[1][1], "model.layers.1.self_attn.v_proj");
+  // A k_proj without its v_proj forms a group of one, as in Quark.
+  EXPECT_EQ(groups[2], (std::vector<std::string>{
+                           "model.layers.2.self_attn.k_proj"}));
+  // Python's str.replace replaces every occurrence of the literal text.
+  EXPECT_EQ(findPatternGroups({"*k_proj", "*v_proj"},
+                              {"k_proj.k_proj", "v_proj.v_proj"})[0],
+            (std::vector<std::string>{"k_proj.k_proj", "v_proj.v_proj"}));
+  EXPECT_TRUE(findPatternGroups({}, names).empty());
+}
+
+TEST(KvCacheScales, MaxOfKAndVRaisedToTheMinimum) {
+  // k observed amax 4.48, v 8.96: FP8 scales 0.01 and 0.02; both use 0.02.
+  EXPECT_EQ(sharedKvScale({4.48f / 448.0f, 8.96f / 448.0f}, 0.0f),
+            8.96f / 448.0f);
+  EXPECT_EQ(sharedKvScale({0.5f, 0.25f}, 0.0f), 0.5f);
+  // --min_kv_scale raises a smaller shared scale, never lowers one.
+  EXPECT_EQ(sharedKvScale({0.01f, 0.02f}, 1.0f), 1.0f);
+  EXPECT_EQ(sharedKvScale({0.01f, 0.02f}, 0.015f), 0.02f);
+}
+
 } // namespace
