@@ -53,48 +53,54 @@ static cl::OptionCategory category("quark-quantize options");
 static cl::opt<std::string> modelDir("model_dir",
                                      cl::desc("Hugging Face model folder"),
                                      cl::Required, cl::cat(category));
-static cl::opt<std::string> outputDir(
-    "output_dir", cl::desc("where the quantized model is written"),
-    cl::cat(category));
+static cl::opt<std::string>
+    outputDir("output_dir", cl::desc("where the quantized model is written"),
+              cl::cat(category));
 // Quantization.
-static cl::opt<bool> skipQuantization(
-    "skip_quantization", cl::desc("evaluate the model as it is"),
-    cl::cat(category));
-static cl::opt<std::string> quantScheme(
-    "quant_scheme", cl::desc("fp8, int4_wo_128, mxfp4, ... (see --help-list)"),
-    cl::cat(category));
-static cl::opt<std::string> configFile(
-    "config", cl::desc("Quark JSON quantization_config instead of a scheme"),
-    cl::cat(category));
-static cl::opt<int64_t> groupSize(
-    "group_size", cl::desc("group size of integer per-group schemes"),
-    cl::init(0), cl::cat(category));
-static cl::list<std::string> layerQuantScheme(
-    "layer_quant_scheme", cl::desc("PATTERN SCHEME (repeatable)"),
-    cl::multi_val(2), cl::cat(category));
+static cl::opt<bool> skipQuantization("skip_quantization",
+                                      cl::desc("evaluate the model as it is"),
+                                      cl::cat(category));
+static cl::opt<std::string>
+    quantScheme("quant_scheme",
+                cl::desc("fp8, int4_wo_128, mxfp4, ... (see --help-list)"),
+                cl::cat(category));
+static cl::opt<std::string>
+    configFile("config",
+               cl::desc("Quark JSON quantization_config instead of a scheme"),
+               cl::cat(category));
+static cl::opt<int64_t>
+    groupSize("group_size", cl::desc("group size of integer per-group schemes"),
+              cl::init(0), cl::cat(category));
+static cl::list<std::string>
+    layerQuantScheme("layer_quant_scheme",
+                     cl::desc("PATTERN SCHEME (repeatable)"), cl::multi_val(2),
+                     cl::cat(category));
 static cl::list<std::string> excludeLayers(
     "exclude_layers",
     cl::desc("exclusion patterns replacing the template's (comma-separated "
              "or repeated; --exclude_layers= excludes nothing)"),
     cl::CommaSeparated, cl::cat(category));
-static cl::opt<std::string> kvCacheDtype(
-    "kv_cache_dtype", cl::desc("fp8: quantize the KV cache"),
-    cl::cat(category));
+static cl::opt<std::string> kvCacheDtype("kv_cache_dtype",
+                                         cl::desc("fp8: quantize the KV cache"),
+                                         cl::cat(category));
 static cl::opt<double> minKvScale("min_kv_scale",
                                   cl::desc("lower bound of the KV scale"),
                                   cl::init(0.0), cl::cat(category));
-static cl::opt<std::string> attentionDtype(
-    "attention_dtype", cl::desc("fp8: quantize q and the attention softmax"),
-    cl::cat(category));
+static cl::opt<std::string>
+    attentionDtype("attention_dtype",
+                   cl::desc("fp8: quantize q and the attention softmax"),
+                   cl::cat(category));
 static cl::opt<std::string> moeSecondStep(
     "moe_experts_second_step_config",
     cl::desc("second weight stage of MoE expert layers (a scheme)"),
     cl::cat(category));
 // Calibration.
-static cl::opt<std::string> calibDataset(
-    "dataset", cl::desc("calibration text: a UTF-8 file or a folder of .txt "
-                        "files (default: the bundled data/tom-sawyer.txt)"),
-    cl::cat(category));
+static cl::opt<std::string>
+    calibDataset("dataset",
+                 cl::desc("calibration text: a UTF-8 .txt file, a .jsonl file "
+                          "of {\"text\": ...} records, or a folder of them "
+                          "(default: the bundled data/tom-sawyer.txt)"),
+                 cl::cat(category));
 static cl::opt<int64_t> numCalibData("num_calib_data",
                                      cl::desc("calibration windows"),
                                      cl::init(512), cl::cat(category));
@@ -107,16 +113,18 @@ static cl::opt<int64_t> batchSize("batch_size",
 static cl::list<std::string>
     tasks("tasks", cl::desc("evaluation tasks, comma-separated: perplexity"),
           cl::CommaSeparated, cl::cat(category));
-static cl::opt<std::string> evalDataset(
-    "eval_dataset",
-    cl::desc("perplexity text: a UTF-8 file, or a folder of .txt files"),
-    cl::cat(category));
+static cl::opt<std::string>
+    evalDataset("eval_dataset",
+                cl::desc("perplexity text: a UTF-8 .txt file, a .jsonl file of "
+                         "{\"text\": ...} records, or a folder of them"),
+                cl::cat(category));
 static cl::opt<bool> skipEvaluation("skip_evaluation",
                                     cl::desc("do not evaluate"),
                                     cl::cat(category));
-static cl::opt<int64_t> numEvalData(
-    "num_eval_data", cl::desc("evaluate only the first N windows (0: all)"),
-    cl::init(0), cl::cat(category));
+static cl::opt<int64_t>
+    numEvalData("num_eval_data",
+                cl::desc("evaluate only the first N windows (0: all)"),
+                cl::init(0), cl::cat(category));
 static cl::opt<int64_t> evalBatchSize("eval_batch_size",
                                       cl::desc("windows per forward pass"),
                                       cl::init(1), cl::cat(category));
@@ -147,8 +155,11 @@ uint64_t peakRssBytes() {
   uint64_t kib = 0;
   while (std::getline(status, line))
     if (llvm::StringRef(line).starts_with("VmHWM:"))
-      (void)llvm::StringRef(line).drop_front(6).trim().split(' ').first.getAsInteger(
-          10, kib);
+      (void)llvm::StringRef(line)
+          .drop_front(6)
+          .trim()
+          .split(' ')
+          .first.getAsInteger(10, kib);
   return kib * 1024;
 }
 
@@ -182,8 +193,7 @@ llvm::Expected<EvalText> tokenizeEvalText() {
   return text;
 }
 
-llvm::Expected<PerplexityResult> evaluate(ModuleOp module,
-                                          const EvalText &text,
+llvm::Expected<PerplexityResult> evaluate(ModuleOp module, const EvalText &text,
                                           llvm::StringRef label) {
   auto forward = module.lookupSymbol<func::FuncOp>(kForwardFunction);
   WeightStore weights(
@@ -272,7 +282,10 @@ int main(int argc, char **argv) {
 
   // Flags first: nothing runs on a command line that cannot succeed.
   bool quantize = !skipQuantization;
-  if (quantize && quantScheme.empty() == configFile.empty())
+  if (quantize && !quantScheme.empty() && !configFile.empty())
+    return fail("give --quant_scheme or --config, not both (a --config file "
+                "is a whole quantization_config)");
+  if (quantize && quantScheme.empty() && configFile.empty())
     return fail("give --quant_scheme SCHEME or --config FILE (or "
                 "--skip_quantization to evaluate the model as it is)");
   if (quantize && outputDir.empty())
@@ -384,8 +397,8 @@ int main(int argc, char **argv) {
           {"observe_s", calibrated->observeSeconds},
       };
       llvm::errs() << "quark-quantize: calibrated " << calibrated->observers
-                   << " observers on " << calibrated->windows
-                   << " windows of " << calibration.seqLen << " tokens\n";
+                   << " observers on " << calibrated->windows << " windows of "
+                   << calibration.seqLen << " tokens\n";
     }
 
     PassManager freeze(&context);
@@ -419,7 +432,8 @@ int main(int argc, char **argv) {
     (*quantized)->print(irStream);
     if (llvm::Error error = writeFileAtomically(irPath, ir))
       return fail(llvm::toString(std::move(error)));
-    auto configAttr = (*quantized)->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
+    auto configAttr =
+        (*quantized)->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
     FailureOr<QuantConfig> config = QuantConfig::fromAttr(
         configAttr, [&] { return (*quantized).emitError(); });
     if (failed(config))
@@ -436,9 +450,9 @@ int main(int argc, char **argv) {
     if (llvm::Error error = writeFileAtomically(configPath, configText))
       return fail(llvm::toString(std::move(error)));
     report["output_dir"] = outputDir.getValue();
-    report["quant_scheme"] =
-        quantScheme.empty() ? llvm::json::Value(nullptr)
-                            : llvm::json::Value(quantScheme.getValue());
+    report["quant_scheme"] = quantScheme.empty()
+                                 ? llvm::json::Value(nullptr)
+                                 : llvm::json::Value(quantScheme.getValue());
     report["quantization_config"] = std::move(*configJson);
     report["layers"] = layerSummary(*quantized);
   }
@@ -473,8 +487,7 @@ int main(int argc, char **argv) {
       llvm::Expected<PerplexityResult> quantResult =
           evaluate(*quantized, *evalText, "perplexity (quantized)");
       if (!quantResult)
-        return fail(outputDir + ": " +
-                    llvm::toString(quantResult.takeError()));
+        return fail(outputDir + ": " + llvm::toString(quantResult.takeError()));
       timings["evaluate_quantized_s"] = secondsSince(start);
       llvm::outs() << "perplexity (float): "
                    << llvm::format("%.4f", floatResult->perplexity) << "\n"
@@ -486,9 +499,10 @@ int main(int argc, char **argv) {
       report["mean_nll_float"] = floatResult->meanNll;
       report["mean_nll_quantized"] = quantResult->meanNll;
     }
-    llvm::errs() << "quark-quantize: " << floatResult->windows
-                 << " windows of " << seqLen << " tokens, "
-                 << llvm::format("%.0f tokens/s", evalTokens / floatResult->seconds)
+    llvm::errs() << "quark-quantize: " << floatResult->windows << " windows of "
+                 << seqLen << " tokens, "
+                 << llvm::format("%.0f tokens/s",
+                                 evalTokens / floatResult->seconds)
                  << " (" << kernels::getNumThreads() << " threads)\n";
   }
 

@@ -77,6 +77,44 @@ LogicalResult PositionEmbeddingOp::verify() {
   return success();
 }
 
+/// Each spec of `quant` must apply to the tensor it quantizes (a group size
+/// that divides the grouped dimension, an axis in range); the error names
+/// the layer and the tensor, since every layer of a model shares one
+/// location.
+static LogicalResult verifyLayerSpecFits(LinearOp op, LayerSpecAttr layer,
+                                         RankedTensorType input,
+                                         RankedTensorType weight,
+                                         RankedTensorType result) {
+  auto fits = [&](Attribute field, RankedTensorType type,
+                  StringRef tensor) -> LogicalResult {
+    if (!field)
+      return success();
+    SmallVector<TensorSpecAttr, 2> specs;
+    if (auto spec = dyn_cast<TensorSpecAttr>(field)) {
+      specs.push_back(spec);
+    } else {
+      auto twoStage = cast<TwoStageSpecAttr>(field);
+      specs.push_back(twoStage.getFirst());
+      // A scale-quantizing second stage applies to the first's scales.
+      if (!twoStage.quantizesScales())
+        specs.push_back(twoStage.getSecond());
+    }
+    for (TensorSpecAttr spec : specs)
+      if (failed(getParamShape(spec, type.getShape(), [&] {
+            return op.emitOpError() << "'" << op.getName() << "': the "
+                                    << tensor << " spec does not fit its "
+                                    << type.getShape().size() << "-d shape: ";
+          })))
+        return failure();
+    return success();
+  };
+  if (failed(fits(layer.getWeight(), weight, "weight")) ||
+      failed(fits(layer.getInputTensors(), input, "input")) ||
+      failed(fits(layer.getOutputTensors(), result, "output")))
+    return failure();
+  return success();
+}
+
 LogicalResult LinearOp::verify() {
   auto input = getInput().getType();
   auto weight = getWeight().getType();
@@ -97,6 +135,8 @@ LogicalResult LinearOp::verify() {
         !dimsAgree(biasType.getDimSize(0), weight.getDimSize(0)))
       return emitOpError("expects an [out_features] bias");
   }
+  if (LayerSpecAttr layer = getQuantAttr())
+    return verifyLayerSpecFits(*this, layer, input, weight, result);
   return success();
 }
 

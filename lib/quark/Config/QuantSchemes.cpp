@@ -14,6 +14,7 @@
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
+#include <cmath>
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -23,11 +24,16 @@ namespace {
 /// A QTensorConfig dict with every key Quark writes.
 json::Object tensorSpec(llvm::StringRef dtype) {
   return json::Object{
-      {"dtype", dtype.str()},  {"is_dynamic", nullptr},
-      {"qscheme", nullptr},    {"ch_axis", nullptr},
-      {"group_size", nullptr}, {"block_size", nullptr},
-      {"symmetric", nullptr},  {"round_method", nullptr},
-      {"scale_type", nullptr}, {"scale_format", nullptr},
+      {"dtype", dtype.str()},
+      {"is_dynamic", nullptr},
+      {"qscheme", nullptr},
+      {"ch_axis", nullptr},
+      {"group_size", nullptr},
+      {"block_size", nullptr},
+      {"symmetric", nullptr},
+      {"round_method", nullptr},
+      {"scale_type", nullptr},
+      {"scale_format", nullptr},
       {"scale_calculation_mode", nullptr},
       {"mx_element_dtype", nullptr},
       {"observer_cls", nullptr},
@@ -154,8 +160,7 @@ json::Object blockFormat(llvm::StringRef dtype, int64_t groupSize) {
   return spec;
 }
 
-json::Value twoStage(json::Object first, json::Object second,
-                     bool scaleQuant) {
+json::Value twoStage(json::Object first, json::Object second, bool scaleQuant) {
   if (scaleQuant)
     second["is_scale_quant"] = true;
   return json::Array{json::Value(std::move(first)),
@@ -356,7 +361,8 @@ public:
 
   FailureOr<LayerSpecAttr> schemeLayer(llvm::StringRef scheme,
                                        std::optional<int64_t> groupSize) {
-    llvm::Expected<json::Object> object = quantSchemeLayerJson(scheme, groupSize);
+    llvm::Expected<json::Object> object =
+        quantSchemeLayerJson(scheme, groupSize);
     if (!object) {
       emitError() << llvm::toString(object.takeError());
       return failure();
@@ -384,10 +390,10 @@ public:
     for (const NamedLayerSpec &entry : config.layers) {
       llvm::StringRef key = entry.first;
       if ((!leaf.empty() && key.ends_with(leaf)) ||
-          llvm::any_of(llvm::ArrayRef<llvm::StringRef>{"self_attn",
-                                                       "self_attention",
-                                                       "attn", "attention"},
-                       [&](llvm::StringRef token) { return key.contains(token); }))
+          llvm::any_of(
+              llvm::ArrayRef<llvm::StringRef>{"self_attn", "self_attention",
+                                              "attn", "attention"},
+              [&](llvm::StringRef token) { return key.contains(token); }))
         return entry.second;
     }
     return config.global;
@@ -400,9 +406,9 @@ public:
   }
 
   FailureOr<TensorSpecAttr> fp8OutputSpec() {
-    return specFromJson(context,
-                        json::Value(fp8PerTensor("fp8_e4m3", false, std::nullopt)),
-                        "fp8 output spec", emitError);
+    return specFromJson(
+        context, json::Value(fp8PerTensor("fp8_e4m3", false, std::nullopt)),
+        "fp8 output spec", emitError);
   }
 
   MLIRContext *context;
@@ -426,6 +432,16 @@ mlir::quark::buildQuantConfig(MLIRContext *context, llvm::StringRef modelType,
                 << "' (supported: fp8)";
     return failure();
   }
+  if (request.minKvScale < 0 || std::isnan(request.minKvScale)) {
+    emitError() << "--min_kv_scale must be >= 0, got " << request.minKvScale;
+    return failure();
+  }
+  if (request.minKvScale != 0 && request.kvCacheDtype.empty()) {
+    // Quark applies min_kv_scale only to the KV cache scales it exports.
+    emitError() << "--min_kv_scale applies to the KV cache: it needs "
+                   "--kv_cache_dtype fp8";
+    return failure();
+  }
   if (!request.attentionDtype.empty() && request.attentionDtype != "fp8") {
     emitError() << "unsupported --attention_dtype '" << request.attentionDtype
                 << "' (supported: fp8)";
@@ -438,9 +454,8 @@ mlir::quark::buildQuantConfig(MLIRContext *context, llvm::StringRef modelType,
   if (failed(global))
     return failure();
   config.global = *global;
-  config.exclude = expandExcludes(request.excludeLayers
-                                      ? *request.excludeLayers
-                                      : tmpl->exclude);
+  config.exclude = expandExcludes(request.excludeLayers ? *request.excludeLayers
+                                                        : tmpl->exclude);
   config.minKvScale = request.minKvScale;
   config.kvCacheGroup = tmpl->kvLayers;
 
@@ -454,7 +469,8 @@ mlir::quark::buildQuantConfig(MLIRContext *context, llvm::StringRef modelType,
         builder.schemeLayer(request.moeExpertsSecondStep, std::nullopt);
     if (failed(second))
       return failure();
-    auto firstWeight = dyn_cast_or_null<TensorSpecAttr>(config.global.getWeight());
+    auto firstWeight =
+        dyn_cast_or_null<TensorSpecAttr>(config.global.getWeight());
     auto secondWeight = dyn_cast_or_null<TensorSpecAttr>((*second).getWeight());
     if (!firstWeight || !secondWeight) {
       emitError() << "--moe_experts_second_step_config needs single-stage "
@@ -463,8 +479,8 @@ mlir::quark::buildQuantConfig(MLIRContext *context, llvm::StringRef modelType,
                   << "'";
       return failure();
     }
-    auto progressive = TwoStageSpecAttr::getChecked(
-        emitError, context, firstWeight, secondWeight);
+    auto progressive = TwoStageSpecAttr::getChecked(emitError, context,
+                                                    firstWeight, secondWeight);
     if (!progressive)
       return failure();
     config.layers.emplace_back(
@@ -483,7 +499,8 @@ mlir::quark::buildQuantConfig(MLIRContext *context, llvm::StringRef modelType,
     if (failed(spec))
       return failure();
     for (const std::string &pattern : tmpl->kvLayers) {
-      std::optional<LayerSpecAttr> base = builder.projectionBase(config, pattern);
+      std::optional<LayerSpecAttr> base =
+          builder.projectionBase(config, pattern);
       LayerSpecAttr entry =
           builder.withOutput(base ? *base : LayerSpecAttr(), *spec);
       if (base)
@@ -497,7 +514,8 @@ mlir::quark::buildQuantConfig(MLIRContext *context, llvm::StringRef modelType,
       return failure();
     config.softmax = *spec;
     for (const std::string &pattern : tmpl->qLayers) {
-      std::optional<LayerSpecAttr> base = builder.projectionBase(config, pattern);
+      std::optional<LayerSpecAttr> base =
+          builder.projectionBase(config, pattern);
       if (!base)
         continue;
       config.layers.emplace_back(pattern, builder.withOutput(*base, *spec));

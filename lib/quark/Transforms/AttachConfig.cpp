@@ -27,6 +27,20 @@ struct AttachConfigPass
       return signalPassFailure();
     }
     FailureOr<QuantConfig> config = failure();
+    if (!configFile.empty() &&
+        (groupSize != 0 || !layerQuantScheme.empty() || overrideExclusions ||
+         !kvCacheDtype.empty() || minKvScale != 0 || !attentionDtype.empty() ||
+         !moeExpertsSecondStep.empty())) {
+      // A config file is a whole quantization_config: these options edit a
+      // scheme, and silently dropping them would quantize something else
+      // than the user asked for.
+      emitError() << "the scheme options (group size, layer schemes, "
+                     "exclusions, KV cache, attention, MoE second step, "
+                     "min KV scale) do not combine with a config file: "
+                     "write them into "
+                  << configFile.getValue();
+      return signalPassFailure();
+    }
     if (!configFile.empty()) {
       llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer =
           readFile(configFile);

@@ -68,8 +68,35 @@ TEST_F(TextDatasetTest, ErrorsNameTheFile) {
   write("docs/x.md", "no text files here");
   auto empty = readTextDataset(dir + "/docs");
   ASSERT_FALSE(bool(empty));
-  EXPECT_NE(llvm::toString(empty.takeError()).find("no .txt files"),
+  EXPECT_NE(llvm::toString(empty.takeError()).find("no .txt or .jsonl files"),
             std::string::npos);
+}
+
+TEST_F(TextDatasetTest, JsonLinesRecordsAreJoinedLikeFiles) {
+  // A pile-val style record carries "meta" too; a JSON "\r" is content.
+  write("a.jsonl", "{\"text\": \"first \\u00e9\", \"meta\": {\"x\": 1}}\r\n"
+                   "\n"
+                   "{\"text\": \"line\\r\\nbreak\"}\n");
+  write("b.txt", "plain");
+  auto dataset = readTextDataset(dir);
+  ASSERT_TRUE(bool(dataset)) << llvm::toString(dataset.takeError());
+  EXPECT_EQ(dataset->text, "first \xC3\xA9\n\nline\r\nbreak\n\nplain");
+  EXPECT_EQ(dataset->files.size(), 2u);
+}
+
+TEST_F(TextDatasetTest, JsonLinesErrorsNameFileAndLine) {
+  auto expectError = [&](llvm::StringRef contents, llvm::StringRef what) {
+    auto dataset = readTextDataset(write("d.jsonl", contents));
+    ASSERT_FALSE(bool(dataset));
+    std::string message = llvm::toString(dataset.takeError());
+    EXPECT_NE(message.find(what), std::string::npos) << message;
+  };
+  expectError("{\"text\": \"ok\"}\n{\"text\": \"unterminated\n",
+              "d.jsonl:2: invalid JSON");
+  expectError("{\"text\": \"ok\"}\n[1, 2]\n", "d.jsonl:2: a record must be");
+  expectError("{\"content\": \"x\"}\n", "d.jsonl:1: the record has no string");
+  expectError("{\"text\": 3}\n", "d.jsonl:1: the record has no string");
+  expectError("\n\n", "d.jsonl: no records");
 }
 
 } // namespace
