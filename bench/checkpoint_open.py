@@ -35,12 +35,7 @@ def main():
     p.add_argument("--out", default=os.path.join(HERE, "results", "checkpoint-open.json"))
     a = p.parse_args()
 
-    model = a.model or os.path.join(a.build, "bench-models", "llama-7b")
-    if not a.model and not os.path.exists(os.path.join(model, "config.json")):
-        print(f"writing the 7B-shaped random checkpoint to {model} (once)", flush=True)
-        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "make_random_model.py"),
-                        "--preset", "llama-7b", "--max-shard-mb", "4096", "--out", model],
-                       check=True)
+    model = a.model or benchlib.llama_7b(a.build)
     inspect = os.path.join(a.build, "bin", "quark-inspect")
     translate = os.path.join(a.build, "bin", "quark-translate")
 

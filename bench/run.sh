@@ -2,9 +2,11 @@
 # Runs the benchmarks and writes their results under bench/results/:
 #   forward-throughput.json  executor vs PyTorch tokens/s (target >= 1.0x)
 #   checkpoint-open.json     opening a 7B-shaped checkpoint (time, RSS)
+#   rtn-throughput.json      weight-only RTN vs a copy of the same bytes;
+#                            calibration time split (7B-shaped, bounded RSS)
 #
-#   bench/run.sh                  both
-#   bench/run.sh forward|open     one
+#   bench/run.sh                  all
+#   bench/run.sh forward|open|rtn one
 # Extra arguments go to the benchmark script (e.g. --threads 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,5 +19,8 @@ if [[ $what == all || $what == forward ]]; then
 fi
 if [[ $what == all || $what == open ]]; then
   /usr/bin/python3 "$root/bench/checkpoint_open.py" "$@" || status=1
+fi
+if [[ $what == all || $what == rtn ]]; then
+  /usr/bin/python3 "$root/bench/rtn_throughput.py" "$@" || status=1
 fi
 exit $status

@@ -1,4 +1,5 @@
-//===- SpecNumerics.h - From #quark.spec to the Support numerics -*- C++ -*-===//
+//===- SpecNumerics.h - From #quark.spec to the Support numerics -*- C++
+//-*-===//
 //
 // The bridge between the IR (quark dialect attributes, dense constants) and
 // the IR-free numerics library: what a spec means numerically, and how
@@ -49,9 +50,15 @@ DenseElementsAttr makeCodes(ShapedType storageType, ArrayRef<int32_t> codes);
 std::vector<int32_t> packCodes(Type codeElement, ArrayRef<int64_t> codeShape,
                                ArrayRef<int32_t> codes,
                                std::optional<PackMethod> method);
+/// packCodes written straight into the stored bytes of the packed tensor
+/// (little-endian words for int4), without intermediate vectors: the
+/// streaming weight quantizer's path. `out` holds exactly those bytes.
+void packCodesToStorage(Type codeElement, ArrayRef<int64_t> codeShape,
+                        ArrayRef<int32_t> codes,
+                        std::optional<PackMethod> method,
+                        MutableArrayRef<uint8_t> out);
 /// quark.unpack: the inverse of packCodes.
-std::vector<int32_t> unpackCodes(Type codeElement,
-                                 ArrayRef<int64_t> codeShape,
+std::vector<int32_t> unpackCodes(Type codeElement, ArrayRef<int64_t> codeShape,
                                  ArrayRef<int32_t> packed,
                                  std::optional<PackMethod> method);
 

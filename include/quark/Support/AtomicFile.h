@@ -1,4 +1,5 @@
-//===- AtomicFile.h - Write a file so it appears whole or not at all -*- C++ -*-//
+//===- AtomicFile.h - Write a file so it appears whole or not at all -*- C++
+//-*-//
 //
 // Every writer in the project goes through this: the bytes go to a uniquely
 // named temporary file in the destination folder, which is renamed over the
@@ -22,22 +23,27 @@ namespace mlir::quark {
 class AtomicFile {
 public:
   /// Opens a temporary file next to `path`.
-  static llvm::Expected<std::unique_ptr<AtomicFile>> create(llvm::StringRef path);
+  static llvm::Expected<std::unique_ptr<AtomicFile>>
+  create(llvm::StringRef path);
   ~AtomicFile();
 
   llvm::raw_fd_ostream &os() { return *stream; }
+  /// The temporary file's descriptor, for writers that bypass os() (they
+  /// must not mix it with os()).
+  int fd() const { return descriptor; }
   llvm::StringRef path() const { return finalPath; }
   /// Flushes, checks for write errors, and renames into place.
   llvm::Error commit();
 
 private:
-  AtomicFile(std::string finalPath, std::string tempPath,
+  AtomicFile(std::string finalPath, std::string tempPath, int descriptor,
              std::unique_ptr<llvm::raw_fd_ostream> stream)
       : finalPath(std::move(finalPath)), tempPath(std::move(tempPath)),
-        stream(std::move(stream)) {}
+        descriptor(descriptor), stream(std::move(stream)) {}
 
   std::string finalPath;
   std::string tempPath;
+  int descriptor;
   std::unique_ptr<llvm::raw_fd_ostream> stream;
   bool committed = false;
 };

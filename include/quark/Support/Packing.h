@@ -1,4 +1,5 @@
-//===- Packing.h - Sub-byte storage layouts of Quark checkpoints -*- C++ -*-===//
+//===- Packing.h - Sub-byte storage layouts of Quark checkpoints -*- C++
+//-*-===//
 //
 // Every layout packs along the last dimension of a row-major [rows, cols]
 // tensor (a 1-D tensor is one row), exactly as Quark's pack.py:
@@ -41,22 +42,31 @@ inline int64_t packedInt4Cols(int64_t cols) { return (cols + 7) / 8; }
 /// codes: rows * cols values in [-8, 15]; packed: rows * packedInt4Cols(cols).
 void packInt4(llvm::ArrayRef<int8_t> codes, int64_t rows, int64_t cols,
               Int4PackOrder order, llvm::MutableArrayRef<int32_t> packed);
+/// The same from int32 codes, as the quantization kernels produce them.
+void packInt4(llvm::ArrayRef<int32_t> codes, int64_t rows, int64_t cols,
+              Int4PackOrder order, llvm::MutableArrayRef<int32_t> packed);
 /// Inverse of packInt4; signed codes are sign-extended from 4 bits.
 void unpackInt4(llvm::ArrayRef<int32_t> packed, int64_t rows, int64_t cols,
                 Int4PackOrder order, bool isSigned,
                 llvm::MutableArrayRef<int8_t> codes);
 
 /// codes.size() must be a multiple of 8; packed holds codes.size() / 8 * 3.
-void packInt3(llvm::ArrayRef<int8_t> codes, llvm::MutableArrayRef<uint8_t> packed);
-void unpackInt3(llvm::ArrayRef<uint8_t> packed, llvm::MutableArrayRef<int8_t> codes);
+void packInt3(llvm::ArrayRef<int8_t> codes,
+              llvm::MutableArrayRef<uint8_t> packed);
+void unpackInt3(llvm::ArrayRef<uint8_t> packed,
+                llvm::MutableArrayRef<int8_t> codes);
 
 /// codes.size() must be even; packed holds codes.size() / 2 bytes.
-void packFp4(llvm::ArrayRef<uint8_t> codes, llvm::MutableArrayRef<uint8_t> packed);
-void unpackFp4(llvm::ArrayRef<uint8_t> packed, llvm::MutableArrayRef<uint8_t> codes);
+void packFp4(llvm::ArrayRef<uint8_t> codes,
+             llvm::MutableArrayRef<uint8_t> packed);
+void unpackFp4(llvm::ArrayRef<uint8_t> packed,
+               llvm::MutableArrayRef<uint8_t> codes);
 
 /// codes.size() must be a multiple of 4; packed holds codes.size() / 4 * 3.
-void packFp6(llvm::ArrayRef<uint8_t> codes, llvm::MutableArrayRef<uint8_t> packed);
-void unpackFp6(llvm::ArrayRef<uint8_t> packed, llvm::MutableArrayRef<uint8_t> codes);
+void packFp6(llvm::ArrayRef<uint8_t> codes,
+             llvm::MutableArrayRef<uint8_t> packed);
+void unpackFp6(llvm::ArrayRef<uint8_t> packed,
+               llvm::MutableArrayRef<uint8_t> codes);
 
 } // namespace mlir::quark
 

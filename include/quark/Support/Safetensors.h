@@ -149,6 +149,11 @@ llvm::Expected<std::vector<float>> readTensorAsFloat(const TensorRef &tensor);
 /// first in the file), then their bytes are appended in declaration order,
 /// in as many chunks as the caller likes. The file appears at its path only
 /// on finish(); a writer destroyed before that leaves nothing behind.
+///
+/// Bytes reach the file on a background thread, in order, so that copying
+/// them into the page cache overlaps the caller's work on the next tensor;
+/// at most kMaxQueuedBytes wait (append blocks beyond that). Write errors
+/// surface at finish().
 class SafetensorsWriter {
 public:
   struct Declaration {
@@ -165,15 +170,23 @@ public:
   /// Checks that `name` is the next declared tensor, before its bytes are
   /// appended in pieces.
   llvm::Error begin(llvm::StringRef name);
-  /// Appends bytes of the tensor currently being written.
+  /// Appends bytes of the tensor currently being written (copied).
   llvm::Error append(llvm::ArrayRef<uint8_t> bytes);
+  /// Appends bytes the writer takes over, saving the copy.
+  llvm::Error append(std::vector<uint8_t> &&bytes);
   /// Appends a whole tensor: `name` must be the next declared tensor.
   llvm::Error write(llvm::StringRef name, llvm::ArrayRef<uint8_t> bytes);
   llvm::Error finish();
 
+  static constexpr size_t kMaxQueuedBytes = size_t{64} << 20;
+
 private:
+  class BackgroundSink;
   SafetensorsWriter() = default;
+  /// Checks `size` more bytes against the declared sizes and advances.
+  llvm::Error account(uint64_t size);
   std::unique_ptr<AtomicFile> file;
+  std::unique_ptr<BackgroundSink> sink;
   std::vector<Declaration> declared;
   std::vector<uint64_t> sizes;
   size_t current = 0; // index of the tensor being written

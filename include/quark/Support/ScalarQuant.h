@@ -1,4 +1,5 @@
-//===- ScalarQuant.h - Quark's per-element quantization formulas -*- C++ -*-===//
+//===- ScalarQuant.h - Quark's per-element quantization formulas -*- C++
+//-*-===//
 //
 // The scalar formulas behind Quark's observers and fake-quantize kernels, in
 // float32 arithmetic exactly as Quark evaluates them (quark-semantics.md 4.6):
@@ -48,13 +49,18 @@ float quarkFloatScale(float minValue, float maxValue, float maxNormal);
 
 /// Integer code of `x` given the reciprocal of its scale (what
 /// quantizeInt multiplies by): inline so that whole-tensor loops vectorize.
+/// `Bound` is the type the zero point is added and the clamp done in:
+/// double is exact for every integer range; float (twice the vector
+/// lanes) gives the same codes when qmin, qmax and the zero point lie
+/// within +-2^24, where a sum float rounds is already out of range and
+/// clamps to the same bound. A NaN (rounded != rounded) maps to the zero
+/// point.
+template <typename Bound = double>
 inline int32_t quantizeIntWithInverse(float x, float inverseScale,
-                                      int32_t zeroPoint, double qmin,
-                                      double qmax, RoundMode mode) {
+                                      int32_t zeroPoint, Bound qmin, Bound qmax,
+                                      RoundMode mode) {
   float rounded = roundWith(x * inverseScale, mode);
-  // The clamp is in double: exact for every integer range, and a NaN
-  // (rounded != rounded) maps to the zero point.
-  double shifted = static_cast<double>(rounded) + zeroPoint;
+  Bound shifted = static_cast<Bound>(rounded) + static_cast<Bound>(zeroPoint);
   shifted = shifted < qmin ? qmin : shifted;
   shifted = shifted > qmax ? qmax : shifted;
   return rounded != rounded ? zeroPoint : static_cast<int32_t>(shifted);

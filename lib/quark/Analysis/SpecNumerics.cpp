@@ -5,6 +5,8 @@
 #include "quark/Support/Packing.h"
 
 #include "llvm/ADT/APFloat.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/SwapByteOrder.h"
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -72,7 +74,8 @@ mlir::quark::getTensorQuantSpec(TensorSpecAttr spec, Type modelFloatType,
   result.blockSize.assign(spec.getBlockSize().begin(),
                           spec.getBlockSize().end());
   result.symmetric = spec.isSymmetric();
-  result.round = toRoundMode(spec.getRoundMethod().value_or(RoundType::half_even));
+  result.round =
+      toRoundMode(spec.getRoundMethod().value_or(RoundType::half_even));
   if (spec.getMxElementDtype())
     result.mxElement = toQuantDType(*spec.getMxElementDtype());
   result.mxScaleMode = toMXScaleMode(
@@ -207,9 +210,9 @@ DenseElementsAttr mlir::quark::makeCodes(ShapedType storageType,
   SmallVector<APFloat> values;
   values.reserve(codes.size());
   for (int32_t code : codes)
-    values.emplace_back(floatType.getFloatSemantics(),
-                        APInt(floatType.getWidth(),
-                              static_cast<uint32_t>(code)));
+    values.emplace_back(
+        floatType.getFloatSemantics(),
+        APInt(floatType.getWidth(), static_cast<uint32_t>(code)));
   return DenseElementsAttr::get(storageType, values);
 }
 
@@ -239,9 +242,8 @@ std::vector<int32_t> mlir::quark::packCodes(Type codeElement,
   int64_t rows = cols == 0 ? 0 : static_cast<int64_t>(codes.size()) / cols;
   switch (packKindOf(codeElement)) {
   case PackKind::Int4: {
-    std::vector<int8_t> nibbles(codes.begin(), codes.end());
     std::vector<int32_t> words(rows * packedInt4Cols(cols));
-    packInt4(nibbles, rows, cols, toPackOrder(method), words);
+    packInt4(codes, rows, cols, toPackOrder(method), words);
     return words;
   }
   case PackKind::Int3: {
@@ -265,10 +267,63 @@ std::vector<int32_t> mlir::quark::packCodes(Type codeElement,
   return {};
 }
 
-std::vector<int32_t> mlir::quark::unpackCodes(Type codeElement,
-                                              ArrayRef<int64_t> codeShape,
-                                              ArrayRef<int32_t> packed,
-                                              std::optional<PackMethod> method) {
+void mlir::quark::packCodesToStorage(Type codeElement,
+                                     ArrayRef<int64_t> codeShape,
+                                     ArrayRef<int32_t> codes,
+                                     std::optional<PackMethod> method,
+                                     MutableArrayRef<uint8_t> out) {
+  int64_t cols = codeShape.empty() ? 1 : codeShape.back();
+  int64_t rows = cols == 0 ? 0 : static_cast<int64_t>(codes.size()) / cols;
+  PackKind kind = packKindOf(codeElement);
+  if (kind == PackKind::Int4) {
+    size_t words = static_cast<size_t>(rows * packedInt4Cols(cols));
+    assert(out.size() == words * 4);
+    if (llvm::sys::IsLittleEndianHost &&
+        reinterpret_cast<uintptr_t>(out.data()) % alignof(int32_t) == 0) {
+      packInt4(codes, rows, cols, toPackOrder(method),
+               {reinterpret_cast<int32_t *>(out.data()), words});
+      return;
+    }
+    std::vector<int32_t> packed(words);
+    packInt4(codes, rows, cols, toPackOrder(method), packed);
+    for (size_t w = 0; w < words; ++w)
+      llvm::support::endian::write32le(out.data() + 4 * w, packed[w]);
+    return;
+  }
+  // Byte-packed kinds pack whole groups of codes (2 for fp4, 4 for fp6, 8
+  // for int3) into whole bytes: convert and pack a block at a time.
+  constexpr size_t kBlock = 4096; // a multiple of 8
+  auto packedBytes = [&](size_t count) {
+    return kind == PackKind::Fp4 ? count / 2
+                                 : count / (kind == PackKind::Fp6 ? 4 : 8) * 3;
+  };
+  uint8_t values[kBlock];
+  for (size_t start = 0; start < codes.size(); start += kBlock) {
+    size_t count = std::min(kBlock, codes.size() - start);
+    for (size_t i = 0; i < count; ++i)
+      values[i] = static_cast<uint8_t>(codes[start + i]);
+    MutableArrayRef<uint8_t> target =
+        out.slice(packedBytes(start), packedBytes(count));
+    switch (kind) {
+    case PackKind::Fp4:
+      packFp4({values, count}, target);
+      break;
+    case PackKind::Fp6:
+      packFp6({values, count}, target);
+      break;
+    case PackKind::Int3:
+      packInt3({reinterpret_cast<const int8_t *>(values), count}, target);
+      break;
+    case PackKind::Int4:
+      break;
+    }
+  }
+}
+
+std::vector<int32_t>
+mlir::quark::unpackCodes(Type codeElement, ArrayRef<int64_t> codeShape,
+                         ArrayRef<int32_t> packed,
+                         std::optional<PackMethod> method) {
   int64_t numCodes = 1;
   for (int64_t dim : codeShape)
     numCodes *= dim;

@@ -16,13 +16,13 @@ AtomicFile::create(llvm::StringRef path) {
                                      ".tmp-%%%%%%%%");
   int fd = -1;
   llvm::SmallString<256> tempPath;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueFile(model, fd, tempPath))
+  if (std::error_code ec = llvm::sys::fs::createUniqueFile(model, fd, tempPath))
     return llvm::createStringError(ec, "cannot create a temporary file for '" +
                                            path + "': " + ec.message());
-  auto stream = std::make_unique<llvm::raw_fd_ostream>(fd, /*shouldClose=*/true);
+  auto stream =
+      std::make_unique<llvm::raw_fd_ostream>(fd, /*shouldClose=*/true);
   return std::unique_ptr<AtomicFile>(
-      new AtomicFile(path.str(), tempPath.str().str(), std::move(stream)));
+      new AtomicFile(path.str(), tempPath.str().str(), fd, std::move(stream)));
 }
 
 AtomicFile::~AtomicFile() {

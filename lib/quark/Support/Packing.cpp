@@ -4,7 +4,13 @@
 
 #include "quark/Support/Parallel.h"
 
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/SwapByteOrder.h"
+
+#include <algorithm>
 #include <cassert>
+#include <cstring>
+#include <type_traits>
 
 namespace mlir::quark {
 
@@ -26,47 +32,79 @@ const std::array<int, 8> &int4SlotOrder(Int4PackOrder order) {
   return order == Int4PackOrder::Reorder ? kInterleaved : kIdentity;
 }
 
-/// Words of one row: full words with the slot order fixed at compile time
-/// (so the loop vectorizes), then a zero-padded partial word.
-template <int S0, int S1, int S2, int S3, int S4, int S5, int S6, int S7>
-static inline void packInt4Row(const int8_t *row, int64_t cols,
-                               int32_t *out) {
-  int64_t full = cols / 8;
-  for (int64_t w = 0; w < full; ++w) {
-    const int8_t *g = row + 8 * w;
-    auto nibble = [&](int element, int slot) {
-      return (static_cast<uint32_t>(g[element]) & 0xFu) << (4 * slot);
-    };
-    out[w] = static_cast<int32_t>(nibble(S0, 0) | nibble(S1, 1) |
-                                  nibble(S2, 2) | nibble(S3, 3) |
-                                  nibble(S4, 4) | nibble(S5, 5) |
-                                  nibble(S6, 6) | nibble(S7, 7));
+/// One word from eight int8 codes loaded as a little-endian uint64 (code i
+/// in byte i): the nibbles are compacted with shifts and masks instead of
+/// eight separate extractions.
+static inline uint32_t packInt4Word(uint64_t bytes, Int4PackOrder order) {
+  bytes &= 0x0F0F0F0F0F0F0F0FULL;
+  if (order == Int4PackOrder::Order) { // slot i holds code i
+    bytes = (bytes | bytes >> 4) & 0x00FF00FF00FF00FFULL;
+    bytes = (bytes | bytes >> 8) & 0x0000FFFF0000FFFFULL;
+    return static_cast<uint32_t>(bytes | bytes >> 16);
   }
-  if (cols % 8 != 0) {
-    static constexpr int slots[8] = {S0, S1, S2, S3, S4, S5, S6, S7};
-    uint32_t word = 0;
-    for (int slot = 0; slot < 8; ++slot)
-      if (full * 8 + slots[slot] < cols)
-        word |= (static_cast<uint32_t>(row[full * 8 + slots[slot]]) & 0xFu)
-                << (4 * slot);
-    out[full] = static_cast<int32_t>(word);
+  // Reorder: slots 0-3 hold codes 0, 2, 4, 6 and slots 4-7 codes 1, 3, 5, 7.
+  auto fourNibbles = [](uint64_t lanes) { // nibbles at bits 0, 16, 32, 48
+    lanes = (lanes | lanes >> 12) & 0x000000FF000000FFULL;
+    return static_cast<uint32_t>((lanes | lanes >> 24) & 0xFFFF);
+  };
+  return fourNibbles(bytes & 0x000F000F000F000FULL) |
+         fourNibbles((bytes >> 8) & 0x000F000F000F000FULL) << 16;
+}
+
+/// Rows of codes (int8, or int32 narrowed block by block) into words.
+template <typename Code>
+static inline __attribute__((always_inline)) void
+packInt4Rows(llvm::ArrayRef<Code> codes, int64_t rows, int64_t cols,
+             Int4PackOrder order, llvm::MutableArrayRef<int32_t> packed) {
+  int64_t words = packedInt4Cols(cols);
+  assert(static_cast<int64_t>(codes.size()) == rows * cols);
+  assert(static_cast<int64_t>(packed.size()) == rows * words);
+  constexpr int64_t kBlock = 512; // codes narrowed at a time, a multiple of 8
+  int8_t narrowed[kBlock];
+  for (int64_t r = 0; r < rows; ++r) {
+    const Code *row = codes.data() + r * cols;
+    int32_t *out = packed.data() + r * words;
+    int64_t full = cols / 8 * 8;
+    for (int64_t start = 0; start < full; start += kBlock) {
+      int64_t count = std::min(kBlock, full - start);
+      const int8_t *block;
+      if constexpr (std::is_same_v<Code, int8_t>) {
+        block = row + start;
+      } else {
+        for (int64_t i = 0; i < count; ++i)
+          narrowed[i] = static_cast<int8_t>(row[start + i]);
+        block = narrowed;
+      }
+      for (int64_t w = 0; w < count / 8; ++w) {
+        uint64_t bytes;
+        std::memcpy(&bytes, block + 8 * w, 8);
+        if (!llvm::sys::IsLittleEndianHost)
+          bytes = llvm::byteswap(bytes);
+        out[start / 8 + w] = static_cast<int32_t>(packInt4Word(bytes, order));
+      }
+    }
+    if (cols % 8 != 0) { // a zero-padded partial word
+      const std::array<int, 8> &slots = int4SlotOrder(order);
+      uint32_t word = 0;
+      for (int slot = 0; slot < 8; ++slot)
+        if (full + slots[slot] < cols)
+          word |= (static_cast<uint32_t>(row[full + slots[slot]]) & 0xFu)
+                  << (4 * slot);
+      out[full / 8] = static_cast<int32_t>(word);
+    }
   }
 }
 
 QUARK_VECTORIZED void packInt4(llvm::ArrayRef<int8_t> codes, int64_t rows,
                                int64_t cols, Int4PackOrder order,
                                llvm::MutableArrayRef<int32_t> packed) {
-  int64_t words = packedInt4Cols(cols);
-  assert(static_cast<int64_t>(codes.size()) == rows * cols);
-  assert(static_cast<int64_t>(packed.size()) == rows * words);
-  for (int64_t r = 0; r < rows; ++r) {
-    const int8_t *row = codes.data() + r * cols;
-    int32_t *out = packed.data() + r * words;
-    if (order == Int4PackOrder::Reorder)
-      packInt4Row<0, 2, 4, 6, 1, 3, 5, 7>(row, cols, out);
-    else
-      packInt4Row<0, 1, 2, 3, 4, 5, 6, 7>(row, cols, out);
-  }
+  packInt4Rows(codes, rows, cols, order, packed);
+}
+
+QUARK_VECTORIZED void packInt4(llvm::ArrayRef<int32_t> codes, int64_t rows,
+                               int64_t cols, Int4PackOrder order,
+                               llvm::MutableArrayRef<int32_t> packed) {
+  packInt4Rows(codes, rows, cols, order, packed);
 }
 
 void unpackInt4(llvm::ArrayRef<int32_t> packed, int64_t rows, int64_t cols,
@@ -109,8 +147,8 @@ void unpackInt3(llvm::ArrayRef<uint8_t> packed,
                 llvm::MutableArrayRef<int8_t> codes) {
   assert(packed.size() % 3 == 0 && codes.size() == packed.size() / 3 * 8);
   for (size_t g = 0; g < packed.size() / 3; ++g) {
-    uint32_t word = packed[g * 3] | (packed[g * 3 + 1] << 8) |
-                    (packed[g * 3 + 2] << 16);
+    uint32_t word =
+        packed[g * 3] | (packed[g * 3 + 1] << 8) | (packed[g * 3 + 2] << 16);
     for (int i = 0; i < 8; ++i) {
       int value = (word >> (3 * i)) & 0x7;
       codes[g * 8 + i] = static_cast<int8_t>(value >= 4 ? value - 8 : value);
@@ -151,8 +189,8 @@ void unpackFp6(llvm::ArrayRef<uint8_t> packed,
                llvm::MutableArrayRef<uint8_t> codes) {
   assert(packed.size() % 3 == 0 && codes.size() == packed.size() / 3 * 4);
   for (size_t g = 0; g < packed.size() / 3; ++g) {
-    uint32_t word = packed[g * 3] | (packed[g * 3 + 1] << 8) |
-                    (packed[g * 3 + 2] << 16);
+    uint32_t word =
+        packed[g * 3] | (packed[g * 3 + 1] << 8) | (packed[g * 3 + 2] << 16);
     for (int i = 0; i < 4; ++i)
       codes[g * 4 + i] = static_cast<uint8_t>((word >> (6 * i)) & 0x3F);
   }

@@ -43,9 +43,9 @@ namespace {
 
 /// One weight to store.
 struct StoredWeight {
-  Operation *quantizer;   // the fake_quant / two_stage_fake_quant
+  Operation *quantizer; // the fake_quant / two_stage_fake_quant
   ParamOp param;
-  TensorSpecAttr spec;    // the (first-stage) element spec
+  TensorSpecAttr spec; // the (first-stage) element spec
   TwoStageSpecAttr twoStage;
   TensorQuantSpec numerics;
   TensorQuantSpec secondNumerics;
@@ -111,25 +111,25 @@ std::optional<TensorDType> storageDType(const TensorQuantSpec &spec) {
   return TensorDType::U8; // fp6, fp4, e5m3 bit patterns
 }
 
-std::vector<uint8_t> encodeCodes(llvm::ArrayRef<int32_t> codes,
-                                 TensorDType dtype) {
+/// Stores unpacked codes as `dtype`'s little-endian bytes into `out`.
+void encodeCodes(llvm::ArrayRef<int32_t> codes, TensorDType dtype,
+                 llvm::MutableArrayRef<uint8_t> out) {
   size_t width = tensorDTypeSize(dtype);
-  std::vector<uint8_t> bytes(codes.size() * width);
+  assert(out.size() == codes.size() * width);
   if (width == 1) { // every 8-bit and narrower code: a plain narrowing
     for (size_t i = 0; i < codes.size(); ++i)
-      bytes[i] = static_cast<uint8_t>(codes[i]);
-    return bytes;
+      out[i] = static_cast<uint8_t>(codes[i]);
+    return;
   }
   if (width == 4 && llvm::sys::IsLittleEndianHost) { // safetensors' order
-    std::memcpy(bytes.data(), codes.data(), bytes.size());
-    return bytes;
+    std::memcpy(out.data(), codes.data(), out.size());
+    return;
   }
   for (size_t i = 0; i < codes.size(); ++i) {
     uint32_t value = static_cast<uint32_t>(codes[i]);
     for (size_t b = 0; b < width; ++b)
-      bytes[i * width + b] = static_cast<uint8_t>(value >> (8 * b));
+      out[i * width + b] = static_cast<uint8_t>(value >> (8 * b));
   }
-  return bytes;
 }
 
 template <typename T>
@@ -236,23 +236,26 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
     TensorQuantSpec whole = spec;
     whole.qscheme = QScheme::PerTensor;
     MinMaxStats extremes;
-    forChunks(0, rows, [&](int64_t begin, int64_t end,
-                           llvm::ArrayRef<float> values) -> llvm::Error {
-      llvm::Expected<QuantLayout> part =
-          QuantLayout::get(chunkShape(end - begin), whole);
-      if (!part)
-        return part.takeError();
-      MinMaxStats local;
-      observeMinMax(*part, values, local);
-      std::lock_guard<std::mutex> lock(mutex);
-      if (extremes.empty())
-        extremes = local;
-      extremes.min[0] = local.min[0] < extremes.min[0] ? local.min[0]
-                                                       : extremes.min[0];
-      extremes.max[0] = extremes.max[0] < local.max[0] ? local.max[0]
-                                                       : extremes.max[0];
-      return llvm::Error::success();
-    });
+    forChunks(0, rows,
+              [&](int64_t begin, int64_t end,
+                  llvm::ArrayRef<float> values) -> llvm::Error {
+                llvm::Expected<QuantLayout> part =
+                    QuantLayout::get(chunkShape(end - begin), whole);
+                if (!part)
+                  return part.takeError();
+                MinMaxStats local;
+                observeMinMax(*part, values, local);
+                std::lock_guard<std::mutex> lock(mutex);
+                if (extremes.empty())
+                  extremes = local;
+                extremes.min[0] = local.min[0] < extremes.min[0]
+                                      ? local.min[0]
+                                      : extremes.min[0];
+                extremes.max[0] = extremes.max[0] < local.max[0]
+                                      ? local.max[0]
+                                      : extremes.max[0];
+                return llvm::Error::success();
+              });
     if (llvm::Error error = takeFailure())
       return error;
     if (extremes.empty()) // an empty tensor
@@ -260,8 +263,7 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
     if (weight.twoStage) {
       float amax = std::max(std::fabs(std::min(extremes.min[0], 0.0f)),
                             std::fabs(std::max(extremes.max[0], 0.0f)));
-      secondScale =
-          scaleQuantSecondScale(spec, weight.secondNumerics, amax);
+      secondScale = scaleQuantSecondScale(spec, weight.secondNumerics, amax);
     } else {
       llvm::Expected<QuantParams> computed = computeQuantParams(spec, extremes);
       if (!computed)
@@ -289,60 +291,69 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
                       static_cast<int64_t>(tensorDTypeSize(weight.storage));
   if (llvm::Error error = writer.begin(name))
     return error;
-  std::vector<uint8_t> bytes;
   for (int64_t first = 0; first < rows; first += batchRows) {
     int64_t last = std::min(rows, first + batchRows);
-    bytes.resize(static_cast<size_t>((last - first) * storedRowBytes));
-    forChunks(first, last, [&](int64_t begin, int64_t end,
-                               llvm::ArrayRef<float> values) -> llvm::Error {
-      llvm::Expected<QuantLayout> part =
-          QuantLayout::get(chunkShape(end - begin), spec);
-      if (!part)
-        return part.takeError();
-      QuantParams local;
-      if (shared) {
-        local = *shared;
-      } else if (weight.twoStage) {
-        llvm::Expected<std::vector<float>> scales = scaleQuantBlockScales(
-            spec, weight.secondNumerics, *part, values, secondScale);
-        if (!scales)
-          return scales.takeError();
-        local.scales = std::move(*scales);
-      } else {
-        llvm::Expected<QuantParams> computed =
-            computeDynamicParams(spec, *part, values);
-        if (!computed)
-          return computed.takeError();
-        local = std::move(*computed);
-      }
-      std::vector<int32_t> codes(values.size());
-      if (llvm::Error error =
-              quantizeTensor(spec, *part, values, local, codes))
-        return error;
-      std::vector<uint8_t> encoded =
-          weight.packed
-              ? encodeCodes(packCodes(weight.codeElement, chunkShape(end - begin),
-                                      codes,
-                                      weight.storage == TensorDType::I32
-                                          ? std::optional(kInt4PackMethod)
-                                          : std::nullopt),
-                            weight.storage)
-              : encodeCodes(codes, weight.storage);
-      std::copy(encoded.begin(), encoded.end(),
-                bytes.begin() + (begin - first) * storedRowBytes);
-      if (!shared) {
-        // A chunk's slots are its rows' slots (or, unchunked, all of them).
-        size_t offset = static_cast<size_t>(begin * slotsPerRow);
-        std::copy(local.scales.begin(), local.scales.end(),
-                  params.scales.begin() + offset);
-        std::copy(local.zeroPoints.begin(), local.zeroPoints.end(),
-                  params.zeroPoints.begin() + offset);
-      }
-      return llvm::Error::success();
-    });
+    // A fresh buffer per batch: the writer takes it over and writes it
+    // while the next batch is computed.
+    std::vector<uint8_t> bytes(
+        static_cast<size_t>((last - first) * storedRowBytes));
+    forChunks(
+        first, last,
+        [&](int64_t begin, int64_t end,
+            llvm::ArrayRef<float> values) -> llvm::Error {
+          llvm::Expected<QuantLayout> part =
+              QuantLayout::get(chunkShape(end - begin), spec);
+          if (!part)
+            return part.takeError();
+          QuantParams local;
+          if (shared) {
+            local = *shared;
+          } else if (weight.twoStage) {
+            llvm::Expected<std::vector<float>> scales = scaleQuantBlockScales(
+                spec, weight.secondNumerics, *part, values, secondScale);
+            if (!scales)
+              return scales.takeError();
+            local.scales = std::move(*scales);
+          } else {
+            llvm::Expected<QuantParams> computed =
+                computeDynamicParams(spec, *part, values);
+            if (!computed)
+              return computed.takeError();
+            local = std::move(*computed);
+          }
+          // Scratch codes, reused by this thread across chunks and tensors.
+          static thread_local std::vector<int32_t> scratch;
+          if (scratch.size() < values.size())
+            scratch.resize(values.size());
+          llvm::MutableArrayRef<int32_t> codes(scratch.data(), values.size());
+          if (llvm::Error error =
+                  quantizeTensor(spec, *part, values, local, codes))
+            return error;
+          llvm::MutableArrayRef<uint8_t> stored(
+              bytes.data() + (begin - first) * storedRowBytes,
+              static_cast<size_t>((end - begin) * storedRowBytes));
+          if (weight.packed)
+            packCodesToStorage(weight.codeElement, chunkShape(end - begin),
+                               codes,
+                               weight.storage == TensorDType::I32
+                                   ? std::optional(kInt4PackMethod)
+                                   : std::nullopt,
+                               stored);
+          else
+            encodeCodes(codes, weight.storage, stored);
+          if (!shared) {
+            // A chunk's slots are its rows' slots (or, unchunked, all of them).
+            size_t offset = static_cast<size_t>(begin * slotsPerRow);
+            std::copy(local.scales.begin(), local.scales.end(),
+                      params.scales.begin() + offset);
+            std::copy(local.zeroPoints.begin(), local.zeroPoints.end(),
+                      params.zeroPoints.begin() + offset);
+          }
+          return llvm::Error::success();
+        });
     if (llvm::Error error = takeFailure())
       return error;
-    if (llvm::Error error = writer.append(bytes))
+    if (llvm::Error error = writer.append(std::move(bytes)))
       return error;
   }
   store.release(name, file);
@@ -383,8 +394,7 @@ struct QuantizeWeightsPass
             << "weight '" << name << "' is quantized twice";
         return signalPassFailure();
       }
-      declarations.push_back(
-          {name, weight.storage, weight.storedShape});
+      declarations.push_back({name, weight.storage, weight.storedShape});
       declarations.push_back(
           {name + "_scale", TensorDType::F32,
            llvm::SmallVector<int64_t, 4>(weight.paramType.getShape())});
@@ -446,7 +456,8 @@ struct QuantizeWeightsPass
           getTensorQuantSpec(spec, element, emitError);
       if (failed(numerics))
         return WalkResult::interrupt();
-      StoredWeight weight{op, param, spec, twoStage, *numerics, {}, {}, {}, false, {}, false, {}};
+      StoredWeight weight{op, param, spec,  twoStage, *numerics, {},
+                          {}, {},    false, {},       false,     {}};
       if (twoStage) {
         FailureOr<TensorQuantSpec> second =
             getTensorQuantSpec(twoStage.getSecond(), element, emitError);
@@ -461,11 +472,12 @@ struct QuantizeWeightsPass
         return WalkResult::interrupt();
       }
       weight.storage = *storage;
-      weight.codeElement = getCodeElementType(spec, Float32Type::get(&getContext()));
+      weight.codeElement =
+          getCodeElementType(spec, Float32Type::get(&getContext()));
       weight.storedShape.assign(param.getType().getShape().begin(),
                                 param.getType().getShape().end());
-      if (auto packing = packedStorage(weight.codeElement,
-                                       param.getType().getShape())) {
+      if (auto packing =
+              packedStorage(weight.codeElement, param.getType().getShape())) {
         weight.packed = true;
         weight.storage = packing->first;
         weight.storedShape = packing->second;
@@ -490,10 +502,10 @@ struct QuantizeWeightsPass
     std::string name = weight.param.getName().str();
     QuantParams params;
     float secondScale = 0.0f;
-    if (llvm::Error error = quantizeStreaming(weight, store, writer, params,
-                                              secondScale))
-      return op->emitError() << "'" << name
-                             << "': " << llvm::toString(std::move(error));
+    if (llvm::Error error =
+            quantizeStreaming(weight, store, writer, params, secondScale))
+      return op->emitError()
+             << "'" << name << "': " << llvm::toString(std::move(error));
     auto write = [&](llvm::StringRef tensor,
                      llvm::ArrayRef<uint8_t> bytes) -> LogicalResult {
       if (llvm::Error error = writer.write(tensor, bytes))
@@ -544,14 +556,13 @@ struct QuantizeWeightsPass
                                   builder.getStringAttr(name + "_scale"), file);
     Value zeroPoint;
     if (weight.hasZeroPoint)
-      zeroPoint = ParamOp::create(
-          builder, loc,
-          RankedTensorType::get(weight.paramType.getShape(),
-                                builder.getI32Type()),
-          builder.getStringAttr(name + "_zero_point"), file);
-    auto dequantized = DequantizeOp::create(builder, loc, weightType,
-                                            codeValues, weight.spec, scale,
-                                            zeroPoint);
+      zeroPoint =
+          ParamOp::create(builder, loc,
+                          RankedTensorType::get(weight.paramType.getShape(),
+                                                builder.getI32Type()),
+                          builder.getStringAttr(name + "_zero_point"), file);
+    auto dequantized = DequantizeOp::create(
+        builder, loc, weightType, codeValues, weight.spec, scale, zeroPoint);
     op->getResult(0).replaceAllUsesWith(dequantized.getResult());
     // The freeze-time parameter computation goes with its quantizer.
     SmallVector<Operation *> producers;

@@ -68,6 +68,28 @@ TEST(Packing, Int4RoundTripRandom) {
   EXPECT_FALSE(parseInt4PackOrder("awq").has_value());
 }
 
+TEST(Packing, Int4FromInt32CodesAcrossBlocks) {
+  // Rows longer than the packer's narrowing block, a partial last word,
+  // and int32 codes (what the quantization kernels produce).
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> nibble(-8, 7);
+  const int64_t rows = 3, cols = 1100;
+  std::vector<int8_t> codes(rows * cols);
+  for (int8_t &c : codes)
+    c = static_cast<int8_t>(nibble(rng));
+  std::vector<int32_t> wide(codes.begin(), codes.end());
+  for (Int4PackOrder order : {Int4PackOrder::Order, Int4PackOrder::Reorder}) {
+    std::vector<int32_t> fromNarrow(rows * packedInt4Cols(cols)),
+        fromWide(fromNarrow.size());
+    packInt4(codes, rows, cols, order, fromNarrow);
+    packInt4(wide, rows, cols, order, fromWide);
+    EXPECT_EQ(fromNarrow, fromWide);
+    std::vector<int8_t> back(codes.size());
+    unpackInt4(fromWide, rows, cols, order, true, back);
+    EXPECT_EQ(back, codes);
+  }
+}
+
 TEST(Packing, Int3) {
   // Values 0..7 as signed int3 codes: 0,1,2,3,-4,-3,-2,-1.
   std::vector<int8_t> codes = {0, 1, 2, 3, -4, -3, -2, -1};

@@ -8,6 +8,8 @@
 
 #include <cfloat>
 #include <cmath>
+#include <limits>
+#include <random>
 
 using namespace mlir::quark;
 
@@ -39,8 +41,7 @@ TEST(ScalarQuant, RoundModes) {
   EXPECT_EQ(quantizeInt(2.5f, 1.0f, 0, -128, 127, RoundMode::HalfEven), 2);
   EXPECT_EQ(quantizeInt(2.5f, 1.0f, 0, -128, 127, RoundMode::HalfAwayFromZero),
             3);
-  EXPECT_EQ(quantizeInt(-2.5f, 1.0f, 0, -128, 127,
-                        RoundMode::HalfAwayFromZero),
+  EXPECT_EQ(quantizeInt(-2.5f, 1.0f, 0, -128, 127, RoundMode::HalfAwayFromZero),
             -3);
   EXPECT_EQ(quantizeInt(2.9f, 1.0f, 0, -128, 127, RoundMode::Floor), 2);
   EXPECT_EQ(quantizeInt(-2.1f, 1.0f, 0, -128, 127, RoundMode::Floor), -3);
@@ -98,8 +99,8 @@ TEST(ScalarQuant, FloatScaleAndFp8) {
   EXPECT_EQ(quantizeFloat(QuantDType::FP8E4M3, 448.0f, 1.0f), 0x7Eu);
   EXPECT_EQ(quantizeFloat(QuantDType::FP8E4M3, -0.0f, 1.0f), 0x80u);
   EXPECT_EQ(dequantizeFloat(QuantDType::FP8E4M3, 0x7E, 0.5f), 224.0f);
-  EXPECT_TRUE(std::isnan(fakeQuantizeFloat(QuantDType::FP8E4M3,
-                                           std::nanf(""), 1.0f)));
+  EXPECT_TRUE(
+      std::isnan(fakeQuantizeFloat(QuantDType::FP8E4M3, std::nanf(""), 1.0f)));
   EXPECT_EQ(fakeQuantizeFloat(QuantDType::FP8E5M2, INFINITY, 1.0f), 57344.0f);
 }
 
@@ -119,6 +120,46 @@ TEST(ScalarQuant, Fp4Fp6FollowQuarkElementKernel) {
   // A zero scale is replaced by 2^-23 (Quark's masked_fill).
   EXPECT_EQ(fakeQuantizeFloat(QuantDType::FP4, std::ldexp(1.0f, -23), 0.0f),
             std::ldexp(1.0f, -23));
+}
+
+TEST(ScalarQuant, FloatClampMatchesDoubleClampWithin2To24) {
+  // The vectorized kernels add the zero point and clamp in float when the
+  // range allows; the codes must be those of the exact double clamp,
+  // including sums float cannot represent, infinities and NaN.
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> exponent(-30.0f, 40.0f);
+  struct Range {
+    double qmin, qmax;
+    int32_t zeroPoint;
+  };
+  const Range ranges[] = {
+      {-128, 127, 0},     {0, 255, 37},      {-8, 7, 0},       {0, 15, 9},
+      {-32768, 32767, 0}, {0, 65535, 65535}, {0, 65535, 12345}};
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               0.5f,
+                               -2.5f,
+                               16777215.0f,
+                               16777217.0f,
+                               -16777216.0f,
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::quiet_NaN(),
+                               FLT_MAX};
+  for (int i = 0; i < 20000; ++i)
+    values.push_back((i % 2 ? -1.0f : 1.0f) * std::exp2(exponent(rng)));
+  for (const Range &range : ranges)
+    for (RoundMode mode :
+         {RoundMode::HalfEven, RoundMode::HalfAwayFromZero, RoundMode::Floor})
+      for (float inverse : {1.0f, 0.37f, 1024.0f})
+        for (float x : values)
+          ASSERT_EQ(
+              quantizeIntWithInverse<float>(
+                  x, inverse, range.zeroPoint, static_cast<float>(range.qmin),
+                  static_cast<float>(range.qmax), mode),
+              quantizeIntWithInverse<double>(x, inverse, range.zeroPoint,
+                                             range.qmin, range.qmax, mode))
+              << x << " * " << inverse << " + " << range.zeroPoint;
 }
 
 } // namespace
