@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds Quark-MLIR (scripts/setup.sh), then runs the main job
-# on the bundled default model: its perplexity on the held-out book, the way
+# on the bundled default model: quantizes it with fp8 and with int4_wo_128
+# and prints its perplexity on a held-out book before and after, the way
 # Quark's quantize_quark.py measures it. Also shows the quantization IR on
 # the example weights.
 set -euo pipefail
@@ -9,13 +10,20 @@ build=${QUARK_BUILD_DIR:-$root/build}
 bash "$root/scripts/setup.sh"
 
 echo
-echo "== The bundled model (models/tiny-llama) on data/sherlock-holmes.txt:"
-"$build/bin/quark-quantize" --model_dir "$root/models/tiny-llama" \
-  --skip_quantization --tasks perplexity \
-  --eval_dataset "$root/data/sherlock-holmes.txt" --seq_len 512 \
-  --report-json "$build/quickstart-perplexity.json"
-echo "(report: $build/quickstart-perplexity.json; the model's training run" \
-  "measured $(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["perplexity"], 4))' \
+echo "== The bundled model (models/tiny-llama), quantized with fp8 and with"
+echo "   int4_wo_128, perplexity on the held-out data/sherlock-holmes.txt before"
+echo "   and after (calibration: the bundled data/tom-sawyer.txt):"
+for scheme in fp8 int4_wo_128; do
+  echo "-- --quant_scheme $scheme"
+  "$build/bin/quark-quantize" --model_dir "$root/models/tiny-llama" \
+    --output_dir "$build/quickstart/$scheme" --quant_scheme "$scheme" \
+    --num_calib_data 128 --seq_len 512 --tasks perplexity \
+    --eval_dataset "$root/data/sherlock-holmes.txt" \
+    --report-json "$build/quickstart/$scheme/report.json"
+done
+echo "(quantized IR, weights and reports under $build/quickstart/; the model's" \
+  "training run measured a float perplexity of" \
+  "$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["perplexity"], 4))' \
   "$root/models/tiny-llama/training_eval.json"))"
 
 echo

@@ -150,12 +150,21 @@ def QuarkCalibrate : Pass<"quark-calibrate", "::mlir::ModuleOp"> {
     `num-calib-data` windows of `seq-len` tokens through `@forward` on the
     CPU executor, and records in every `quark.observe` the statistics its
     observer keeps: the running minimum and maximum of each parameter slot
-    (`min_values`, `max_values`). Weights come from the module's
+    (`min_values`, `max_values`), and for histogram, percentile and MSE
+    observers Quark's running histogram (`histogram`, `histogram_edges`).
+    Attention with a softmax spec records the probabilities' maximum.
+
+    The model runs decoder layer by decoder layer: every window passes
+    through one layer before the next layer's weights are read, and a
+    layer's weights are dropped (their pages handed back to the kernel)
+    when it is done, so memory holds one layer's weights and the windows'
+    activations, not the model. Weights come from the module's
     `quark.model_dir`.
   }];
   let options = [
     Option<"dataset", "dataset", "std::string", /*default=*/"",
-           "calibration text: a UTF-8 file or a folder of .txt files">,
+           "calibration text: a UTF-8 .txt file, a .jsonl file of "
+           "{\"text\": ...} records, or a folder of them">,
     Option<"seqLen", "seq-len", "int64_t", /*default=*/"512",
            "tokens per calibration window">,
     Option<"numCalibData", "num-calib-data", "int64_t", /*default=*/"512",
@@ -196,24 +205,31 @@ def QuarkQuantizeWeights : Pass<"quark-quantize-weights", "::mlir::ModuleOp"> {
   let summary = "Stores quantized weights as codes and scales in a safetensors file";
   let description = [{
     Real quantization of the weights `quark-freeze` fake-quantized: each
-    weight is read from the checkpoint one tensor at a time, quantized with
-    Quark's numerics and written to `output-file` as its codes (one per
-    byte, or fp8 bits) and its scales (`<name>_scale`, float32), zero points
+    weight is streamed from the checkpoint in row chunks, quantized with
+    Quark's numerics on all threads and written to `output-file` as its
+    codes and its scales (`<name>_scale`, float32), zero points
     (`<name>_zero_point`) and, for NVFP4-style specs, the per-tensor scale
-    of the block scales (`<name>_scale_2`). The IR then reads them:
+    of the block scales (`<name>_scale_2`). Codes are stored as Quark packs
+    them: int4/uint4 eight to an int32 word in Quark's `reorder` order, fp4
+    two to a byte, fp6 four to three bytes (read back through
+    `quark.unpack`); 8-bit codes one per byte, fp8 as its bits. The IR then
+    reads them:
 
     ```mlir
     %c = quark.param "model.layers.0.mlp.up_proj.weight" from "/out/quantized-weights.safetensors"
-           : tensor<768x256xi4>
-    %q = quark.storage_cast %c : tensor<768x256xi4> -> tensor<768x256x!quant.any<i4:f32>>
+           : tensor<768x32xi32>
+    %q = quark.unpack %c pack_method = reorder
+           : tensor<768x32xi32> -> tensor<768x256x!quant.any<i4:f32>>
     %s = quark.param "model.layers.0.mlp.up_proj.weight_scale" from "..." : tensor<768x2xf32>
     %w = quark.dequantize %q scale(%s : tensor<768x2xf32>) {spec = #int4_g128}
            : tensor<768x256x!quant.any<i4:f32>> -> tensor<768x256xbf16>
     ```
 
-    Memory stays bounded by the largest weight: nothing else is held. Block
-    formats (mx6, mx9, bfp16) have no stored form, and progressive specs
-    (int4_fp8) are not stored yet; both stay fake-quantized.
+    Memory stays bounded by a batch of rows: the checkpoint's pages are
+    handed back as each tensor is done, so checkpoints larger than RAM
+    quantize. Block formats (mx6, mx9, bfp16) have no stored form, and
+    progressive specs (int4_fp8) are not stored yet; both stay
+    fake-quantized.
   }];
   let options = [
     Option<"outputFile", "output-file", "std::string", /*default=*/"",
