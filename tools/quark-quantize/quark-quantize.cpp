@@ -28,6 +28,7 @@
 #include "quark/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/Pass/PassManager.h"
@@ -311,6 +312,33 @@ int main(int argc, char **argv) {
   DialectRegistry registry;
   registerAllQuarkDialects(registry);
   MLIRContext context(registry);
+  // Warnings too (MLIR's default handler prints only errors): calibration
+  // warns about observers no data reached.
+  ScopedDiagnosticHandler diagnostics(&context, [](Diagnostic &diag) {
+    llvm::raw_ostream &os = llvm::errs();
+    os << diag.getLocation() << ": ";
+    switch (diag.getSeverity()) {
+    case DiagnosticSeverity::Error:
+      os << "error: ";
+      break;
+    case DiagnosticSeverity::Warning:
+      os << "warning: ";
+      break;
+    case DiagnosticSeverity::Note:
+      os << "note: ";
+      break;
+    case DiagnosticSeverity::Remark:
+      os << "remark: ";
+      break;
+    }
+    os << diag << "\n";
+    // The pass manager's "see current operation" note would print the
+    // whole model.
+    for (const Diagnostic &note : diag.getNotes())
+      if (!llvm::StringRef(note.str()).starts_with("see current operation"))
+        os << note.getLocation() << ": note: " << note << "\n";
+    return success();
+  });
   llvm::json::Object timings;
   auto importStart = Clock::now();
   auto importModel = [&]() {

@@ -163,9 +163,15 @@ llvm::Expected<QuantParams> computeQuantParams(const TensorQuantSpec &spec,
   for (size_t s = 0; s < slots; ++s) {
     float lo = stats.min[s], hi = stats.max[s];
     if (lo > hi) {
-      // Never observed: Quark's check_min_max_valid falls back to (1, 0).
-      params.scales[s] = 1.0f;
-      continue;
+      // Never observed (min +inf, max -inf, as Quark's buffers start).
+      // Integer observers fall back to (1, 0) in check_min_max_valid; float
+      // observers clamp the range to include 0, see amax 0 and take their
+      // smallest scale.
+      if (element.isInteger()) {
+        params.scales[s] = 1.0f;
+        continue;
+      }
+      lo = hi = 0.0f;
     }
     float scale;
     if (spec.usesMXScales()) {

@@ -10,7 +10,9 @@
 #include "quark/Support/TextDataset.h"
 #include "quark/Support/Tokenizer.h"
 #include "quark/Transforms/Calibration.h"
+
 #include "quark/Transforms/Passes.h"
+#include <limits>
 
 #include "mlir/IR/Builders.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -88,8 +90,8 @@ mlir::quark::calibrateModule(ModuleOp module,
   Type modelFloat = modelFloatType(module);
   for (ObserveOp op : observers) {
     auto emitError = [&]() -> InFlightDiagnostic {
-      return op.emitError() << "'" << op.getName().value_or("observer")
-                            << "': ";
+      return op.emitError()
+             << "'" << op.getName().value_or("observer") << "': ";
     };
     FailureOr<std::optional<HistogramMethod>> method =
         observerMethod(op.getSpec(), emitError);
@@ -116,8 +118,8 @@ mlir::quark::calibrateModule(ModuleOp module,
     return fail(options.dataset + ": " + llvm::toString(ids.takeError()));
   report.tokenizeSeconds = secondsSince(tokenizeStart);
   report.tokens = static_cast<int64_t>(ids->size());
-  report.windows = std::min<int64_t>(options.numCalibData,
-                                     report.tokens / options.seqLen);
+  report.windows =
+      std::min<int64_t>(options.numCalibData, report.tokens / options.seqLen);
   if (report.windows < 1)
     return fail(llvm::formatv("{0} has {1} tokens, fewer than one window of "
                               "{2}",
@@ -129,13 +131,13 @@ mlir::quark::calibrateModule(ModuleOp module,
   WeightStore weights(modelDir.str());
   weights.setCaching(false);
   Executor executor(weights);
-  executor.observeHook = [&](ObserveOp op, const Tensor &tensor) -> llvm::Error {
+  executor.observeHook = [&](ObserveOp op,
+                             const Tensor &tensor) -> llvm::Error {
     auto start = Clock::now();
     Accumulator &accumulator = accumulators[op];
     if (accumulator.histogramMethod) {
-      observeHistogram(*accumulator.histogramMethod,
-                       accumulator.spec.symmetric, tensor.floats(),
-                       accumulator.histogram);
+      observeHistogram(*accumulator.histogramMethod, accumulator.spec.symmetric,
+                       tensor.floats(), accumulator.histogram);
       report.observeSeconds += secondsSince(start);
       return llvm::Error::success();
     }
@@ -153,13 +155,14 @@ mlir::quark::calibrateModule(ModuleOp module,
     seen = std::max(seen, largest);
   };
   auto observes = [](Operation *op) {
-    return op->walk([](Operation *nested) {
-               auto attention = dyn_cast<AttentionOp>(nested);
-               return isa<ObserveOp>(nested) ||
-                              (attention && attention.getSoftmaxSpecAttr())
-                          ? WalkResult::interrupt()
-                          : WalkResult::advance();
-             })
+    return op
+        ->walk([](Operation *nested) {
+          auto attention = dyn_cast<AttentionOp>(nested);
+          return isa<ObserveOp>(nested) ||
+                         (attention && attention.getSoftmaxSpecAttr())
+                     ? WalkResult::interrupt()
+                     : WalkResult::advance();
+        })
         .wasInterrupted();
   };
   Operation *last = nullptr;
@@ -175,9 +178,9 @@ mlir::quark::calibrateModule(ModuleOp module,
     int64_t batch = std::min(options.batchSize, report.windows - first);
     llvm::ArrayRef<int32_t> slice(ids->data() + first * options.seqLen,
                                   batch * options.seqLen);
-    batches.push_back({Tensor::fromInts(
-        {batch, options.seqLen},
-        std::vector<int32_t>(slice.begin(), slice.end()))});
+    batches.push_back(
+        {Tensor::fromInts({batch, options.seqLen},
+                          std::vector<int32_t>(slice.begin(), slice.end()))});
   }
   ProgressBar progress("calibration", std::max<int64_t>(layers, 1), "layers");
   int64_t blockRuns = 0;
@@ -196,36 +199,48 @@ mlir::quark::calibrateModule(ModuleOp module,
     if (seen == softmaxMax.end())
       return fail("an attention with a softmax_spec saw no data (is it "
                   "reachable from @forward?)");
-    op.setSoftmaxMaxAttr(FloatAttr::get(Float32Type::get(module.getContext()),
-                                        seen->second));
+    op.setSoftmaxMaxAttr(
+        FloatAttr::get(Float32Type::get(module.getContext()), seen->second));
   }
 
   // Record the statistics, shaped as the observer's parameters.
   for (ObserveOp op : observers) {
-    const Accumulator &accumulator = accumulators[op];
-    if (accumulator.empty())
-      return fail(llvm::formatv("'{0}' saw no data (is it reachable from "
-                                "@forward?)",
-                                op.getName().value_or("observer")));
+    Accumulator &accumulator = accumulators[op];
     MLIRContext *context = module.getContext();
+    if (accumulator.empty()) {
+      // An MoE expert no calibration token was routed to. Quark keeps its
+      // observer's initial statistics (min +inf, max -inf) and computes
+      // default parameters from them; so does quark-freeze.
+      op.emitWarning() << "'" << op.getName().value_or("observer")
+                       << "' saw no calibration data; it gets Quark's "
+                          "parameters for an unobserved tensor";
+      accumulator.histogramMethod.reset();
+      accumulator.stats.min.clear();
+    }
     if (accumulator.histogramMethod) {
       const HistogramStats &histogram = accumulator.histogram;
-      op.setHistogramAttr(floatsAttr(
-          context, {static_cast<int64_t>(histogram.counts.size())},
-          histogram.counts));
-      op.setHistogramEdgesAttr(floatsAttr(
-          context, {static_cast<int64_t>(histogram.edges.size())},
-          histogram.edges));
+      op.setHistogramAttr(
+          floatsAttr(context, {static_cast<int64_t>(histogram.counts.size())},
+                     histogram.counts));
+      op.setHistogramEdgesAttr(
+          floatsAttr(context, {static_cast<int64_t>(histogram.edges.size())},
+                     histogram.edges));
       continue;
     }
-    FailureOr<SmallVector<int64_t>> shape = getParamShape(
-        op.getSpec(), op.getInput().getType().getShape(),
-        [&] { return op.emitError(); });
+    FailureOr<SmallVector<int64_t>> shape =
+        getParamShape(op.getSpec(), op.getInput().getType().getShape(),
+                      [&] { return op.emitError(); });
     if (failed(shape))
       return failure();
     int64_t slots = 1;
     for (int64_t dim : *shape)
       slots *= dim;
+    if (accumulator.stats.min.empty()) {
+      accumulator.stats.min.assign(static_cast<size_t>(slots),
+                                   std::numeric_limits<float>::infinity());
+      accumulator.stats.max.assign(static_cast<size_t>(slots),
+                                   -std::numeric_limits<float>::infinity());
+    }
     if (slots != static_cast<int64_t>(accumulator.stats.min.size()))
       return fail(llvm::formatv("'{0}': statistics of {1} slots do not fit "
                                 "a parameter tensor of {2}",

@@ -304,4 +304,21 @@ TEST(HandComputed, LargeTensorsMatchRowByRowAndSkipNaN) {
   EXPECT_EQ(stats.max, (std::vector<float>{1000.0f / 256.0f}));
 }
 
+TEST(HandComputed, UnobservedStatisticsGetQuarksDefaults) {
+  // An observer that saw nothing keeps min +inf, max -inf. Quark's integer
+  // path (check_min_max_valid) returns scale 1 and zero point 0; its fp8
+  // path clamps the range to include 0 and takes the epsilon scale.
+  MinMaxStats unobserved{{INFINITY}, {-INFINITY}};
+  llvm::Expected<QuantParams> int8 = computeQuantParams(
+      intSpec(QuantDType::UInt8, QScheme::PerTensor, false), unobserved);
+  ASSERT_TRUE(static_cast<bool>(int8));
+  EXPECT_EQ(int8->scales, (std::vector<float>{1.0f}));
+  EXPECT_EQ(int8->zeroPoints, (std::vector<int32_t>{0}));
+  TensorQuantSpec fp8;
+  fp8.dtype = QuantDType::FP8E4M3;
+  llvm::Expected<QuantParams> fp8Params = computeQuantParams(fp8, unobserved);
+  ASSERT_TRUE(static_cast<bool>(fp8Params));
+  EXPECT_EQ(fp8Params->scales, (std::vector<float>{std::ldexp(1.0f, -23)}));
+}
+
 } // namespace
