@@ -29,6 +29,8 @@ def main():
     packages = ", ".join(f"`{name}` {version}" for name, version in
                          sorted(provenance["debian_packages"].items()))
     files = provenance["files"]
+    budget = (f" (this model's run chose it from a {args['minutes']:g}-minute budget "
+              f"with `--minutes`)" if args.get("minutes") else "")
     card = f"""# tiny-llama: the bundled default model
 
 A {log['parameters'] / 1e6:.1f}M-parameter Llama (`LlamaForCausalLM`) trained by
@@ -76,7 +78,10 @@ evaluation (`data/sherlock-holmes.txt`, {files['sherlock-holmes.txt']['bytes']:,
 bytes). All are public domain. Texts are normalized as Python reads them
 (universal newlines), without the byte-order mark and the Project Gutenberg
 licence header and footer; newlines are kept, and reach the model as the
-`<0x0A>` byte token.
+`<0x0A>` byte token. *Tom Sawyer*, part of the training text, is also the
+default calibration text of `quark-quantize` (`data/tom-sawyer.txt`,
+{files['tom-sawyer.txt']['bytes']:,} bytes): calibration data drawn from the
+training distribution, as Quark's pile-val is for most models.
 
 ## Tokenizer
 
@@ -119,17 +124,19 @@ build/bin/quark-quantize --model_dir models/tiny-llama --skip_quantization \\
 
 ```sh
 python3 scripts/prepare_corpus.py build/corpus
-python3 scripts/train_tiny_llama.py --corpus build/corpus --out models/tiny-llama
+python3 scripts/train_tiny_llama.py --corpus build/corpus --out models/tiny-llama \\
+    --steps {log['steps']} --intermediate {args['intermediate']}
 python3 scripts/model_card.py models/tiny-llama
 ```
 
 The text is pinned (the checksums in `data_provenance.json`) and the
 tokenizer is reproducible (tokenizer.json comes out byte-identical). The
 weights are reproducible in recipe, not in bits: PyTorch's CPU training is
-not bit-deterministic from run to run (in a check, two 4-step runs with the
-same seed and threads differed in 405 of the 5.5M bf16 weights, by one unit
-in the last place), so a rerun gives a model of the same quality with
-slightly different weights and perplexity.
+not bit-deterministic from run to run (in a check on an earlier model, two
+4-step runs with the same seed and threads differed in 405 of its 5.5M bf16
+weights, by one unit in the last place), so a rerun gives a model of the
+same quality with slightly different weights and perplexity. The step count
+is fixed{budget}, so the schedule does not depend on machine load.
 """
     with open(os.path.join(folder, "README.md"), "w") as f:
         f.write(card)
