@@ -4,6 +4,8 @@
 
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Runtime/Kernels.h"
+#include "quark/Support/MiniFloat.h"
+#include "quark/Support/Parallel.h"
 #include "quark/Support/ScalarQuant.h"
 #include "quark/Support/TensorQuant.h"
 #include "quark/Support/TwoStageQuant.h"
@@ -23,10 +25,9 @@ llvm::Error opError(Operation *op, const Twine &message) {
   std::string location;
   llvm::raw_string_ostream os(location);
   op->getLoc().print(os);
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 os.str() + ": '" +
-                                     op->getName().getStringRef() + "': " +
-                                     message);
+  return llvm::createStringError(
+      llvm::inconvertibleErrorCode(),
+      os.str() + ": '" + op->getName().getStringRef() + "': " + message);
 }
 
 std::string shapeText(llvm::ArrayRef<int64_t> shape) {
@@ -39,6 +40,23 @@ std::string shapeText(llvm::ArrayRef<int64_t> shape) {
 /// Rows of a tensor seen as [rows, last].
 int64_t leadingRows(const Tensor &tensor) {
   return tensor.rank() == 0 ? 1 : tensor.numElements() / tensor.dim(-1);
+}
+
+/// Rounds a float32 tensor's values to bf16 or f16 when `element` is one
+/// (round to nearest even, as torch's casts do); other types keep them.
+void roundToElementType(Tensor &tensor, Type element) {
+  if (tensor.kind() != ElementKind::F32 ||
+      !(element.isBF16() || element.isF16()))
+    return;
+  llvm::MutableArrayRef<float> values = tensor.floats();
+  bool bf16 = element.isBF16();
+  parallelChunks(static_cast<int64_t>(values.size()), 1 << 16,
+                 [&](int64_t begin, int64_t end) {
+                   for (int64_t i = begin; i < end; ++i)
+                     values[i] = bf16
+                                     ? decodeBFloat16(encodeBFloat16(values[i]))
+                                     : decodeFloat16(encodeFloat16(values[i]));
+                 });
 }
 
 kernels::Activation toKernel(ActivationKind kind) {
@@ -248,7 +266,8 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
   llvm::SmallVector<Tensor, 2> results;
   auto needFloat = [&](size_t i) -> llvm::Error {
     if (inputs[i]->kind() != ElementKind::F32)
-      return opError(op, llvm::formatv("operand {0} must be a float tensor", i));
+      return opError(op,
+                     llvm::formatv("operand {0} must be a float tensor", i));
     return llvm::Error::success();
   };
 
@@ -290,15 +309,15 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             llvm::SmallVector<int64_t, 4> shape(ids.shape());
             shape.push_back(table.dim(1));
             Tensor out = Tensor::empty(shape, ElementKind::F32);
-            int64_t bad = kernels::embedding(ids.i32(), ids.numElements(),
-                                             table.f32(), table.dim(0),
-                                             table.dim(1), out.f32());
+            int64_t bad =
+                kernels::embedding(ids.i32(), ids.numElements(), table.f32(),
+                                   table.dim(0), table.dim(1), out.f32());
             if (bad >= 0)
-              return opError(op, llvm::formatv("token id {0} at position {1} "
-                                               "is outside the vocabulary of "
-                                               "{2}",
-                                               ids.i32()[bad], bad,
-                                               table.dim(0)));
+              return opError(op,
+                             llvm::formatv("token id {0} at position {1} "
+                                           "is outside the vocabulary of "
+                                           "{2}",
+                                           ids.i32()[bad], bad, table.dim(0)));
             results.push_back(out);
             return llvm::Error::success();
           })
@@ -306,11 +325,10 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             const Tensor &x = *inputs[0], &table = *inputs[1];
             int64_t offset = static_cast<int64_t>(pos.getOffset());
             if (offset + x.dim(1) > table.dim(0))
-              return opError(op, llvm::formatv(
-                                     "a sequence of {0} tokens needs {1} "
-                                     "positions; the table has {2}",
-                                     x.dim(1), offset + x.dim(1),
-                                     table.dim(0)));
+              return opError(
+                  op, llvm::formatv("a sequence of {0} tokens needs {1} "
+                                    "positions; the table has {2}",
+                                    x.dim(1), offset + x.dim(1), table.dim(0)));
             Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
             kernels::addPositions(x.f32(), table.f32(), offset, x.dim(0),
                                   x.dim(1), x.dim(2), out.f32());
@@ -322,10 +340,10 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
               return e;
             const Tensor &x = *inputs[0], &w = *inputs[1];
             if (x.dim(-1) != w.dim(1))
-              return opError(op, llvm::formatv(
-                                     "'{0}': input has {1} features, the "
-                                     "weight takes {2}",
-                                     linear.getName(), x.dim(-1), w.dim(1)));
+              return opError(
+                  op, llvm::formatv("'{0}': input has {1} features, the "
+                                    "weight takes {2}",
+                                    linear.getName(), x.dim(-1), w.dim(1)));
             llvm::SmallVector<int64_t, 4> shape(x.shape());
             shape.back() = w.dim(0);
             Tensor out = Tensor::empty(shape, ElementKind::F32);
@@ -340,18 +358,19 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
             int64_t group =
                 static_cast<int64_t>(norm.getGroupSize().value_or(x.dim(-1)));
-            kernels::rmsNorm(x.f32(), inputs[1]->f32(), out.f32(),
-                             leadingRows(x), x.dim(-1), group,
-                             static_cast<float>(norm.getEpsilon().convertToDouble()));
+            kernels::rmsNorm(
+                x.f32(), inputs[1]->f32(), out.f32(), leadingRows(x), x.dim(-1),
+                group, static_cast<float>(norm.getEpsilon().convertToDouble()));
             results.push_back(out);
             return llvm::Error::success();
           })
           .Case([&](LayerNormOp norm) -> llvm::Error {
             const Tensor &x = *inputs[0];
             Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
-            kernels::layerNorm(x.f32(), inputs[1]->f32(), inputs[2]->f32(),
-                               out.f32(), leadingRows(x), x.dim(-1),
-                               static_cast<float>(norm.getEpsilon().convertToDouble()));
+            kernels::layerNorm(
+                x.f32(), inputs[1]->f32(), inputs[2]->f32(), out.f32(),
+                leadingRows(x), x.dim(-1),
+                static_cast<float>(norm.getEpsilon().convertToDouble()));
             results.push_back(out);
             return llvm::Error::success();
           })
@@ -392,9 +411,9 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             std::optional<QuantDType> probabilityType;
             float probabilityScale = 0.0f;
             if (TensorSpecAttr spec = attention.getSoftmaxSpecAttr()) {
-              FailureOr<TensorQuantSpec> numerics = getTensorQuantSpec(
-                  spec, Float32Type::get(op->getContext()),
-                  [&]() { return op->emitError(); });
+              FailureOr<TensorQuantSpec> numerics =
+                  getTensorQuantSpec(spec, Float32Type::get(op->getContext()),
+                                     [&]() { return op->emitError(); });
               if (failed(numerics))
                 return opError(op, "invalid softmax_spec");
               if (auto scale = attention.getSoftmaxScaleAttr()) {
@@ -428,9 +447,9 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
                 static_cast<int64_t>(attention.getHeadDim()),
                 static_cast<float>(attention.getScale().convertToDouble()),
                 static_cast<int64_t>(attention.getSlidingWindow().value_or(0)),
-                probabilities ? llvm::function_ref<void(float *, int64_t)>(
-                                    probabilities)
-                              : llvm::function_ref<void(float *, int64_t)>());
+                probabilities
+                    ? llvm::function_ref<void(float *, int64_t)>(probabilities)
+                    : llvm::function_ref<void(float *, int64_t)>());
             if (attention.getSoftmaxSpecAttr() &&
                 !attention.getSoftmaxScaleAttr() && softmaxHook)
               softmaxHook(attention, largest.load());
@@ -458,9 +477,9 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
           .Case<arith::AddFOp, arith::MulFOp>([&](Operation *) -> llvm::Error {
             const Tensor &a = *inputs[0], &b = *inputs[1];
             if (a.shape() != b.shape())
-              return opError(op, "operands differ in shape: " +
-                                     shapeText(a.shape()) + " and " +
-                                     shapeText(b.shape()));
+              return opError(
+                  op, "operands differ in shape: " + shapeText(a.shape()) +
+                          " and " + shapeText(b.shape()));
             Tensor out = Tensor::empty(a.shape(), ElementKind::F32);
             if (isa<arith::AddFOp>(op))
               kernels::add(a.f32(), b.f32(), out.f32(), a.numElements());
@@ -555,11 +574,11 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
                 computeDynamicParams(*spec, *layout, x.floats());
             if (!params)
               return opError(op, llvm::toString(params.takeError()));
-            results.push_back(Tensor::fromFloats(layout->paramShape(),
-                                                 params->scales));
+            results.push_back(
+                Tensor::fromFloats(layout->paramShape(), params->scales));
             if (compute.getZeroPoint())
-              results.push_back(Tensor::fromInts(layout->paramShape(),
-                                                 params->zeroPoints));
+              results.push_back(
+                  Tensor::fromInts(layout->paramShape(), params->zeroPoints));
             return llvm::Error::success();
           })
           .Case([&](UnpackOp unpack) -> llvm::Error {
@@ -628,9 +647,9 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
               std::optional<float> secondScale;
               if (fakeQuant.getSecondScale())
                 secondScale = inputs[1]->floats()[0];
-              error = fakeQuantizeScaleQuant(*first, *second, x.shape(),
-                                             x.floats(), secondScale,
-                                             out.floats());
+              error =
+                  fakeQuantizeScaleQuant(*first, *second, x.shape(), x.floats(),
+                                         secondScale, out.floats());
             } else {
               error = fakeQuantizeProgressive(*first, *second, x.shape(),
                                               x.floats(), out.floats());
@@ -680,6 +699,15 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
           });
   if (error)
     return error;
+
+  // Quantizers produce values of their result's element type: a bf16
+  // weight fake-quantized or dequantized is a bf16 tensor in Quark (and in
+  // the checkpoint a runtime reads), so the float32 values are rounded to
+  // it. Everything else already holds exactly what its type says.
+  if (isa<DequantizeOp, FakeQuantOp, TwoStageFakeQuantOp>(op))
+    for (auto [value, tensor] : llvm::zip(op->getResults(), results))
+      roundToElementType(tensor,
+                         cast<ShapedType>(value.getType()).getElementType());
 
   for (auto [value, tensor] : llvm::zip(op->getResults(), results)) {
     if (constantCaching && isConstant(value))
