@@ -3,7 +3,7 @@
 of perplexities to docs/schemes.md (and the raw reports to
 docs/schemes.json).
 
-    scripts/scheme_table.py [--build build] [--windows 64] [--calib 32]
+    scripts/scheme_table.py [--build build] [--windows 64] [--calib 32] [--resume]
 
 Each scheme runs `quark-quantize` on models/tiny-llama: calibration on the
 bundled data/tom-sawyer.txt (--calib windows of 512 tokens), evaluation on
@@ -14,12 +14,17 @@ and its peak RSS, and checks the ordering a user of these schemes expects:
 fp8 and int8 nearly lossless, int4 g128 better than int4 per-channel, mxfp4
 worse than fp8. The script exits non-zero when an expectation fails, so a
 regression in the numerics shows up here as well as in the tests.
+
+Each scheme's report is kept under BUILD/scheme-table/ as it finishes;
+--resume reuses them (after an interrupted run with the same binary and
+settings) instead of starting over.
 """
 
 import argparse
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,12 +80,26 @@ def main():
     p.add_argument("--windows", type=int, default=64)
     p.add_argument("--calib", type=int, default=32)
     p.add_argument("--out", default=os.path.join(ROOT, "docs", "schemes.md"))
+    p.add_argument("--resume", action="store_true",
+                   help="reuse the reports of an interrupted run")
     a = p.parse_args()
 
+    cache = os.path.join(a.build, "scheme-table")
+    if not a.resume:
+        shutil.rmtree(cache, ignore_errors=True)
+    os.makedirs(cache, exist_ok=True)
     rows, reports = [], []
     for scheme, extra in SCHEMES:
         label = " ".join([scheme] + extra)
-        report = run(a.build, scheme, extra, a.windows, a.calib, a.out)
+        cached = os.path.join(cache, label.replace(" ", "_") + ".json")
+        if os.path.exists(cached):
+            with open(cached) as f:
+                report = json.load(f)
+        else:
+            report = run(a.build, scheme, extra, a.windows, a.calib, a.out)
+            with open(cached + ".tmp", "w") as f:
+                json.dump(report, f)
+            os.replace(cached + ".tmp", cached)
         weight, activation = describe(report)
         delta = report["perplexity_quantized"] / report["perplexity_float"] - 1
         rows.append({"label": label, "scheme": scheme, "extra": extra, "weight": weight,
@@ -137,7 +156,13 @@ def main():
     for r in rows:
         lines.append(f"| `{r['label']}` | {r['weight']} | {r['activation']} | {r['ppl']:.4f} | "
                      f"{100 * r['delta']:+.2f}% | {r['wall_s']:.1f} | {r['rss'] / 2**20:.0f} |")
-    lines += ["", "Expected ordering:", ""]
+    lines += ["", "The model is small and its weights have no outliers, so every scheme "
+              "stays within a few percent of float, and a few land slightly below it: "
+              "quantization noise can lower the loss of a small model on one text "
+              "(each run evaluates the same windows, so the differences are not "
+              "sampling noise, but they are not quality gains either). The ordering "
+              "between schemes is what carries over to larger models.",
+              "", "Expected ordering:", ""]
     for text, ok in expectations:
         lines.append(f"* {'holds' if ok else '**FAILS**'}: {text}")
     lines += ["", "nvfp4 and amdfp4_global16 give the same perplexity, as they must: "
