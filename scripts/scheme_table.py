@@ -156,7 +156,7 @@ def main():
     for r in rows:
         lines.append(f"| `{r['label']}` | {r['weight']} | {r['activation']} | {r['ppl']:.4f} | "
                      f"{100 * r['delta']:+.2f}% | {r['wall_s']:.1f} | {r['rss'] / 2**20:.0f} |")
-    lines += ["", "The model is small and its weights have no outliers, so every scheme "
+    lines += ["", "The model is small, every scheme "
               "stays within a few percent of float, and a few land slightly below it: "
               "quantization noise can lower the loss of a small model on one text "
               "(each run evaluates the same windows, so the differences are not "
