@@ -36,12 +36,16 @@
 using namespace mlir::quark;
 namespace cl = llvm::cl;
 
+static cl::OptionCategory category("quark-inspect options");
 static cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                                      cl::desc("<model folder or file>"));
-static cl::opt<bool> listTensors("tensors", cl::desc("list every tensor"));
+                                      cl::desc("<model folder or file>"),
+                                      cl::cat(category));
+static cl::opt<bool> listTensors("tensors", cl::desc("list every tensor"),
+                                 cl::cat(category));
 static cl::opt<bool>
     printStats("open-stats",
-               cl::desc("print open time and peak resident memory"));
+               cl::desc("print open time and peak resident memory"),
+               cl::cat(category));
 
 namespace {
 class Inspector {
@@ -186,6 +190,8 @@ static std::string join(llvm::StringRef dir, llvm::StringRef file) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // --help lists this tool's options, not every LLVM library's.
+  cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "quark-inspect: open and validate model files\n");
   Inspector inspect;

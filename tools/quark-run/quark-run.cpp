@@ -28,20 +28,24 @@
 using namespace mlir;
 using namespace mlir::quark;
 
+static llvm::cl::OptionCategory category("quark-run options");
 static llvm::cl::opt<std::string>
     modelPath("model", llvm::cl::desc("model folder or quark IR file"),
-              llvm::cl::Required);
+              llvm::cl::Required, llvm::cl::cat(category));
 static llvm::cl::opt<std::string>
     idsText("ids",
             llvm::cl::desc("token ids: comma-separated, sequences of equal "
-                           "length separated by ';'"));
+                           "length separated by ';'"),
+            llvm::cl::cat(category));
 static llvm::cl::opt<std::string>
-    idsFile("ids-file", llvm::cl::desc("file holding the --ids text"));
+    idsFile("ids-file", llvm::cl::desc("file holding the --ids text"),
+            llvm::cl::cat(category));
 static llvm::cl::opt<std::string> outputPath("o", llvm::cl::desc("output .npy"),
-                                             llvm::cl::Required);
+                                             llvm::cl::Required,
+                                             llvm::cl::cat(category));
 static llvm::cl::opt<int> threads("num-threads",
                                   llvm::cl::desc("threads (0: all cores)"),
-                                  llvm::cl::init(0));
+                                  llvm::cl::init(0), llvm::cl::cat(category));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "quark-run") << message << "\n";
@@ -50,6 +54,8 @@ static int fail(const llvm::Twine &message) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // --help lists this tool's options, not every LLVM library's.
+  llvm::cl::HideUnrelatedOptions(category);
   llvm::cl::ParseCommandLineOptions(argc, argv, "Run a model on token ids\n");
   kernels::setNumThreads(threads);
 
