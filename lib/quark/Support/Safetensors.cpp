@@ -546,7 +546,7 @@ public:
     direct = stage && flags != -1 && fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
     thread = std::thread([this] { run(); });
   }
-  ~BackgroundSink() { (void)drain(); }
+  ~BackgroundSink() { llvm::consumeError(drain()); }
 
   void push(std::vector<uint8_t> &&bytes) {
     std::unique_lock<std::mutex> lock(mutex);
@@ -562,6 +562,11 @@ public:
   /// Writes everything queued, stops the thread and sets the file's length;
   /// the first write error, if any.
   llvm::Error drain() {
+    // Once only: after the first drain the file may be committed and its
+    // descriptor closed, and the number reused by another file.
+    if (drained)
+      return llvm::Error::success();
+    drained = true;
     {
       std::lock_guard<std::mutex> lock(mutex);
       stopping = true;
@@ -659,6 +664,7 @@ private:
   std::deque<std::vector<uint8_t>> queue;
   size_t queuedBytes = 0;
   bool stopping = false;
+  bool drained = false;
   std::thread thread;
 };
 

@@ -52,8 +52,8 @@ std::string makeFile(llvm::StringRef header, size_t dataSize,
                      uint64_t declaredHeaderSize = UINT64_MAX) {
   std::string bytes(8, '\0');
   llvm::support::endian::write64le(
-      bytes.data(), declaredHeaderSize == UINT64_MAX ? header.size()
-                                                     : declaredHeaderSize);
+      bytes.data(),
+      declaredHeaderSize == UINT64_MAX ? header.size() : declaredHeaderSize);
   bytes += header.str();
   bytes.append(dataSize, '\0');
   return bytes;
@@ -108,7 +108,8 @@ TEST(Safetensors, WriterReaderRoundTrip) {
   EXPECT_EQ(a->shape, (llvm::SmallVector<int64_t, 4>{2, 3}));
   auto values = readTensorAsFloat({file->get(), a});
   ASSERT_TRUE(static_cast<bool>(values));
-  EXPECT_EQ(*values, (std::vector<float>{1.0f, -2.5f, 3.0f, 0.5f, 100.0f, -0.0f}));
+  EXPECT_EQ(*values,
+            (std::vector<float>{1.0f, -2.5f, 3.0f, 0.5f, 100.0f, -0.0f}));
   auto b = readTensorAsFloat({file->get(), (*file)->find("b.f32")});
   EXPECT_EQ(*b, (std::vector<float>{1.5f, 2.5f, -3.5f, 4.5f}));
   EXPECT_EQ((*file)->find("c.empty")->size, 0u);
@@ -122,8 +123,8 @@ TEST(Safetensors, WriterIsAtomic) {
   TempDir dir;
   std::string path = dir.file("out.safetensors");
   {
-    auto writer = SafetensorsWriter::create(
-        path, {{"x", TensorDType::F32, {2}}});
+    auto writer =
+        SafetensorsWriter::create(path, {{"x", TensorDType::F32, {2}}});
     ASSERT_TRUE(static_cast<bool>(writer));
     float value = 1.0f;
     ASSERT_FALSE(static_cast<bool>(
@@ -140,11 +141,37 @@ TEST(Safetensors, WriterIsAtomic) {
     ++entries;
   EXPECT_EQ(entries, 0);
 
-  auto writer = SafetensorsWriter::create(path, {{"x", TensorDType::F32, {1}},
-                                                 {"x", TensorDType::F32, {1}}});
+  auto writer = SafetensorsWriter::create(
+      path, {{"x", TensorDType::F32, {1}}, {"x", TensorDType::F32, {1}}});
   ASSERT_FALSE(static_cast<bool>(writer));
-  EXPECT_NE(llvm::toString(writer.takeError()).find("duplicate tensor name 'x'"),
-            std::string::npos);
+  EXPECT_NE(
+      llvm::toString(writer.takeError()).find("duplicate tensor name 'x'"),
+      std::string::npos);
+}
+
+TEST(Safetensors, FinishedWriterLeavesReusedDescriptorsAlone) {
+  // finish() closes the file; the descriptor number then goes to the next
+  // file opened. Destroying the writer must not write to or truncate it.
+  TempDir dir;
+  auto writer = SafetensorsWriter::create(dir.file("out.safetensors"),
+                                          {{"x", TensorDType::F32, {1}}});
+  ASSERT_TRUE(static_cast<bool>(writer));
+  float value = 2.0f;
+  ASSERT_FALSE(static_cast<bool>(
+      (*writer)->write("x", {reinterpret_cast<uint8_t *>(&value), 4})));
+  ASSERT_FALSE(static_cast<bool>((*writer)->finish()));
+  std::string other = dir.file("other.bin");
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(other, ec);
+    ASSERT_FALSE(ec);
+    os << std::string(10000, 'x');
+    os.flush();
+    writer->reset(); // while `other` holds the lowest free descriptor
+  }
+  uint64_t size = 0;
+  ASSERT_FALSE(llvm::sys::fs::file_size(other, size));
+  EXPECT_EQ(size, 10000u);
 }
 
 TEST(Safetensors, WriterChecksOrderAndSizes) {
@@ -166,7 +193,8 @@ TEST(Safetensors, WriterChecksOrderAndSizes) {
 
 TEST(Safetensors, ReaderErrors) {
   TempDir dir;
-  const char *f32x2 = R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+  const char *f32x2 =
+      R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
   EXPECT_EQ(openError(dir, makeFile(f32x2, 8)), "<opened>");
   EXPECT_EQ(openError(dir, "abc"),
             "the file has 3 bytes, too few for the 8-byte header length");
@@ -176,49 +204,77 @@ TEST(Safetensors, ReaderErrors) {
             "invalid JSON header:");
   EXPECT_EQ(openError(dir, makeFile("[1, 2]", 0)),
             "the header must be a JSON object");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"w":{"dtype":"F7","shape":[2],"data_offsets":[0,8]}})", 8)),
-            "tensor 'w': unknown dtype 'F7'");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8)),
-            "tensor 'w': shape entries must be non-negative integers");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8)),
-            "tensor 'w': data_offsets span 8 bytes but shape x 3 elements of "
-            "F32 need 12");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8)),
-            "tensor 'w': 'data_offsets' must be integers with 0 <= begin <= end");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"w":{"dtype":"F32","shape":[2]}})", 8)),
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"w":{"dtype":"F7","shape":[2],"data_offsets":[0,8]}})",
+                   8)),
+      "tensor 'w': unknown dtype 'F7'");
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})",
+                   8)),
+      "tensor 'w': shape entries must be non-negative integers");
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
+                   8)),
+      "tensor 'w': data_offsets span 8 bytes but shape x 3 elements of "
+      "F32 need 12");
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})",
+                   8)),
+      "tensor 'w': 'data_offsets' must be integers with 0 <= begin <= end");
+  EXPECT_EQ(openError(dir, makeFile(R"({"w":{"dtype":"F32","shape":[2]}})", 8)),
             "tensor 'w': 'data_offsets' must be [begin, end]");
   EXPECT_EQ(openError(dir, makeFile(R"({"w":{"shape":[2]}})", 8)),
             "tensor 'w': missing string 'dtype'");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4)),
-            "tensor 'w' ends at data offset 8, past the end of the data (4 bytes)");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)),
-            "tensor 'b' at data offset 4 overlaps the previous tensor, which "
-            "ends at 8");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)),
-            "tensor 'a' starts at data offset 4, leaving a hole after offset 0");
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                   4)),
+      "tensor 'w' ends at data offset 8, past the end of the data (4 bytes)");
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                   R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                   8)),
+      "tensor 'b' at data offset 4 overlaps the previous tensor, which "
+      "ends at 8");
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                   8)),
+      "tensor 'a' starts at data offset 4, leaving a hole after offset 0");
   EXPECT_EQ(openError(dir, makeFile(f32x2, 12)),
             "the data section has 12 bytes but the tensors cover 8");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8)),
-            "duplicate tensor name 'w'");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"__metadata__":{"k":1},)"
-                R"("w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8)),
-            "'__metadata__' entry 'k' must be a string");
-  EXPECT_EQ(openError(dir, makeFile(
-                R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,)"
-                R"(4294967296],"data_offsets":[0,8]}})", 8)),
-            "tensor 'w': shape is too large");
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                   R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                   8)),
+      "duplicate tensor name 'w'");
+  EXPECT_EQ(
+      openError(
+          dir,
+          makeFile(R"({"__metadata__":{"k":1},)"
+                   R"("w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                   8)),
+      "'__metadata__' entry 'k' must be a string");
+  EXPECT_EQ(
+      openError(
+          dir, makeFile(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,)"
+                        R"(4294967296],"data_offsets":[0,8]}})",
+                        8)),
+      "tensor 'w': shape is too large");
 }
 
 TEST(Safetensors, ShardedCheckpoint) {
@@ -257,8 +313,9 @@ TEST(Safetensors, ShardedCheckpoint) {
   };
   EXPECT_EQ(indexError(R"({"weight_map":{"a":"model-00009.safetensors"}})"),
             "shard 'model-00009.safetensors' (holding 'a') is missing");
-  EXPECT_EQ(indexError(R"({"weight_map":{"z":"model-00001-of-00002.safetensors"}})"),
-            "the index places tensor 'z' here, but the shard does not hold it");
+  EXPECT_EQ(
+      indexError(R"({"weight_map":{"z":"model-00001-of-00002.safetensors"}})"),
+      "the index places tensor 'z' here, but the shard does not hold it");
   EXPECT_EQ(indexError(R"({"weight_map":{"a":"../x.safetensors"}})"),
             "weight_map entry 'a' names '../x.safetensors', not a file in the "
             "checkpoint folder");
@@ -285,7 +342,8 @@ TEST(Safetensors, Conversions) {
   EXPECT_TRUE(std::isinf(out[2]));
   uint8_t fp8[2] = {0x7E, 0x38};
   std::vector<float> out8(2);
-  ASSERT_FALSE(static_cast<bool>(convertToFloat(TensorDType::F8_E4M3, {fp8, 2}, out8)));
+  ASSERT_FALSE(
+      static_cast<bool>(convertToFloat(TensorDType::F8_E4M3, {fp8, 2}, out8)));
   EXPECT_EQ(out8, (std::vector<float>{448.0f, 1.0f}));
   llvm::Error mismatch = convertToFloat(TensorDType::F32, {fp8, 2}, out8);
   EXPECT_EQ(llvm::toString(std::move(mismatch)),
