@@ -54,7 +54,7 @@ def describe(report):
     return layer["weight"], layer["input"] or "-"
 
 
-def run(build, scheme, extra, windows, calib, out):
+def run(build, scheme, extra, windows, calib):
     with tempfile.TemporaryDirectory() as tmp:
         report_path = os.path.join(tmp, "report.json")
         command = [os.path.join(build, "bin", "quark-quantize"),
@@ -96,7 +96,7 @@ def main():
             with open(cached) as f:
                 report = json.load(f)
         else:
-            report = run(a.build, scheme, extra, a.windows, a.calib, a.out)
+            report = run(a.build, scheme, extra, a.windows, a.calib)
             with open(cached + ".tmp", "w") as f:
                 json.dump(report, f)
             os.replace(cached + ".tmp", cached)

@@ -23,6 +23,10 @@ namespace mlir::quark {
 /// Support's data type for a dialect dtype (the two share Quark's names).
 QuantDType toQuantDType(Dtype dtype);
 
+/// The precision a float type holds (bf16, f16; float32 for the rest): what
+/// roundScale rounds to.
+ScalePrecision floatTypePrecision(Type floatType);
+
 /// The numerics of `spec` for a tensor of floats of type `modelFloatType`
 /// (which resolves scale_type = "float" to the model's precision). Fails,
 /// through `emitError`, for parts of Quark's model this build cannot compute.

@@ -55,7 +55,7 @@ static MXScaleMode toMXScaleMode(ScaleCalculationMode mode) {
   return MXScaleMode::Even;
 }
 
-static ScalePrecision precisionOf(Type floatType) {
+ScalePrecision mlir::quark::floatTypePrecision(Type floatType) {
   if (isa<BFloat16Type>(floatType))
     return ScalePrecision::BFloat16;
   if (isa<Float16Type>(floatType))
@@ -103,7 +103,7 @@ mlir::quark::getTensorQuantSpec(TensorSpecAttr spec, Type modelFloatType,
 
   switch (spec.getScaleType().value_or(ScaleType::model_float)) {
   case ScaleType::model_float:
-    result.scalePrecision = precisionOf(modelFloatType);
+    result.scalePrecision = floatTypePrecision(modelFloatType);
     break;
   case ScaleType::float32:
     result.scalePrecision = ScalePrecision::Float32;
@@ -234,37 +234,37 @@ Int4PackOrder toPackOrder(std::optional<PackMethod> method) {
 }
 } // namespace
 
+/// Bytes that `count` codes of a byte-packed kind occupy (2 fp4 codes, 4
+/// fp6 codes or 8 int3 codes to whole bytes).
+static size_t packedByteCount(PackKind kind, size_t count) {
+  switch (kind) {
+  case PackKind::Fp4:
+    return count / 2;
+  case PackKind::Fp6:
+    return count / 4 * 3;
+  case PackKind::Int3:
+    return count / 8 * 3;
+  case PackKind::Int4:
+    break;
+  }
+  return count / 2;
+}
+
 std::vector<int32_t> mlir::quark::packCodes(Type codeElement,
                                             ArrayRef<int64_t> codeShape,
                                             ArrayRef<int32_t> codes,
                                             std::optional<PackMethod> method) {
-  int64_t cols = codeShape.empty() ? 1 : codeShape.back();
-  int64_t rows = cols == 0 ? 0 : static_cast<int64_t>(codes.size()) / cols;
-  switch (packKindOf(codeElement)) {
-  case PackKind::Int4: {
+  PackKind kind = packKindOf(codeElement);
+  if (kind == PackKind::Int4) {
+    int64_t cols = codeShape.empty() ? 1 : codeShape.back();
+    int64_t rows = cols == 0 ? 0 : static_cast<int64_t>(codes.size()) / cols;
     std::vector<int32_t> words(rows * packedInt4Cols(cols));
     packInt4(codes, rows, cols, toPackOrder(method), words);
     return words;
   }
-  case PackKind::Int3: {
-    std::vector<int8_t> values(codes.begin(), codes.end());
-    std::vector<uint8_t> bytes(values.size() / 8 * 3);
-    packInt3(values, bytes);
-    return std::vector<int32_t>(bytes.begin(), bytes.end());
-  }
-  case PackKind::Fp4:
-  case PackKind::Fp6: {
-    bool fp4 = packKindOf(codeElement) == PackKind::Fp4;
-    std::vector<uint8_t> values(codes.begin(), codes.end());
-    std::vector<uint8_t> bytes(fp4 ? values.size() / 2 : values.size() / 4 * 3);
-    if (fp4)
-      packFp4(values, bytes);
-    else
-      packFp6(values, bytes);
-    return std::vector<int32_t>(bytes.begin(), bytes.end());
-  }
-  }
-  return {};
+  std::vector<uint8_t> bytes(packedByteCount(kind, codes.size()));
+  packCodesToStorage(codeElement, codeShape, codes, method, bytes);
+  return std::vector<int32_t>(bytes.begin(), bytes.end());
 }
 
 void mlir::quark::packCodesToStorage(Type codeElement,
@@ -290,20 +290,15 @@ void mlir::quark::packCodesToStorage(Type codeElement,
       llvm::support::endian::write32le(out.data() + 4 * w, packed[w]);
     return;
   }
-  // Byte-packed kinds pack whole groups of codes (2 for fp4, 4 for fp6, 8
-  // for int3) into whole bytes: convert and pack a block at a time.
+  // Byte-packed kinds: convert and pack a block at a time.
   constexpr size_t kBlock = 4096; // a multiple of 8
-  auto packedBytes = [&](size_t count) {
-    return kind == PackKind::Fp4 ? count / 2
-                                 : count / (kind == PackKind::Fp6 ? 4 : 8) * 3;
-  };
   uint8_t values[kBlock];
   for (size_t start = 0; start < codes.size(); start += kBlock) {
     size_t count = std::min(kBlock, codes.size() - start);
     for (size_t i = 0; i < count; ++i)
       values[i] = static_cast<uint8_t>(codes[start + i]);
     MutableArrayRef<uint8_t> target =
-        out.slice(packedBytes(start), packedBytes(count));
+        out.slice(packedByteCount(kind, start), packedByteCount(kind, count));
     switch (kind) {
     case PackKind::Fp4:
       packFp4({values, count}, target);

@@ -285,23 +285,20 @@ const Scheme *findScheme(llvm::StringRef name) {
 }
 } // namespace
 
+static std::vector<llvm::StringRef> namesOf(llvm::ArrayRef<Scheme> schemes) {
+  std::vector<llvm::StringRef> names;
+  for (const Scheme &scheme : schemes)
+    names.push_back(scheme.name);
+  return names;
+}
+
 llvm::ArrayRef<llvm::StringRef> mlir::quark::quantSchemeNames() {
-  static const std::vector<llvm::StringRef> names = [] {
-    std::vector<llvm::StringRef> list;
-    for (const Scheme &scheme : kSchemes)
-      list.push_back(scheme.name);
-    return list;
-  }();
+  static const std::vector<llvm::StringRef> names = namesOf(kSchemes);
   return names;
 }
 
 llvm::ArrayRef<llvm::StringRef> mlir::quark::legacyQuantSchemeNames() {
-  static const std::vector<llvm::StringRef> names = [] {
-    std::vector<llvm::StringRef> list;
-    for (const Scheme &scheme : kLegacySchemes)
-      list.push_back(scheme.name);
-    return list;
-  }();
+  static const std::vector<llvm::StringRef> names = namesOf(kLegacySchemes);
   return names;
 }
 

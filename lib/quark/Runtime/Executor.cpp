@@ -4,7 +4,6 @@
 
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Runtime/Kernels.h"
-#include "quark/Support/MiniFloat.h"
 #include "quark/Support/Parallel.h"
 #include "quark/Support/ScalarQuant.h"
 #include "quark/Support/TensorQuant.h"
@@ -45,18 +44,34 @@ int64_t leadingRows(const Tensor &tensor) {
 /// Rounds a float32 tensor's values to bf16 or f16 when `element` is one
 /// (round to nearest even, as torch's casts do); other types keep them.
 void roundToElementType(Tensor &tensor, Type element) {
-  if (tensor.kind() != ElementKind::F32 ||
-      !(element.isBF16() || element.isF16()))
+  ScalePrecision precision = floatTypePrecision(element);
+  if (tensor.kind() != ElementKind::F32 || precision == ScalePrecision::Float32)
     return;
   llvm::MutableArrayRef<float> values = tensor.floats();
-  bool bf16 = element.isBF16();
   parallelChunks(static_cast<int64_t>(values.size()), 1 << 16,
                  [&](int64_t begin, int64_t end) {
                    for (int64_t i = begin; i < end; ++i)
-                     values[i] = bf16
-                                     ? decodeBFloat16(encodeBFloat16(values[i]))
-                                     : decodeFloat16(encodeFloat16(values[i]));
+                     values[i] = roundScale(values[i], precision);
                  });
+}
+
+/// A quantizer op's numerics and the layout of its tensor.
+struct SpecLayout {
+  TensorQuantSpec spec;
+  QuantLayout layout;
+};
+
+llvm::Expected<SpecLayout> specAndLayout(Operation *op, TensorSpecAttr spec,
+                                         Type modelFloat,
+                                         llvm::ArrayRef<int64_t> shape) {
+  FailureOr<TensorQuantSpec> numerics =
+      getTensorQuantSpec(spec, modelFloat, [&]() { return op->emitError(); });
+  if (failed(numerics))
+    return opError(op, "unsupported quantization spec");
+  llvm::Expected<QuantLayout> layout = QuantLayout::get(shape, *numerics);
+  if (!layout)
+    return opError(op, llvm::toString(layout.takeError()));
+  return SpecLayout{*numerics, std::move(*layout)};
 }
 
 kernels::Activation toKernel(ActivationKind kind) {
@@ -560,25 +575,20 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
           })
           .Case([&](ComputeQParamsOp compute) -> llvm::Error {
             const Tensor &x = *inputs[0];
-            FailureOr<TensorQuantSpec> spec = getTensorQuantSpec(
-                compute.getSpec(),
-                compute.getInput().getType().getElementType(),
-                [&]() { return op->emitError(); });
-            if (failed(spec))
-              return opError(op, "unsupported quantization spec");
-            llvm::Expected<QuantLayout> layout =
-                QuantLayout::get(x.shape(), *spec);
-            if (!layout)
-              return opError(op, llvm::toString(layout.takeError()));
+            llvm::Expected<SpecLayout> quant = specAndLayout(
+                op, compute.getSpec(),
+                compute.getInput().getType().getElementType(), x.shape());
+            if (!quant)
+              return quant.takeError();
             llvm::Expected<QuantParams> params =
-                computeDynamicParams(*spec, *layout, x.floats());
+                computeDynamicParams(quant->spec, quant->layout, x.floats());
             if (!params)
               return opError(op, llvm::toString(params.takeError()));
             results.push_back(
-                Tensor::fromFloats(layout->paramShape(), params->scales));
+                Tensor::fromFloats(quant->layout.paramShape(), params->scales));
             if (compute.getZeroPoint())
-              results.push_back(
-                  Tensor::fromInts(layout->paramShape(), params->zeroPoints));
+              results.push_back(Tensor::fromInts(quant->layout.paramShape(),
+                                                 params->zeroPoints));
             return llvm::Error::success();
           })
           .Case([&](UnpackOp unpack) -> llvm::Error {
@@ -604,16 +614,12 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             const Tensor &codes = *inputs[0];
             if (codes.kind() != ElementKind::I32)
               return opError(op, "expects stored codes");
-            FailureOr<TensorQuantSpec> spec = getTensorQuantSpec(
-                dequantize.getSpec(),
-                dequantize.getResult().getType().getElementType(),
-                [&]() { return op->emitError(); });
-            if (failed(spec))
-              return opError(op, "unsupported quantization spec");
-            llvm::Expected<QuantLayout> layout =
-                QuantLayout::get(codes.shape(), *spec);
-            if (!layout)
-              return opError(op, llvm::toString(layout.takeError()));
+            llvm::Expected<SpecLayout> quant =
+                specAndLayout(op, dequantize.getSpec(),
+                              dequantize.getResult().getType().getElementType(),
+                              codes.shape());
+            if (!quant)
+              return quant.takeError();
             QuantParams params;
             size_t next = 1;
             if (dequantize.getScale())
@@ -624,8 +630,9 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
               params.zeroPoints.assign(inputs[next]->ints().begin(),
                                        inputs[next]->ints().end());
             Tensor out = Tensor::empty(codes.shape(), ElementKind::F32);
-            if (llvm::Error e = dequantizeTensor(*spec, *layout, codes.ints(),
-                                                 params, out.floats()))
+            if (llvm::Error e =
+                    dequantizeTensor(quant->spec, quant->layout, codes.ints(),
+                                     params, out.floats()))
               return opError(op, llvm::toString(std::move(e)));
             results.push_back(out);
             return llvm::Error::success();
@@ -661,16 +668,13 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
           })
           .Case([&](FakeQuantOp fakeQuant) -> llvm::Error {
             const Tensor &x = *inputs[0];
-            auto warn = [&]() { return op->emitError(); };
-            FailureOr<TensorQuantSpec> spec = getTensorQuantSpec(
-                fakeQuant.getSpec(),
-                fakeQuant.getInput().getType().getElementType(), warn);
-            if (failed(spec))
-              return opError(op, "unsupported quantization spec");
-            llvm::Expected<QuantLayout> layout =
-                QuantLayout::get(x.shape(), *spec);
-            if (!layout)
-              return opError(op, llvm::toString(layout.takeError()));
+            llvm::Expected<SpecLayout> quant = specAndLayout(
+                op, fakeQuant.getSpec(),
+                fakeQuant.getInput().getType().getElementType(), x.shape());
+            if (!quant)
+              return quant.takeError();
+            const TensorQuantSpec &spec = quant->spec;
+            const QuantLayout &layout = quant->layout;
             QuantParams params;
             if (fakeQuant.getScale())
               params.scales.assign(inputs[1]->floats().begin(),
@@ -679,16 +683,16 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
               params.zeroPoints.assign(inputs[2]->ints().begin(),
                                        inputs[2]->ints().end());
             if (!fakeQuant.getScale() &&
-                !quantizesWithoutStoredParams(*spec, false) &&
-                !spec->usesMXScales()) {
+                !quantizesWithoutStoredParams(spec, false) &&
+                !spec.usesMXScales()) {
               llvm::Expected<QuantParams> dynamic =
-                  computeDynamicParams(*spec, *layout, x.floats());
+                  computeDynamicParams(spec, layout, x.floats());
               if (!dynamic)
                 return opError(op, llvm::toString(dynamic.takeError()));
               params = std::move(*dynamic);
             }
             Tensor out = Tensor::empty(x.shape(), ElementKind::F32);
-            if (llvm::Error e = fakeQuantizeTensor(*spec, *layout, x.floats(),
+            if (llvm::Error e = fakeQuantizeTensor(spec, layout, x.floats(),
                                                    params, out.floats()))
               return opError(op, llvm::toString(std::move(e)));
             results.push_back(out);

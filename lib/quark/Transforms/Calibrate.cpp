@@ -214,8 +214,7 @@ mlir::quark::calibrateModule(ModuleOp module,
       op.emitWarning() << "'" << op.getName().value_or("observer")
                        << "' saw no calibration data; it gets Quark's "
                           "parameters for an unobserved tensor";
-      accumulator.histogramMethod.reset();
-      accumulator.stats.min.clear();
+      accumulator.histogramMethod.reset(); // min/max statistics below
     }
     if (accumulator.histogramMethod) {
       const HistogramStats &histogram = accumulator.histogram;
