@@ -24,6 +24,7 @@
 #include "quark/Support/Progress.h"
 #include "quark/Support/TextDataset.h"
 #include "quark/Support/Tokenizer.h"
+#include "quark/Target/HfFormat.h"
 #include "quark/Transforms/Calibration.h"
 #include "quark/Transforms/Passes.h"
 
@@ -53,7 +54,7 @@ static cl::OptionCategory category("quark-quantize options");
 // Model and output.
 static cl::opt<std::string> modelDir("model_dir",
                                      cl::desc("Hugging Face model folder"),
-                                     cl::Required, cl::cat(category));
+                                     cl::cat(category));
 static cl::opt<std::string>
     outputDir("output_dir", cl::desc("where the quantized model is written"),
               cl::cat(category));
@@ -95,6 +96,42 @@ static cl::opt<std::string> moeSecondStep(
     "moe_experts_second_step_config",
     cl::desc("second weight stage of MoE expert layers (a scheme)"),
     cl::cat(category));
+// Export.
+static cl::list<std::string>
+    modelExport("model_export",
+                cl::desc("write the quantized model in this format: hf_format "
+                         "(repeatable; output goes to --output_dir)"),
+                cl::CommaSeparated, cl::cat(category));
+static cl::opt<std::string> exportWeightFormat(
+    "export_weight_format",
+    cl::desc("real_quantized (codes and scales) or fake_quantized "
+             "(dequantized weights)"),
+    cl::init("real_quantized"), cl::cat(category));
+static cl::opt<std::string>
+    packMethod("pack_method",
+               cl::desc("int4 nibble order of the export: reorder or order"),
+               cl::init("reorder"), cl::cat(category));
+static cl::opt<std::string>
+    customMode("custom_mode",
+               cl::desc("quark, or awq (AutoAWQ qweight/qzeros/scales)"),
+               cl::init("quark"), cl::cat(category));
+static cl::opt<std::string>
+    maxShardSize("max_shard_size",
+                 cl::desc("largest safetensors shard of the export"),
+                 cl::init("5GB"), cl::cat(category));
+static cl::opt<bool> overwrite("overwrite",
+                               cl::desc("replace a non-empty --output_dir"),
+                               cl::cat(category));
+// Reload.
+static cl::opt<bool>
+    modelReload("model_reload",
+                cl::desc("evaluate an exported quantized checkpoint "
+                         "(--import_model_dir) instead of quantizing"),
+                cl::cat(category));
+static cl::opt<std::string>
+    importModelDir("import_model_dir",
+                   cl::desc("the hf_format folder --model_reload reads"),
+                   cl::cat(category));
 // Calibration.
 static cl::opt<std::string>
     calibDataset("dataset",
@@ -172,10 +209,10 @@ struct EvalText {
   size_t bytes = 0;
 };
 
-llvm::Expected<EvalText> tokenizeEvalText() {
+llvm::Expected<EvalText> tokenizeEvalText(const std::string &sourceDir) {
   EvalText text;
   llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer =
-      Tokenizer::loadFromDirectory(modelDir);
+      Tokenizer::loadFromDirectory(sourceDir);
   if (!tokenizer)
     return tokenizer.takeError();
   llvm::Expected<TextDataset> dataset = readTextDataset(evalDataset);
@@ -215,6 +252,15 @@ llvm::Expected<PerplexityResult> evaluate(ModuleOp module, const EvalText &text,
   progress.finish();
   return result;
 }
+
+/// Removes a working folder when main returns, however it returns.
+struct RemoveOnExit {
+  std::string path;
+  ~RemoveOnExit() {
+    if (!path.empty())
+      (void)llvm::sys::fs::remove_directories(path);
+  }
+};
 
 /// The bundled calibration text, next to the sources of this build.
 std::string defaultCalibrationText() {
@@ -280,9 +326,66 @@ int main(int argc, char **argv) {
       argc, argv,
       "quark-quantize: quantize and evaluate a Hugging Face model\n");
   auto totalStart = Clock::now();
+  RemoveOnExit workDirGuard;
 
   // Flags first: nothing runs on a command line that cannot succeed.
-  bool quantize = !skipQuantization;
+  bool quantize = !skipQuantization && !modelReload;
+  if (modelReload && importModelDir.empty())
+    return fail("--model_reload needs --import_model_dir DIR (an exported "
+                "hf_format folder)");
+  if (!modelReload && modelDir.empty())
+    return fail("--model_dir is required");
+  if (modelReload && (!quantScheme.empty() || !configFile.empty()))
+    return fail("--model_reload evaluates a quantized checkpoint as it is; "
+                "drop --quant_scheme / --config");
+  HfExportOptions exportOptions;
+  bool exportHf = false;
+  for (const std::string &format : modelExport) {
+    if (format == "hf_format")
+      exportHf = true;
+    else if (format == "onnx" || format == "gguf")
+      return fail("--model_export " + format +
+                  ": this exporter is not built yet (hf_format is)");
+    else
+      return fail("unknown --model_export '" + format +
+                  "' (hf_format, onnx, gguf)");
+  }
+  if (exportHf) {
+    if (!quantize)
+      return fail("--model_export needs a quantized model (a --quant_scheme "
+                  "or --config)");
+    if (exportWeightFormat != "real_quantized" &&
+        exportWeightFormat != "fake_quantized")
+      return fail("--export_weight_format must be real_quantized or "
+                  "fake_quantized");
+    exportOptions.fakeQuantized = exportWeightFormat == "fake_quantized";
+    std::optional<Int4PackOrder> order = parseInt4PackOrder(packMethod);
+    if (!order)
+      return fail("--pack_method must be reorder or order");
+    exportOptions.packOrder = *order;
+    if (customMode == "awq")
+      exportOptions.customMode = HfCustomMode::Awq;
+    else if (customMode == "fp8")
+      return fail("--custom_mode fp8 is deprecated in Quark (to be removed "
+                  "in 1.0) and not supported; quark mode writes the same "
+                  "FP8 checkpoints");
+    else if (customMode != "quark")
+      return fail("--custom_mode must be quark or awq");
+    std::optional<uint64_t> shardBytes = parseShardSize(maxShardSize);
+    if (!shardBytes)
+      return fail("--max_shard_size '" + maxShardSize +
+                  "': expected a size such as 5GB, 500MB or 2GiB");
+    exportOptions.maxShardBytes = *shardBytes;
+    exportOptions.overwrite = overwrite;
+    exportOptions.outputDir = outputDir;
+    if (!outputDir.empty() && llvm::sys::fs::exists(outputDir) && !overwrite) {
+      std::error_code ec;
+      llvm::sys::fs::directory_iterator it(outputDir.getValue(), ec);
+      if (ec || it != llvm::sys::fs::directory_iterator())
+        return fail(outputDir + " is not empty; pass --overwrite to replace "
+                                "it with the export");
+    }
+  }
   if (quantize && !quantScheme.empty() && !configFile.empty())
     return fail("give --quant_scheme or --config, not both (a --config file "
                 "is a whole quantization_config)");
@@ -301,6 +404,8 @@ int main(int argc, char **argv) {
     perplexity = false;
   if (!quantize && !perplexity)
     return fail("nothing to do: give --tasks perplexity");
+  // The model the evaluated tokens come from.
+  std::string sourceDir = modelReload ? importModelDir : modelDir;
   if (perplexity && evalDataset.empty())
     return fail("--tasks perplexity needs --eval_dataset FILE_OR_DIR");
   if (seqLen < 2 || numCalibData < 1 || batchSize < 1 || numEvalData < 0 ||
@@ -342,6 +447,10 @@ int main(int argc, char **argv) {
   llvm::json::Object timings;
   auto importStart = Clock::now();
   auto importModel = [&]() {
+    if (modelReload)
+      return importQuantizedHfModel(
+          &context, importModelDir,
+          FileLineColLoc::get(&context, importModelDir, 0, 0));
     return importHuggingFaceModel(
         &context, modelDir, FileLineColLoc::get(&context, modelDir, 0, 0));
   };
@@ -353,18 +462,18 @@ int main(int argc, char **argv) {
   std::optional<EvalText> evalText;
   if (perplexity) {
     auto start = Clock::now();
-    llvm::Expected<EvalText> text = tokenizeEvalText();
+    llvm::Expected<EvalText> text = tokenizeEvalText(sourceDir);
     if (!text)
       return fail(llvm::toString(text.takeError()));
     evalText = std::move(*text);
     timings["tokenize_s"] = secondsSince(start);
-    llvm::errs() << "quark-quantize: " << modelDir << ": "
+    llvm::errs() << "quark-quantize: " << sourceDir << ": "
                  << evalText->tokenizer << "; " << evalDataset << ": "
                  << evalText->bytes << " bytes, " << evalText->ids.size()
                  << " tokens\n";
   }
 
-  llvm::json::Object report{{"model", modelDir.getValue()}};
+  llvm::json::Object report{{"model", sourceDir}};
   report["model_type"] =
       (**floatModule)->getAttrOfType<StringAttr>(kModelTypeAttr).getValue();
 
@@ -437,10 +546,28 @@ int main(int argc, char **argv) {
     timings["freeze_s"] = secondsSince(start);
 
     // Real quantization: weights become codes and scales in the output
-    // folder, streamed one tensor at a time.
-    if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+    // folder, streamed one tensor at a time. An export gets the output
+    // folder to itself: the working files go to a folder beside it, removed
+    // at exit.
+    std::string artifactsDir = outputDir;
+    if (exportHf) {
+      llvm::SmallString<256> work;
+      llvm::SmallString<256> parent =
+          llvm::sys::path::parent_path(llvm::StringRef(outputDir));
+      if (!parent.empty())
+        if (std::error_code ec = llvm::sys::fs::create_directories(parent))
+          return fail(parent + ": cannot create: " + ec.message());
+      if (std::error_code ec =
+              llvm::sys::fs::createUniqueDirectory(outputDir + ".work", work))
+        return fail(outputDir +
+                    ": cannot create a working folder: " + ec.message());
+      artifactsDir = work.str().str();
+      workDirGuard.path = artifactsDir;
+    } else if (std::error_code ec =
+                   llvm::sys::fs::create_directories(outputDir)) {
       return fail(outputDir + ": cannot create: " + ec.message());
-    llvm::SmallString<256> weightsPath(outputDir);
+    }
+    llvm::SmallString<256> weightsPath(artifactsDir);
     llvm::sys::path::append(weightsPath, "quantized-weights.safetensors");
     PassManager store(&context);
     QuarkQuantizeWeightsOptions storeOptions;
@@ -453,7 +580,7 @@ int main(int argc, char **argv) {
 
     // The quantized model: its IR (float weights stay referenced in the
     // model folder) and Quark's JSON configuration.
-    llvm::SmallString<256> irPath(outputDir);
+    llvm::SmallString<256> irPath(artifactsDir);
     llvm::sys::path::append(irPath, "model.mlir");
     std::string ir;
     llvm::raw_string_ostream irStream(ir);
@@ -470,13 +597,43 @@ int main(int argc, char **argv) {
         config->toJson([&] { return (*quantized).emitError(); });
     if (failed(configJson))
       return 1;
-    llvm::SmallString<256> configPath(outputDir);
+    llvm::SmallString<256> configPath(artifactsDir);
     llvm::sys::path::append(configPath, "quantization_config.json");
     std::string configText;
     llvm::raw_string_ostream configStream(configText);
     configStream << llvm::formatv("{0:2}", *configJson) << "\n";
     if (llvm::Error error = writeFileAtomically(configPath, configText))
       return fail(llvm::toString(std::move(error)));
+    if (exportHf) {
+      start = Clock::now();
+      FailureOr<HfExportResult> exported =
+          exportHfFormat(*quantized, exportOptions);
+      if (failed(exported))
+        return 1;
+      timings["export_s"] = secondsSince(start);
+      llvm::errs() << "quark-quantize: exported hf_format to " << outputDir
+                   << ": " << exported->tensors << " tensors, "
+                   << exported->shards.size() << " shard(s), "
+                   << exported->tensorBytes << " bytes\n";
+      llvm::json::Array findings;
+      for (const HfCheckFinding &finding : checkHfFormat(outputDir)) {
+        llvm::errs() << "quark-quantize: check-export: " << finding.severity
+                     << ": " << finding.message << "\n";
+        findings.push_back(llvm::json::Object{{"severity", finding.severity},
+                                              {"message", finding.message}});
+      }
+      llvm::json::Array shards;
+      for (const std::string &shard : exported->shards)
+        shards.push_back(shard);
+      report["export"] = llvm::json::Object{
+          {"format", "hf_format"},
+          {"dir", outputDir.getValue()},
+          {"shards", std::move(shards)},
+          {"tensors", exported->tensors},
+          {"tensor_bytes", static_cast<int64_t>(exported->tensorBytes)},
+          {"check", std::move(findings)},
+      };
+    }
     report["output_dir"] = outputDir.getValue();
     report["quant_scheme"] = quantScheme.empty()
                                  ? llvm::json::Value(nullptr)
@@ -490,7 +647,7 @@ int main(int argc, char **argv) {
     llvm::Expected<PerplexityResult> floatResult =
         evaluate(**floatModule, *evalText, "perplexity (float)");
     if (!floatResult)
-      return fail(modelDir + ": " + llvm::toString(floatResult.takeError()));
+      return fail(sourceDir + ": " + llvm::toString(floatResult.takeError()));
     timings["evaluate_float_s"] = secondsSince(start);
     report["dataset"] = evalDataset.getValue();
     llvm::json::Array files;

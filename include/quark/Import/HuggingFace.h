@@ -32,9 +32,17 @@ constexpr llvm::StringLiteral kForwardFunction = "forward";
 /// Imports the model in `modelDir`. Errors (unsupported architecture or
 /// config field, a missing or mis-shaped tensor) are reported as
 /// diagnostics at `loc`.
-FailureOr<OwningOpRef<ModuleOp>> importHuggingFaceModel(MLIRContext *context,
-                                                        StringRef modelDir,
-                                                        Location loc);
+struct HuggingFaceImportOptions {
+  /// The checkpoint may hold Linear weights quantized (codes, or AutoAWQ's
+  /// qweight): such a weight is imported as a float param of its logical
+  /// shape for a quantized-checkpoint reader to replace (see
+  /// importQuantizedHfModel), instead of failing the import.
+  bool quantizedLinearWeights = false;
+};
+
+FailureOr<OwningOpRef<ModuleOp>>
+importHuggingFaceModel(MLIRContext *context, StringRef modelDir, Location loc,
+                       const HuggingFaceImportOptions &options = {});
 
 /// quark-translate --import-hf: the input is a model folder or its
 /// config.json.

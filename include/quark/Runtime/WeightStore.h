@@ -34,6 +34,12 @@ public:
   /// patterns), uncached: what a real-quantized weight holds.
   llvm::Expected<Tensor> getCodes(llvm::StringRef name,
                                   llvm::StringRef file = {});
+  /// Tensor `name` held in stored layout `layout` (StoredLayout's text
+  /// form), decoded to a tensor of `shape`: int32 codes when `codes`, else
+  /// float32 values. Uncached.
+  llvm::Expected<Tensor> getStored(llvm::StringRef name, llvm::StringRef file,
+                                   llvm::StringRef layout,
+                                   llvm::ArrayRef<int64_t> shape, bool codes);
   /// The shape of tensor `name`, without reading it.
   llvm::Expected<llvm::SmallVector<int64_t, 4>> shapeOf(llvm::StringRef name,
                                                         llvm::StringRef file = {});

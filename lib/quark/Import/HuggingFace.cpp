@@ -49,12 +49,28 @@ public:
         {ShapedType::kDynamic, ShapedType::kDynamic, features}, f32);
   }
 
-  /// A checkpoint tensor with the shape the architecture requires.
-  Value param(const Twine &nameTwine, ArrayRef<int64_t> shape) {
+  /// Set when Linear weights may be stored quantized: their type.
+  Type quantizedWeightType;
+
+  /// A checkpoint tensor with the shape the architecture requires. A
+  /// Linear weight (`linearWeight`) of a quantized checkpoint may be stored
+  /// as codes (or under AutoAWQ's names): it gets a float param of the
+  /// logical shape, which the quantized-checkpoint reader replaces.
+  Value param(const Twine &nameTwine, ArrayRef<int64_t> shape,
+              bool linearWeight = false) {
     std::string name = nameTwine.str();
     if (hasError)
       return {};
     std::optional<TensorRef> tensor = checkpoint.find(name);
+    if (linearWeight && quantizedWeightType &&
+        (!tensor ||
+         (tensor->info->dtype != TensorDType::BF16 &&
+          tensor->info->dtype != TensorDType::F16 &&
+          tensor->info->dtype != TensorDType::F32) ||
+         llvm::ArrayRef<int64_t>(tensor->info->shape) != shape))
+      return ParamOp::create(
+          b, loc, RankedTensorType::get(shape, quantizedWeightType),
+          b.getStringAttr(name), StringAttr(), /*layout=*/StringAttr());
     if (!tensor)
       return fail("the checkpoint has no tensor '" + name + "', which a " +
                   config.familyName() + " model needs");
@@ -84,12 +100,13 @@ public:
                   "checkpoints");
     }
     return ParamOp::create(b, loc, RankedTensorType::get(shape, element),
-                           b.getStringAttr(name), StringAttr());
+                           b.getStringAttr(name), StringAttr(),
+                           /*layout=*/StringAttr());
   }
 
   Value linear(Value input, const Twine &prefix, int64_t in, int64_t out,
                bool bias) {
-    Value weight = param(prefix + ".weight", {out, in});
+    Value weight = param(prefix + ".weight", {out, in}, /*linearWeight=*/true);
     Value biasValue = bias ? param(prefix + ".bias", {out}) : Value();
     if (hasError)
       return {};
@@ -106,11 +123,11 @@ public:
     Value weight = param(prefix + ".weight", {groupSize.value_or(size)});
     if (hasError)
       return {};
-    return RMSNormOp::create(
-        b, loc, input.getType(), input, weight,
-        b.getF64FloatAttr(config.normEpsilon),
-        groupSize ? b.getI64IntegerAttr(*groupSize) : IntegerAttr(),
-        b.getStringAttr(prefix.str()));
+    return RMSNormOp::create(b, loc, input.getType(), input, weight,
+                             b.getF64FloatAttr(config.normEpsilon),
+                             groupSize ? b.getI64IntegerAttr(*groupSize)
+                                       : IntegerAttr(),
+                             b.getStringAttr(prefix.str()));
   }
 
   Value layerNorm(Value input, const Twine &prefix, int64_t size) {
@@ -212,8 +229,8 @@ Value llamaAttention(ModelBuilder &m, Value x, const std::string &prefix) {
       return {};
   }
   Value context = m.attention(m.rope(q), m.rope(k), v);
-  Value out = m.linear(context, attn + ".o_proj", qDim, c.hiddenSize,
-                       c.oProjBias);
+  Value out =
+      m.linear(context, attn + ".o_proj", qDim, c.hiddenSize, c.oProjBias);
   if (m.failed())
     return {};
   return m.add(x, out);
@@ -267,7 +284,8 @@ Value llamaLayer(ModelBuilder &m, Value x, const std::string &prefix) {
   Value h = llamaAttention(m, x, prefix);
   if (m.failed())
     return {};
-  Value normed = m.rmsNorm(h, prefix + ".post_attention_layernorm", c.hiddenSize);
+  Value normed =
+      m.rmsNorm(h, prefix + ".post_attention_layernorm", c.hiddenSize);
   if (m.failed())
     return {};
   std::string mlp = prefix + ".mlp";
@@ -286,9 +304,12 @@ Value optLayer(ModelBuilder &m, Value x, const std::string &prefix) {
   if (m.failed())
     return {};
   std::string attn = prefix + ".self_attn";
-  Value q = m.linear(normed, attn + ".q_proj", c.hiddenSize, c.hiddenSize, c.qkvBias);
-  Value k = m.linear(normed, attn + ".k_proj", c.hiddenSize, c.hiddenSize, c.qkvBias);
-  Value v = m.linear(normed, attn + ".v_proj", c.hiddenSize, c.hiddenSize, c.qkvBias);
+  Value q =
+      m.linear(normed, attn + ".q_proj", c.hiddenSize, c.hiddenSize, c.qkvBias);
+  Value k =
+      m.linear(normed, attn + ".k_proj", c.hiddenSize, c.hiddenSize, c.qkvBias);
+  Value v =
+      m.linear(normed, attn + ".v_proj", c.hiddenSize, c.hiddenSize, c.qkvBias);
   if (m.failed())
     return {};
   Value context = m.attention(q, k, v);
@@ -298,8 +319,8 @@ Value optLayer(ModelBuilder &m, Value x, const std::string &prefix) {
     return {};
   Value h = m.add(x, out);
   Value normed2 = m.layerNorm(h, prefix + ".final_layer_norm", c.hiddenSize);
-  Value up = m.linear(normed2, prefix + ".fc1", c.hiddenSize, c.intermediateSize,
-                      c.mlpBias);
+  Value up = m.linear(normed2, prefix + ".fc1", c.hiddenSize,
+                      c.intermediateSize, c.mlpBias);
   if (m.failed())
     return {};
   Value act =
@@ -324,12 +345,13 @@ bool buildForward(ModelBuilder &m, func::FuncOp forward) {
   Value table = m.param(embedName, {c.vocabSize, c.hiddenSize});
   if (m.failed())
     return false;
-  Value h = EmbeddingOp::create(m.b, m.loc, m.activation(c.hiddenSize), ids,
-                                table, m.b.getStringAttr(base + ".embed_tokens"));
+  Value h =
+      EmbeddingOp::create(m.b, m.loc, m.activation(c.hiddenSize), ids, table,
+                          m.b.getStringAttr(base + ".embed_tokens"));
   if (opt) {
-    Value positions = m.param(base + ".embed_positions.weight",
-                              {c.maxPositionEmbeddings + c.positionOffset,
-                               c.hiddenSize});
+    Value positions =
+        m.param(base + ".embed_positions.weight",
+                {c.maxPositionEmbeddings + c.positionOffset, c.hiddenSize});
     if (m.failed())
       return false;
     h = PositionEmbeddingOp::create(
@@ -358,9 +380,9 @@ bool buildForward(ModelBuilder &m, func::FuncOp forward) {
           : m.param("lm_head.weight", {c.vocabSize, c.hiddenSize});
   if (m.failed())
     return false;
-  Value logits = LinearOp::create(m.b, m.loc, m.activation(c.vocabSize), h,
-                                  headWeight, Value(), m.b.getStringAttr("lm_head"),
-                                  LayerSpecAttr());
+  Value logits =
+      LinearOp::create(m.b, m.loc, m.activation(c.vocabSize), h, headWeight,
+                       Value(), m.b.getStringAttr("lm_head"), LayerSpecAttr());
   func::ReturnOp::create(m.b, m.loc, logits);
   return true;
 }
@@ -369,7 +391,8 @@ bool buildForward(ModelBuilder &m, func::FuncOp forward) {
 
 FailureOr<OwningOpRef<ModuleOp>>
 mlir::quark::importHuggingFaceModel(MLIRContext *context, StringRef modelDir,
-                                    Location loc) {
+                                    Location loc,
+                                    const HuggingFaceImportOptions &options) {
   context->loadDialect<QuarkDialect, arith::ArithDialect, func::FuncDialect>();
   llvm::Expected<ModelConfig> config = readModelConfig(modelDir);
   if (!config)
@@ -398,7 +421,7 @@ mlir::quark::importHuggingFaceModel(MLIRContext *context, StringRef modelDir,
     for (const std::string &name : (*checkpoint)->names())
       if (llvm::StringRef(name).ends_with("embed_tokens.weight")) {
         TensorDType stored = (*checkpoint)->find(name)->info->dtype;
-        dtype = stored == TensorDType::BF16   ? "bfloat16"
+        dtype = stored == TensorDType::BF16  ? "bfloat16"
                 : stored == TensorDType::F16 ? "float16"
                                              : "float32";
       }
@@ -411,10 +434,14 @@ mlir::quark::importHuggingFaceModel(MLIRContext *context, StringRef modelDir,
   auto logitsType = RankedTensorType::get(
       {ShapedType::kDynamic, ShapedType::kDynamic, config->vocabSize},
       builder.getF32Type());
-  auto forward = func::FuncOp::create(
-      builder, loc, kForwardFunction,
-      builder.getFunctionType({idsType}, {logitsType}));
+  auto forward =
+      func::FuncOp::create(builder, loc, kForwardFunction,
+                           builder.getFunctionType({idsType}, {logitsType}));
   ModelBuilder model(builder, loc, *config, **checkpoint);
+  if (options.quantizedLinearWeights)
+    model.quantizedWeightType = dtype == "bfloat16"  ? builder.getBF16Type()
+                                : dtype == "float16" ? builder.getF16Type()
+                                                     : builder.getF32Type();
   if (!buildForward(model, forward))
     return emitError(loc) << modelDir << ": " << model.error;
   if (failed(verify(*module)))

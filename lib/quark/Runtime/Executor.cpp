@@ -294,14 +294,16 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             Type element = param.getType().getElementType();
             bool codes = !isa<FloatType>(element) ||
                          cast<FloatType>(element).getWidth() < 16;
+            auto type = cast<RankedTensorType>(param.getType());
+            llvm::StringRef file = param.getFile().value_or("");
             llvm::Expected<Tensor> value =
-                codes ? weights.getCodes(param.getName(),
-                                         param.getFile().value_or(""))
-                      : weights.get(param.getName(),
-                                    param.getFile().value_or(""));
+                param.getLayout() ? weights.getStored(param.getName(), file,
+                                                      *param.getLayout(),
+                                                      type.getShape(), codes)
+                : codes           ? weights.getCodes(param.getName(), file)
+                                  : weights.get(param.getName(), file);
             if (!value)
               return opError(op, llvm::toString(value.takeError()));
-            auto type = cast<RankedTensorType>(param.getType());
             if (value->shape() != type.getShape())
               return opError(op, "tensor '" + param.getName() + "' has shape " +
                                      shapeText(value->shape()) +

@@ -2,6 +2,8 @@
 
 #include "quark/Runtime/WeightStore.h"
 
+#include "quark/Support/StoredLayout.h"
+
 #include "llvm/ADT/SmallString.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
@@ -140,6 +142,43 @@ llvm::Expected<Tensor> WeightStore::get(llvm::StringRef name,
   if (caching)
     cache[key] = value;
   else
+    tensor->releasePages();
+  return value;
+}
+
+llvm::Expected<Tensor> WeightStore::getStored(llvm::StringRef name,
+                                              llvm::StringRef file,
+                                              llvm::StringRef layoutText,
+                                              llvm::ArrayRef<int64_t> shape,
+                                              bool codes) {
+  llvm::Expected<StoredLayout> layout = StoredLayout::parse(layoutText);
+  if (!layout)
+    return layout.takeError();
+  llvm::Expected<TensorRef> tensor = locate(name, file);
+  if (!tensor)
+    return tensor.takeError();
+  auto named = [&](llvm::Error error) {
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "tensor '" + name.str() + "': " + llvm::toString(std::move(error)));
+  };
+  Tensor value;
+  if (codes) {
+    llvm::Expected<std::vector<int32_t>> decoded =
+        decodeStoredCodes(*layout, tensor->info->dtype, tensor->info->shape,
+                          shape, tensor->bytes());
+    if (!decoded)
+      return named(decoded.takeError());
+    value = Tensor::fromInts(shape, *decoded);
+  } else {
+    llvm::Expected<std::vector<float>> decoded =
+        decodeStoredFloats(*layout, tensor->info->dtype, tensor->info->shape,
+                           shape, tensor->bytes());
+    if (!decoded)
+      return named(decoded.takeError());
+    value = Tensor::fromFloats(shape, *decoded);
+  }
+  if (!caching)
     tensor->releasePages();
   return value;
 }

@@ -538,7 +538,8 @@ struct QuantizeWeightsPass
                       : Type(builder.getIntegerType(8, /*isSigned=*/false));
       auto rawCodes = ParamOp::create(
           builder, loc, RankedTensorType::get(weight.storedShape, unit),
-          builder.getStringAttr(name), file);
+          builder.getStringAttr(name), file,
+          /*layout=*/StringAttr());
       codeValues = UnpackOp::create(
           builder, loc, codeType, rawCodes,
           weight.storage == TensorDType::I32
@@ -549,18 +550,21 @@ struct QuantizeWeightsPass
       auto rawCodes = ParamOp::create(
           builder, loc,
           RankedTensorType::get(weightType.getShape(), storageElement),
-          builder.getStringAttr(name), file);
+          builder.getStringAttr(name), file,
+          /*layout=*/StringAttr());
       codeValues = StorageCastOp::create(builder, loc, codeType, rawCodes);
     }
     Value scale = ParamOp::create(builder, loc, weight.paramType,
-                                  builder.getStringAttr(name + "_scale"), file);
+                                  builder.getStringAttr(name + "_scale"), file,
+                                  /*layout=*/StringAttr());
     Value zeroPoint;
     if (weight.hasZeroPoint)
       zeroPoint =
           ParamOp::create(builder, loc,
                           RankedTensorType::get(weight.paramType.getShape(),
                                                 builder.getI32Type()),
-                          builder.getStringAttr(name + "_zero_point"), file);
+                          builder.getStringAttr(name + "_zero_point"), file,
+                          /*layout=*/StringAttr());
     auto dequantized = DequantizeOp::create(
         builder, loc, weightType, codeValues, weight.spec, scale, zeroPoint);
     op->getResult(0).replaceAllUsesWith(dequantized.getResult());

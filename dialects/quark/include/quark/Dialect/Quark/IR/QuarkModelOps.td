@@ -66,15 +66,27 @@ def Quark_ParamOp : Quark_ModelOp<"param"> {
     integer result holds stored codes (real-quantized weights, see
     `quark.storage_cast`).
 
+    `layout` says how the file holds the value when it is not element for
+    element (a reloaded Quark hf_format checkpoint): `transposed` (the file
+    holds the 2-D transpose), `int4_reorder` / `uint4_order` / ... (4-bit
+    codes packed eight per int32 word along the stored last dimension),
+    `fp4`, `fp6` (packed bytes), `e8m0` (float values as E8M0 exponent
+    bytes), comma-separated in encoding order. Loading inverts it, so the
+    result has the logical shape.
+
     ```mlir
     %w = quark.param "model.layers.0.self_attn.q_proj.weight" : tensor<4096x4096xbf16>
     %c = quark.param "model.layers.0.mlp.up_proj.weight" from "/out/quantized-weights.safetensors"
            : tensor<11008x4096xi8>
+    %g = quark.param "model.layers.0.mlp.up_proj.weight" layout "transposed,uint4_reorder"
+           : tensor<11008x4096xi4>
     ```
   }];
-  let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$file);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$file,
+                       OptionalAttr<StrAttr>:$layout);
   let results = (outs RankedTensorOf<[AnyFloat, AnyInteger]>:$result);
-  let assemblyFormat = "$name (`from` $file^)? attr-dict `:` type($result)";
+  let assemblyFormat =
+      "$name (`from` $file^)? (`layout` $layout^)? attr-dict `:` type($result)";
 }
 
 def Quark_EmbeddingOp : Quark_ModelOp<"embedding"> {

@@ -1,0 +1,62 @@
+//===- QuarkHfLayout.h - Quark hf_format tensors of a quantizer -*- C++ -*-===//
+//
+// Which file tensors Quark's hf_format writes for one quantized tensor
+// (a weight, or a static activation's parameters), with their dtypes,
+// shapes and stored layouts (quark-semantics.md, 2.3 and 2.4):
+//
+//  * codes: int8/uint8 as I8/U8, int4/uint4 packed eight per I32 word
+//    (`pack_method` order), fp8 as F8_E4M3/F8_E5M2, fp4 / fp6 packed into
+//    U8; integer per-group tensors transposed to [in, out] first;
+//  * `_scale`: the precision scale_type names (F32, or the model's BF16 /
+//    F16), E8M0 bytes for MX; transposed like the codes;
+//  * `_zero_point`: for every integer dtype, symmetric included (Quark
+//    registers one per integer quantizer; vLLM's int8 scheme loads it):
+//    I8/U8 for 8-bit codes, packed I32 words for 4-bit codes.
+//
+// The exporter writes with these, the checker expects them and a reload
+// decodes with them, so config and bytes cannot disagree.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUARK_SUPPORT_QUARKHFLAYOUT_H
+#define QUARK_SUPPORT_QUARKHFLAYOUT_H
+
+#include "quark/Support/QuantLayout.h"
+#include "quark/Support/StoredLayout.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::quark {
+
+struct HfStoredTensor {
+  /// Appended to the quantized tensor's name: "" for a weight's codes
+  /// ("<layer>.weight"), "_scale", "_zero_point".
+  std::string suffix;
+  TensorDType dtype;
+  /// The shape the model uses ([out, in] codes, the layout's parameter
+  /// shape) and the shape in the file.
+  llvm::SmallVector<int64_t, 4> logicalShape;
+  llvm::SmallVector<int64_t, 4> storedShape;
+  StoredLayout layout;
+};
+
+struct HfQuantizedTensor {
+  /// Only for weights: activations store parameters only.
+  std::optional<HfStoredTensor> codes;
+  HfStoredTensor scale;
+  std::optional<HfStoredTensor> zeroPoint;
+};
+
+/// The hf_format tensors of a tensor of `shape` quantized by `spec`, whose
+/// parameters have `paramShape` (QuantLayout::paramShape()). Fails for what
+/// Quark's format cannot hold (block formats, the legacy interleaved `mx`
+/// dtype, integers wider than 8 bits, NVFP4's E4M3 scales).
+llvm::Expected<HfQuantizedTensor>
+quarkHfLayout(const TensorQuantSpec &spec, llvm::ArrayRef<int64_t> shape,
+              llvm::ArrayRef<int64_t> paramShape, bool isWeight,
+              Int4PackOrder packOrder);
+
+} // namespace mlir::quark
+
+#endif // QUARK_SUPPORT_QUARKHFLAYOUT_H

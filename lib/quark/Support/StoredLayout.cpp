@@ -1,0 +1,365 @@
+//===- StoredLayout.cpp - How a checkpoint file holds a tensor ------------===//
+
+#include "quark/Support/StoredLayout.h"
+
+#include "quark/Support/MiniFloat.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace mlir::quark;
+
+namespace {
+
+llvm::Error layoutError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
+}
+
+std::string shapeText(llvm::ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  llvm::raw_string_ostream os(text);
+  llvm::interleave(shape, os, ", ");
+  return text + "]";
+}
+
+int64_t product(llvm::ArrayRef<int64_t> shape) {
+  int64_t count = 1;
+  for (int64_t dim : shape)
+    count *= dim;
+  return count;
+}
+
+template <typename T>
+std::vector<T> transpose2d(llvm::ArrayRef<T> values, int64_t rows,
+                           int64_t cols) {
+  std::vector<T> out(values.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      out[c * rows + r] = values[r * cols + c];
+  return out;
+}
+
+/// The shape after the optional transpose, before packing.
+llvm::SmallVector<int64_t, 4> transposedShape(const StoredLayout &layout,
+                                              llvm::ArrayRef<int64_t> shape) {
+  llvm::SmallVector<int64_t, 4> result(shape);
+  if (layout.transposed && result.size() == 2)
+    std::swap(result[0], result[1]);
+  return result;
+}
+
+/// Elements of a stored value of `dtype` in the file.
+void storeElement(TensorDType dtype, int64_t value, uint8_t *out) {
+  size_t width = tensorDTypeSize(dtype);
+  uint64_t bits = static_cast<uint64_t>(value);
+  for (size_t b = 0; b < width; ++b)
+    out[b] = static_cast<uint8_t>(bits >> (8 * b));
+}
+
+int32_t loadElement(TensorDType dtype, const uint8_t *in) {
+  switch (dtype) {
+  case TensorDType::I8:
+    return static_cast<int8_t>(in[0]);
+  case TensorDType::U8:
+  case TensorDType::BOOL:
+  case TensorDType::F8_E4M3:
+  case TensorDType::F8_E5M2:
+    return in[0];
+  case TensorDType::I16:
+    return static_cast<int16_t>(in[0] | (in[1] << 8));
+  case TensorDType::U16:
+    return static_cast<int32_t>(in[0] | (in[1] << 8));
+  default: {
+    uint32_t bits = 0;
+    for (int b = 0; b < 4; ++b)
+      bits |= static_cast<uint32_t>(in[b]) << (8 * b);
+    return static_cast<int32_t>(bits);
+  }
+  }
+}
+
+bool holdsCodes(TensorDType dtype) {
+  switch (dtype) {
+  case TensorDType::I8:
+  case TensorDType::U8:
+  case TensorDType::I16:
+  case TensorDType::U16:
+  case TensorDType::I32:
+  case TensorDType::F8_E4M3:
+  case TensorDType::F8_E5M2:
+    return true;
+  default:
+    return false;
+  }
+}
+
+} // namespace
+
+std::string StoredLayout::str() const {
+  llvm::SmallVector<std::string, 3> parts;
+  if (transposed)
+    parts.push_back("transposed");
+  switch (packing) {
+  case Packing::None:
+    break;
+  case Packing::Int4:
+    parts.push_back((int4Signed ? "int4_" : "uint4_") +
+                    std::string(int4PackOrderName(int4Order)));
+    break;
+  case Packing::Fp4:
+    parts.push_back("fp4");
+    break;
+  case Packing::Fp6:
+    parts.push_back("fp6");
+    break;
+  }
+  if (e8m0)
+    parts.push_back("e8m0");
+  return llvm::join(parts, ",");
+}
+
+llvm::Expected<StoredLayout> StoredLayout::parse(llvm::StringRef text) {
+  StoredLayout layout;
+  llvm::SmallVector<llvm::StringRef, 3> parts;
+  text.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef part : parts) {
+    part = part.trim();
+    if (part == "transposed") {
+      layout.transposed = true;
+    } else if (part == "fp4") {
+      layout.packing = Packing::Fp4;
+    } else if (part == "fp6") {
+      layout.packing = Packing::Fp6;
+    } else if (part == "e8m0") {
+      layout.e8m0 = true;
+    } else if (part.consume_front("int4_") || part.consume_front("uint4_")) {
+      std::optional<Int4PackOrder> order = parseInt4PackOrder(part.str());
+      if (!order)
+        return layoutError("unknown int4 packing order '" + part +
+                           "' (order, reorder)");
+      layout.packing = Packing::Int4;
+      layout.int4Order = *order;
+      layout.int4Signed = !text.contains("uint4_");
+    } else {
+      return layoutError("unknown stored layout '" + part +
+                         "' (transposed, int4_order, int4_reorder, "
+                         "uint4_order, uint4_reorder, fp4, fp6, e8m0)");
+    }
+  }
+  return layout;
+}
+
+llvm::Expected<llvm::SmallVector<int64_t, 4>>
+StoredLayout::storedShape(llvm::ArrayRef<int64_t> logical) const {
+  if (transposed && logical.size() != 2)
+    return layoutError("a transposed layout needs a 2-D tensor, got " +
+                       shapeText(logical));
+  llvm::SmallVector<int64_t, 4> shape = transposedShape(*this, logical);
+  if (shape.empty())
+    return shape; // a scalar is stored as one element, whatever the packing
+  int64_t &last = shape.back();
+  switch (packing) {
+  case Packing::None:
+    break;
+  case Packing::Int4:
+    last = packedInt4Cols(last);
+    break;
+  case Packing::Fp4:
+    if (last % 2)
+      return layoutError("fp4 packing needs an even last dimension, got " +
+                         shapeText(logical));
+    last /= 2;
+    break;
+  case Packing::Fp6:
+    if (last % 4)
+      return layoutError("fp6 packing needs a last dimension that is a "
+                         "multiple of 4, got " +
+                         shapeText(logical));
+    last = last / 4 * 3;
+    break;
+  }
+  return shape;
+}
+
+llvm::Expected<std::vector<uint8_t>>
+mlir::quark::encodeStoredCodes(const StoredLayout &layout, TensorDType dtype,
+                               llvm::ArrayRef<int64_t> logical,
+                               llvm::ArrayRef<int32_t> codes) {
+  if (!holdsCodes(dtype))
+    return layoutError("codes cannot be stored as " + tensorDTypeName(dtype));
+  if (static_cast<int64_t>(codes.size()) != product(logical))
+    return layoutError("expected " + llvm::Twine(product(logical)) +
+                       " codes for " + shapeText(logical));
+  llvm::Expected<llvm::SmallVector<int64_t, 4>> stored =
+      layout.storedShape(logical);
+  if (!stored)
+    return stored.takeError();
+  std::vector<int32_t> ordered;
+  llvm::ArrayRef<int32_t> values = codes;
+  if (layout.transposed) {
+    ordered = transpose2d(codes, logical[0], logical[1]);
+    values = ordered;
+  }
+  llvm::SmallVector<int64_t, 4> shape = transposedShape(layout, logical);
+  int64_t cols = shape.empty() ? 1 : shape.back();
+  int64_t rows = cols == 0 ? 0 : product(shape) / cols;
+  std::vector<uint8_t> bytes(static_cast<size_t>(product(*stored)) *
+                             tensorDTypeSize(dtype));
+  if (layout.packing == StoredLayout::Packing::Int4 && !shape.empty()) {
+    if (dtype != TensorDType::I32)
+      return layoutError("int4 codes pack into I32 words, not " +
+                         tensorDTypeName(dtype));
+    std::vector<int32_t> words(static_cast<size_t>(product(*stored)));
+    packInt4(values, rows, cols, layout.int4Order, words);
+    for (size_t i = 0; i < words.size(); ++i)
+      storeElement(dtype, words[i], bytes.data() + 4 * i);
+    return bytes;
+  }
+  if ((layout.packing == StoredLayout::Packing::Fp4 ||
+       layout.packing == StoredLayout::Packing::Fp6) &&
+      !shape.empty()) {
+    if (dtype != TensorDType::U8)
+      return layoutError("fp4 / fp6 codes pack into U8 bytes, not " +
+                         tensorDTypeName(dtype));
+    std::vector<uint8_t> narrow(values.size());
+    for (size_t i = 0; i < values.size(); ++i)
+      narrow[i] = static_cast<uint8_t>(values[i]);
+    if (layout.packing == StoredLayout::Packing::Fp4)
+      packFp4(narrow, bytes);
+    else
+      packFp6(narrow, bytes);
+    return bytes;
+  }
+  size_t width = tensorDTypeSize(dtype);
+  for (size_t i = 0; i < values.size(); ++i)
+    storeElement(dtype, values[i], bytes.data() + i * width);
+  return bytes;
+}
+
+llvm::Expected<std::vector<int32_t>>
+mlir::quark::decodeStoredCodes(const StoredLayout &layout, TensorDType dtype,
+                               llvm::ArrayRef<int64_t> stored,
+                               llvm::ArrayRef<int64_t> logical,
+                               llvm::ArrayRef<uint8_t> bytes) {
+  if (!holdsCodes(dtype))
+    return layoutError("a " + tensorDTypeName(dtype) +
+                       " tensor does not hold codes");
+  llvm::Expected<llvm::SmallVector<int64_t, 4>> expected =
+      layout.storedShape(logical);
+  if (!expected)
+    return expected.takeError();
+  if (llvm::ArrayRef<int64_t>(*expected) != stored)
+    return layoutError("stored shape " + shapeText(stored) + " does not hold " +
+                       shapeText(logical) + " in layout '" + layout.str() +
+                       "' (expected " + shapeText(*expected) + ")");
+  if (bytes.size() !=
+      static_cast<size_t>(product(stored)) * tensorDTypeSize(dtype))
+    return layoutError("tensor bytes do not match its shape");
+  llvm::SmallVector<int64_t, 4> shape = transposedShape(layout, logical);
+  int64_t cols = shape.empty() ? 1 : shape.back();
+  int64_t rows = cols == 0 ? 0 : product(shape) / cols;
+  std::vector<int32_t> values(static_cast<size_t>(product(logical)));
+  if (layout.packing == StoredLayout::Packing::Int4 && !shape.empty()) {
+    std::vector<int32_t> words(static_cast<size_t>(product(stored)));
+    for (size_t i = 0; i < words.size(); ++i)
+      words[i] = loadElement(dtype, bytes.data() + 4 * i);
+    std::vector<int8_t> narrow(values.size());
+    unpackInt4(words, rows, cols, layout.int4Order, layout.int4Signed, narrow);
+    std::copy(narrow.begin(), narrow.end(), values.begin());
+  } else if ((layout.packing == StoredLayout::Packing::Fp4 ||
+              layout.packing == StoredLayout::Packing::Fp6) &&
+             !shape.empty()) {
+    std::vector<uint8_t> narrow(values.size());
+    if (layout.packing == StoredLayout::Packing::Fp4)
+      unpackFp4(bytes, narrow);
+    else
+      unpackFp6(bytes, narrow);
+    std::copy(narrow.begin(), narrow.end(), values.begin());
+  } else {
+    size_t width = tensorDTypeSize(dtype);
+    for (size_t i = 0; i < values.size(); ++i)
+      values[i] = loadElement(dtype, bytes.data() + i * width);
+  }
+  if (layout.transposed)
+    values = transpose2d(llvm::ArrayRef<int32_t>(values), shape[0], shape[1]);
+  return values;
+}
+
+llvm::Expected<std::vector<uint8_t>>
+mlir::quark::encodeStoredFloats(const StoredLayout &layout, TensorDType dtype,
+                                llvm::ArrayRef<int64_t> logical,
+                                llvm::ArrayRef<float> values) {
+  if (layout.packing != StoredLayout::Packing::None)
+    return layoutError("float values are not packed");
+  if (layout.e8m0 != (dtype == TensorDType::U8) ||
+      (!layout.e8m0 && dtype != TensorDType::F32 &&
+       dtype != TensorDType::BF16 && dtype != TensorDType::F16))
+    return layoutError("float values are stored as F32, BF16, F16 or E8M0 "
+                       "(U8), not " +
+                       tensorDTypeName(dtype) +
+                       (layout.e8m0 ? " with e8m0" : ""));
+  if (static_cast<int64_t>(values.size()) != product(logical))
+    return layoutError("expected " + llvm::Twine(product(logical)) +
+                       " values for " + shapeText(logical));
+  if (layout.transposed && logical.size() != 2)
+    return layoutError("a transposed layout needs a 2-D tensor, got " +
+                       shapeText(logical));
+  std::vector<float> ordered;
+  if (layout.transposed) {
+    ordered = transpose2d(values, logical[0], logical[1]);
+    values = ordered;
+  }
+  std::vector<uint8_t> bytes(values.size() * tensorDTypeSize(dtype));
+  for (size_t i = 0; i < values.size(); ++i) {
+    switch (dtype) {
+    case TensorDType::U8:
+      bytes[i] = encodeE8M0(values[i]);
+      break;
+    case TensorDType::BF16:
+      storeElement(dtype, encodeBFloat16(values[i]), bytes.data() + 2 * i);
+      break;
+    case TensorDType::F16:
+      storeElement(dtype, encodeFloat16(values[i]), bytes.data() + 2 * i);
+      break;
+    default:
+      std::memcpy(bytes.data() + 4 * i, &values[i], 4);
+      break;
+    }
+  }
+  return bytes;
+}
+
+llvm::Expected<std::vector<float>>
+mlir::quark::decodeStoredFloats(const StoredLayout &layout, TensorDType dtype,
+                                llvm::ArrayRef<int64_t> stored,
+                                llvm::ArrayRef<int64_t> logical,
+                                llvm::ArrayRef<uint8_t> bytes) {
+  llvm::Expected<llvm::SmallVector<int64_t, 4>> expected =
+      layout.storedShape(logical);
+  if (!expected)
+    return expected.takeError();
+  if (llvm::ArrayRef<int64_t>(*expected) != stored)
+    return layoutError("stored shape " + shapeText(stored) + " does not hold " +
+                       shapeText(logical) + " in layout '" + layout.str() +
+                       "' (expected " + shapeText(*expected) + ")");
+  std::vector<float> values(static_cast<size_t>(product(logical)));
+  if (layout.e8m0) {
+    if (dtype != TensorDType::U8 || bytes.size() != values.size())
+      return layoutError("E8M0 values are stored as U8 bytes");
+    for (size_t i = 0; i < values.size(); ++i)
+      values[i] = decodeE8M0(bytes[i]);
+  } else {
+    if (bytes.size() != values.size() * tensorDTypeSize(dtype))
+      return layoutError("tensor bytes do not match its shape");
+    if (llvm::Error error = convertToFloat(dtype, bytes, values))
+      return std::move(error);
+  }
+  if (layout.transposed) {
+    llvm::SmallVector<int64_t, 4> shape = transposedShape(layout, logical);
+    values = transpose2d(llvm::ArrayRef<float>(values), shape[0], shape[1]);
+  }
+  return values;
+}

@@ -1,0 +1,787 @@
+//===- HfExport.cpp - Quark hf_format export ------------------------------===//
+//
+// Manifest first: every file tensor of the export (name, dtype, shape and a
+// producer of its bytes) is collected from the IR and checked before a byte
+// is written; then the producers run one tensor at a time into shards, so
+// memory holds one tensor, not the model.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quark/Target/HfFormat.h"
+
+#include "HfCommon.h"
+
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Config/QuantConfig.h"
+#include "quark/Import/HuggingFace.h"
+#include "quark/Runtime/WeightStore.h"
+#include "quark/Support/AtomicFile.h"
+#include "quark/Support/MiniFloat.h"
+#include "quark/Support/QuarkHfLayout.h"
+#include "quark/Support/ReadFile.h"
+#include "quark/Support/TensorQuant.h"
+
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+
+#include <cctype>
+#include <cstdio>
+#include <functional>
+
+using namespace mlir;
+using namespace mlir::quark;
+namespace json = llvm::json;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+/// One tensor of the export.
+struct ManifestTensor {
+  std::string name;
+  TensorDType dtype;
+  llvm::SmallVector<int64_t, 4> shape;
+  std::function<llvm::Expected<Bytes>()> produce;
+
+  uint64_t byteSize() const {
+    uint64_t count = tensorDTypeSize(dtype);
+    for (int64_t dim : shape)
+      count *= static_cast<uint64_t>(dim);
+    return count;
+  }
+};
+
+llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
+}
+
+/// Where a quantized weight's codes and parameters live in the IR
+/// quark-quantize-weights wrote.
+struct StoredWeightIR {
+  DequantizeOp dequantize;
+  ParamOp rawCodes;
+  UnpackOp unpack; // null for one code per element
+  ParamOp scale;
+  ParamOp zeroPoint; // null without one
+};
+
+std::optional<StoredWeightIR> matchStoredWeight(Value weight) {
+  auto dequantize = weight.getDefiningOp<DequantizeOp>();
+  if (!dequantize)
+    return std::nullopt;
+  StoredWeightIR stored{dequantize, {}, {}, {}, {}};
+  Value codes = dequantize.getInput();
+  if (auto cast = codes.getDefiningOp<StorageCastOp>()) {
+    stored.rawCodes = cast.getInput().getDefiningOp<ParamOp>();
+  } else if (auto unpack = codes.getDefiningOp<UnpackOp>()) {
+    stored.unpack = unpack;
+    stored.rawCodes = unpack.getInput().getDefiningOp<ParamOp>();
+  }
+  if (dequantize.getScale())
+    stored.scale = dequantize.getScale().getDefiningOp<ParamOp>();
+  if (dequantize.getZeroPoint())
+    stored.zeroPoint = dequantize.getZeroPoint().getDefiningOp<ParamOp>();
+  if (!stored.rawCodes || (dequantize.getScale() && !stored.scale) ||
+      (dequantize.getZeroPoint() && !stored.zeroPoint))
+    return std::nullopt;
+  return stored;
+}
+
+/// The parameters of a static activation quantizer: constants.
+struct ActivationParams {
+  FakeQuantOp op;
+  std::vector<float> scales;
+  std::vector<int32_t> zeroPoints;
+  llvm::SmallVector<int64_t, 4> paramShape;
+};
+
+class ManifestBuilder {
+public:
+  ManifestBuilder(ModuleOp module, const HfExportOptions &options,
+                  WeightStore &store)
+      : module(module), options(options), store(store),
+        floatDType(modelDType(module)),
+        modelFloat(floatTypeOf(module.getContext(), floatDType)) {}
+
+  LogicalResult build() {
+    // Quantized linears first: they claim their parameters.
+    WalkResult result = module.walk([&](LinearOp linear) {
+      return failed(addLinear(linear)) ? WalkResult::interrupt()
+                                       : WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      return failure();
+    // Then every weight still read from the model checkpoint, as stored.
+    result = module.walk([&](ParamOp param) {
+      if (param.getFile() || param.getLayout() || claimed.contains(param))
+        return WalkResult::advance();
+      return failed(addCopy(param)) ? WalkResult::interrupt()
+                                    : WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      return failure();
+    llvm::sort(tensors, [](const ManifestTensor &a, const ManifestTensor &b) {
+      return a.name < b.name;
+    });
+    return success();
+  }
+
+  std::vector<ManifestTensor> tensors;
+  /// Layers written as quantized and as float (awq's modules_to_not_convert).
+  std::vector<std::string> quantizedLayers, floatLayers;
+  /// custom_mode awq: the group size all layers share.
+  int64_t awqGroupSize = 0;
+
+private:
+  LogicalResult add(Operation *at, ManifestTensor tensor) {
+    if (!names.insert(tensor.name).second)
+      return at->emitError()
+             << "the export would write tensor '" << tensor.name << "' twice";
+    tensors.push_back(std::move(tensor));
+    return success();
+  }
+
+  LogicalResult addCopy(ParamOp param) {
+    std::string name = param.getName().str();
+    if (names.contains(name))
+      return success(); // tied weights read twice
+    llvm::Expected<SafetensorsCheckpoint *> checkpoint = store.checkpoint();
+    if (!checkpoint)
+      return param.emitError() << llvm::toString(checkpoint.takeError());
+    std::optional<TensorRef> ref = (*checkpoint)->find(name);
+    if (!ref)
+      return param.emitError()
+             << "the model checkpoint has no tensor '" << name << "'";
+    TensorRef tensor = *ref;
+    return add(param, {name, tensor.info->dtype, tensor.info->shape,
+                       [tensor]() -> llvm::Expected<Bytes> {
+                         llvm::ArrayRef<uint8_t> bytes = tensor.bytes();
+                         Bytes copy(bytes.begin(), bytes.end());
+                         tensor.releasePages();
+                         return copy;
+                       }});
+  }
+
+  FailureOr<TensorQuantSpec> numericsOf(TensorSpecAttr spec, Operation *at) {
+    return getTensorQuantSpec(spec, modelFloat,
+                              [&] { return at->emitError(); });
+  }
+
+  /// The codes quark-quantize-weights stored, unpacked to one int32 each.
+  llvm::Expected<std::vector<int32_t>> readCodes(StoredWeightIR stored) {
+    ParamOp raw = stored.rawCodes;
+    llvm::Expected<Tensor> words =
+        store.getCodes(raw.getName(), raw.getFile().value_or(""));
+    if (!words)
+      return words.takeError();
+    llvm::ArrayRef<int32_t> ints = words->ints();
+    if (!stored.unpack)
+      return std::vector<int32_t>(ints.begin(), ints.end());
+    auto codeType = cast<RankedTensorType>(stored.unpack.getType());
+    std::optional<PackMethod> method;
+    if (stored.unpack.getPackMethod())
+      method = *stored.unpack.getPackMethod();
+    return unpackCodes(codeType.getElementType(), codeType.getShape(), ints,
+                       method);
+  }
+
+  llvm::Expected<std::vector<float>> readFloats(ParamOp param) {
+    llvm::Expected<Tensor> value =
+        store.get(param.getName(), param.getFile().value_or(""));
+    if (!value)
+      return value.takeError();
+    return std::vector<float>(value->floats().begin(), value->floats().end());
+  }
+
+  llvm::Expected<std::vector<int32_t>> readInts(ParamOp param) {
+    llvm::Expected<Tensor> value =
+        store.getCodes(param.getName(), param.getFile().value_or(""));
+    if (!value)
+      return value.takeError();
+    return std::vector<int32_t>(value->ints().begin(), value->ints().end());
+  }
+
+  /// Adds `base` + suffix tensors of `layout` for a parameter.
+  LogicalResult
+  addScale(Operation *at, const std::string &base, const HfStoredTensor &layout,
+           std::function<llvm::Expected<std::vector<float>>()> values) {
+    return add(at, {base + layout.suffix, layout.dtype, layout.storedShape,
+                    [layout, values]() -> llvm::Expected<Bytes> {
+                      llvm::Expected<std::vector<float>> v = values();
+                      if (!v)
+                        return v.takeError();
+                      return encodeStoredFloats(layout.layout, layout.dtype,
+                                                layout.logicalShape, *v);
+                    }});
+  }
+  LogicalResult
+  addCodes(Operation *at, const std::string &name, const HfStoredTensor &layout,
+           std::function<llvm::Expected<std::vector<int32_t>>()> values) {
+    return add(at, {name, layout.dtype, layout.storedShape,
+                    [layout, values]() -> llvm::Expected<Bytes> {
+                      llvm::Expected<std::vector<int32_t>> v = values();
+                      if (!v)
+                        return v.takeError();
+                      return encodeStoredCodes(layout.layout, layout.dtype,
+                                               layout.logicalShape, *v);
+                    }});
+  }
+
+  std::function<llvm::Expected<std::vector<int32_t>>()>
+  zerosOrStored(ParamOp zeroPoint, int64_t count) {
+    if (!zeroPoint)
+      return [count]() -> llvm::Expected<std::vector<int32_t>> {
+        return std::vector<int32_t>(static_cast<size_t>(count), 0);
+      };
+    return [this, zeroPoint]() { return readInts(zeroPoint); };
+  }
+
+  LogicalResult addLinear(LinearOp linear) {
+    std::string name = linear.getName().str();
+    LayerSpecAttr layer = linear.getQuantAttr();
+    if (!layer) {
+      floatLayers.push_back(name);
+      return success();
+    }
+    if (layer.getBias())
+      return linear.emitError()
+             << "layer '" << name
+             << "': quantized biases are not exported (vLLM rejects them)";
+    quantizedLayers.push_back(name);
+    if (failed(addWeight(linear, name)))
+      return failure();
+    if (options.customMode == HfCustomMode::Awq) {
+      if (layer.getInputTensors() || layer.getOutputTensors())
+        return linear.emitError()
+               << "layer '" << name
+               << "': custom_mode awq holds weight-only int4/uint4 "
+                  "per-group layers; this one quantizes activations";
+      return success();
+    }
+    if (failed(addActivation(linear.getInput(), name + ".input", linear)))
+      return failure();
+    Value output = linear.getResult();
+    if (output.hasOneUse())
+      if (auto user = dyn_cast<FakeQuantOp>(*output.getUsers().begin()))
+        return addActivation(user.getResult(), name + ".output", linear);
+    return success();
+  }
+
+  LogicalResult addWeight(LinearOp linear, const std::string &name) {
+    Value weight = linear.getWeight();
+    auto weightType = cast<RankedTensorType>(weight.getType());
+    std::string weightName = name + ".weight";
+    std::optional<StoredWeightIR> stored = matchStoredWeight(weight);
+    if (!stored) {
+      if (auto param = weight.getDefiningOp<ParamOp>())
+        return success(); // a float weight: copied with the rest
+      Operation *producer = weight.getDefiningOp();
+      return linear.emitError()
+             << "layer '" << name << "': its weight is quantized by '"
+             << (producer ? producer->getName().getStringRef() : "?")
+             << "', which has no stored form (progressive and block "
+                "formats stay fake-quantized); Quark's hf_format cannot "
+                "hold it";
+    }
+    claimed.insert(stored->rawCodes);
+    TensorSpecAttr spec = stored->dequantize.getSpec();
+    FailureOr<TensorQuantSpec> numerics = numericsOf(spec, linear);
+    if (failed(numerics))
+      return failure();
+    llvm::SmallVector<int64_t, 4> shape(weightType.getShape());
+    llvm::Expected<QuantLayout> quantLayout =
+        QuantLayout::get(shape, *numerics);
+    if (!quantLayout)
+      return linear.emitError()
+             << "layer '" << name
+             << "': " << llvm::toString(quantLayout.takeError());
+    llvm::SmallVector<int64_t, 4> paramShape(quantLayout->paramShape());
+    llvm::Expected<HfQuantizedTensor> layout = quarkHfLayout(
+        *numerics, shape, paramShape, /*isWeight=*/true, options.packOrder);
+    if (!layout)
+      return linear.emitError() << "layer '" << name << "' (" << spec
+                                << "): " << llvm::toString(layout.takeError());
+    StoredWeightIR ir = *stored;
+    TensorQuantSpec quant = *numerics;
+    int64_t paramCount = quantLayout->numParams();
+    auto scales = [this, ir]() { return readFloats(ir.scale); };
+    auto zeroPoints = zerosOrStored(ir.zeroPoint, paramCount);
+
+    if (options.customMode == HfCustomMode::Awq)
+      return addAwqWeight(linear, name, quant, *layout, ir, paramShape);
+
+    if (options.fakeQuantized) {
+      // The dequantized weight, rounded to the model's dtype as the IR's
+      // dequantize result is.
+      TensorDType dtype = floatDType;
+      llvm::SmallVector<int64_t, 4> logical(shape);
+      if (failed(add(linear, {weightName, dtype, shape,
+                              [this, ir, quant, logical, dtype,
+                               zeroPoints]() -> llvm::Expected<Bytes> {
+                                llvm::Expected<std::vector<int32_t>> codes =
+                                    readCodes(ir);
+                                if (!codes)
+                                  return codes.takeError();
+                                llvm::Expected<std::vector<float>> scale =
+                                    readFloats(ir.scale);
+                                if (!scale)
+                                  return scale.takeError();
+                                QuantParams params;
+                                params.scales = std::move(*scale);
+                                if (quant.hasZeroPoint()) {
+                                  llvm::Expected<std::vector<int32_t>> zp =
+                                      zeroPoints();
+                                  if (!zp)
+                                    return zp.takeError();
+                                  params.zeroPoints = std::move(*zp);
+                                }
+                                llvm::Expected<QuantLayout> layout =
+                                    QuantLayout::get(logical, quant);
+                                if (!layout)
+                                  return layout.takeError();
+                                std::vector<float> values(codes->size());
+                                if (llvm::Error error = dequantizeTensor(
+                                        quant, *layout, *codes, params, values))
+                                  return std::move(error);
+                                return encodeStoredFloats(StoredLayout(), dtype,
+                                                          logical, values);
+                              }})))
+        return failure();
+    } else if (failed(addCodes(linear, weightName, *layout->codes,
+                               [this, ir]() { return readCodes(ir); }))) {
+      return failure();
+    }
+    if (failed(addScale(linear, weightName, layout->scale, scales)))
+      return failure();
+    if (layout->zeroPoint &&
+        failed(addCodes(linear, weightName + layout->zeroPoint->suffix,
+                        *layout->zeroPoint, zeroPoints)))
+      return failure();
+    return success();
+  }
+
+  /// AutoAWQ's layout: qweight / qzeros int32 [in, out/8] in the AWQ
+  /// interleave, unsigned codes (a symmetric int4 code c is c + 8 with zero
+  /// point 8), scales [in/G, out] in fp16.
+  LogicalResult addAwqWeight(LinearOp linear, const std::string &name,
+                             const TensorQuantSpec &quant,
+                             const HfQuantizedTensor &layout, StoredWeightIR ir,
+                             llvm::ArrayRef<int64_t> paramShape) {
+    const DTypeInfo &info = getDTypeInfo(quant.dtype);
+    if (!info.isInteger() || info.bits != 4 ||
+        quant.qscheme != QScheme::PerGroup)
+      return linear.emitError()
+             << "layer '" << name
+             << "': custom_mode awq holds int4/uint4 per-group weights, "
+                "not "
+             << ir.dequantize.getSpec();
+    if (awqGroupSize && awqGroupSize != quant.groupSize)
+      return linear.emitError()
+             << "layer '" << name << "': custom_mode awq needs one group size "
+             << "for all layers (" << awqGroupSize << " and " << quant.groupSize
+             << ")";
+    awqGroupSize = quant.groupSize;
+    int32_t offset = info.isSigned() ? 8 : 0;
+    StoredLayout packed = layout.codes->layout;
+    packed.int4Order = Int4PackOrder::Reorder;
+    packed.int4Signed = false;
+    HfStoredTensor qweight = *layout.codes;
+    qweight.layout = packed;
+    HfStoredTensor qzeros = *layout.zeroPoint;
+    qzeros.layout = packed;
+    HfStoredTensor scales = layout.scale;
+    scales.dtype = TensorDType::F16;
+    int64_t count = 1;
+    for (int64_t dim : paramShape)
+      count *= dim;
+    auto zeroPoints = zerosOrStored(ir.zeroPoint, count);
+    if (failed(addCodes(
+            linear, name + ".qweight", qweight,
+            [this, ir, offset]() -> llvm::Expected<std::vector<int32_t>> {
+              llvm::Expected<std::vector<int32_t>> codes = readCodes(ir);
+              if (codes)
+                for (int32_t &code : *codes)
+                  code += offset;
+              return codes;
+            })))
+      return failure();
+    if (failed(addCodes(
+            linear, name + ".qzeros", qzeros,
+            [zeroPoints, offset]() -> llvm::Expected<std::vector<int32_t>> {
+              llvm::Expected<std::vector<int32_t>> zp = zeroPoints();
+              if (zp)
+                for (int32_t &value : *zp)
+                  value += offset;
+              return zp;
+            })))
+      return failure();
+    scales.suffix = "";
+    return add(
+        linear,
+        {name + ".scales", scales.dtype, scales.storedShape,
+         [this, ir, scales]() mutable -> llvm::Expected<Bytes> {
+           llvm::Expected<std::vector<float>> values = readFloats(ir.scale);
+           if (!values)
+             return values.takeError();
+           for (float value : *values)
+             if (decodeFloat16(encodeFloat16(value)) != value)
+               return makeError("an AWQ scale of '" + ir.scale.getName().str() +
+                                "' (" + std::to_string(value) +
+                                ") is not exact in fp16");
+           return encodeStoredFloats(scales.layout, scales.dtype,
+                                     scales.logicalShape, *values);
+         }});
+  }
+
+  /// `<base>_scale` (and `_zero_point`) of a static activation quantizer.
+  LogicalResult addActivation(Value value, const std::string &base,
+                              LinearOp linear) {
+    Operation *producer = value.getDefiningOp();
+    if (!producer)
+      return success();
+    if (isa<TwoStageFakeQuantOp>(producer))
+      return linear.emitError()
+             << "'" << base
+             << "': two-stage activation quantizers (NVFP4) are not "
+                "exported yet";
+    auto fakeQuant = dyn_cast<FakeQuantOp>(producer);
+    if (!fakeQuant || !fakeQuant.getScale())
+      return success(); // float, or dynamic: no stored parameters
+    DenseElementsAttr scaleAttr, zeroAttr;
+    if (!matchPattern(fakeQuant.getScale(), m_Constant(&scaleAttr)) ||
+        (fakeQuant.getZeroPoint() &&
+         !matchPattern(fakeQuant.getZeroPoint(), m_Constant(&zeroAttr))))
+      return linear.emitError() << "'" << base
+                                << "': a static quantizer whose parameters "
+                                   "are not constants cannot be exported";
+    FailureOr<TensorQuantSpec> numerics =
+        numericsOf(fakeQuant.getSpec(), linear);
+    if (failed(numerics))
+      return failure();
+    llvm::SmallVector<int64_t, 4> paramShape(
+        cast<ShapedType>(scaleAttr.getType()).getShape());
+    llvm::Expected<HfQuantizedTensor> layout = quarkHfLayout(
+        *numerics, {}, paramShape, /*isWeight=*/false, options.packOrder);
+    if (!layout)
+      return linear.emitError()
+             << "'" << base << "': " << llvm::toString(layout.takeError());
+    std::vector<float> scales = mlir::quark::readFloats(scaleAttr);
+    if (failed(addScale(linear, base, layout->scale,
+                        [scales]() -> llvm::Expected<std::vector<float>> {
+                          return scales;
+                        })))
+      return failure();
+    if (layout->zeroPoint) {
+      std::vector<int32_t> zeros = zeroAttr
+                                       ? mlir::quark::readInts(zeroAttr)
+                                       : std::vector<int32_t>(scales.size(), 0);
+      if (failed(addCodes(linear, base + layout->zeroPoint->suffix,
+                          *layout->zeroPoint,
+                          [zeros]() -> llvm::Expected<std::vector<int32_t>> {
+                            return zeros;
+                          })))
+        return failure();
+    }
+    return success();
+  }
+
+  ModuleOp module;
+  const HfExportOptions &options;
+  WeightStore &store;
+  TensorDType floatDType;
+  Type modelFloat;
+  llvm::StringSet<> names;
+  llvm::DenseSet<Operation *> claimed;
+};
+
+/// The files of a tokenizer and generation settings that travel with a
+/// Hugging Face model.
+bool isCompanionFile(llvm::StringRef name) {
+  return name.starts_with("tokenizer") || name == "special_tokens_map.json" ||
+         name == "added_tokens.json" || name == "vocab.json" ||
+         name == "vocab.txt" || name == "merges.txt" ||
+         name == "generation_config.json" ||
+         name.starts_with("chat_template") ||
+         name == "preprocessor_config.json";
+}
+
+std::string shardName(size_t index, size_t count) {
+  if (count == 1)
+    return "model.safetensors";
+  char name[64];
+  std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors",
+                index + 1, count);
+  return name;
+}
+
+llvm::Error writeJson(llvm::StringRef path, const json::Value &value) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", value) << "\n";
+  return writeFileAtomically(path, text);
+}
+
+/// Serializes the manifest into `dir` (which exists and is empty).
+llvm::Error writeFolder(ModuleOp module, const ManifestBuilder &manifest,
+                        const json::Value &quantizationConfig,
+                        const HfExportOptions &options, llvm::StringRef dir,
+                        HfExportResult &result) {
+  // Shards: tensors in name order, a new shard when the next would pass
+  // the limit.
+  std::vector<std::vector<const ManifestTensor *>> shards(1);
+  uint64_t shardBytes = 0;
+  for (const ManifestTensor &tensor : manifest.tensors) {
+    uint64_t size = tensor.byteSize();
+    if (!shards.back().empty() && shardBytes + size > options.maxShardBytes) {
+      shards.emplace_back();
+      shardBytes = 0;
+    }
+    shards.back().push_back(&tensor);
+    shardBytes += size;
+    result.tensorBytes += size;
+    ++result.tensors;
+  }
+  json::Object weightMap;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    std::string file = shardName(s, shards.size());
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, file);
+    std::vector<SafetensorsWriter::Declaration> declarations;
+    for (const ManifestTensor *tensor : shards[s]) {
+      declarations.push_back({tensor->name, tensor->dtype, tensor->shape});
+      weightMap[tensor->name] = file;
+    }
+    llvm::Expected<std::unique_ptr<SafetensorsWriter>> writer =
+        SafetensorsWriter::create(path, declarations, {{"format", "pt"}});
+    if (!writer)
+      return writer.takeError();
+    for (const ManifestTensor *tensor : shards[s]) {
+      llvm::Expected<Bytes> bytes = tensor->produce();
+      if (!bytes)
+        return makeError("tensor '" + tensor->name +
+                         "': " + llvm::toString(bytes.takeError()));
+      if (llvm::Error error = (*writer)->begin(tensor->name))
+        return error;
+      if (llvm::Error error = (*writer)->append(std::move(*bytes)))
+        return error;
+    }
+    if (llvm::Error error = (*writer)->finish())
+      return error;
+    result.shards.push_back(file);
+  }
+  if (shards.size() > 1) {
+    llvm::SmallString<256> index(dir);
+    llvm::sys::path::append(index, "model.safetensors.index.json");
+    json::Object document{
+        {"metadata", json::Object{{"total_size",
+                                   static_cast<int64_t>(result.tensorBytes)}}},
+        {"weight_map", std::move(weightMap)}};
+    if (llvm::Error error = writeJson(index, std::move(document)))
+      return error;
+  }
+
+  // config.json: the model's, with quantization_config.
+  llvm::StringRef modelDir =
+      module->getAttrOfType<StringAttr>(kModelDirAttr).getValue();
+  llvm::SmallString<256> configIn(modelDir);
+  llvm::sys::path::append(configIn, "config.json");
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> configText =
+      readFile(configIn);
+  if (!configText)
+    return configText.takeError();
+  llvm::Expected<json::Value> config = json::parse((*configText)->getBuffer());
+  if (!config || !config->getAsObject())
+    return makeError(configIn + ": not a JSON object");
+  (*config->getAsObject())["quantization_config"] = quantizationConfig;
+  llvm::SmallString<256> configOut(dir);
+  llvm::sys::path::append(configOut, "config.json");
+  if (llvm::Error error = writeJson(configOut, *config))
+    return error;
+
+  // Tokenizer and generation files.
+  std::error_code ec;
+  for (llvm::sys::fs::directory_iterator it(modelDir, ec), end;
+       it != end && !ec; it.increment(ec)) {
+    llvm::StringRef name = llvm::sys::path::filename(it->path());
+    if (!isCompanionFile(name))
+      continue;
+    llvm::SmallString<256> target(dir);
+    llvm::sys::path::append(target, name);
+    if (std::error_code copy = llvm::sys::fs::copy_file(it->path(), target))
+      return makeError(it->path() + ": cannot copy: " + copy.message());
+  }
+  if (ec)
+    return makeError(modelDir + ": " + ec.message());
+  return llvm::Error::success();
+}
+
+/// `quantization_config` of the export.
+FailureOr<json::Value> quantizationConfigJson(ModuleOp module,
+                                              const ManifestBuilder &manifest,
+                                              const HfExportOptions &options) {
+  auto attr = module->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
+  if (!attr)
+    return module.emitError()
+           << "the module has no '" << kQuantConfigAttr
+           << "': export a model quark-quantize (or quark-attach-config) "
+              "configured";
+  auto emitError = [&] { return module.emitError(); };
+  FailureOr<QuantConfig> config = QuantConfig::fromAttr(attr, emitError);
+  if (failed(config))
+    return failure();
+  if (options.customMode == HfCustomMode::Awq) {
+    json::Array notConverted;
+    for (const std::string &layer : manifest.floatLayers)
+      notConverted.push_back(layer);
+    return json::Value(json::Object{
+        {"quant_method", "awq"},
+        {"bits", 4},
+        {"group_size", manifest.awqGroupSize},
+        {"zero_point", true},
+        {"version", "gemm"},
+        {"modules_to_not_convert", std::move(notConverted)},
+    });
+  }
+  FailureOr<json::Value> json = config->toJson(emitError);
+  if (failed(json))
+    return failure();
+  // The group names the projections whose output scales form the KV
+  // cache's; without a KV-cache config there is none, and vLLM would look
+  // for one.
+  json::Array kvGroup;
+  if (!config->kvCache.empty())
+    for (const std::string &pattern : config->kvCacheGroup)
+      kvGroup.push_back(pattern);
+  (*json->getAsObject())["export"] = json::Object{
+      {"weight_merge_groups", nullptr},
+      {"kv_cache_group", std::move(kvGroup)},
+      {"min_kv_scale", config->minKvScale},
+      {"weight_format",
+       options.fakeQuantized ? "fake_quantized" : "real_quantized"},
+      {"pack_method", std::string(int4PackOrderName(options.packOrder))},
+  };
+  return json;
+}
+
+bool isEmptyDirectory(llvm::StringRef dir) {
+  std::error_code ec;
+  llvm::sys::fs::directory_iterator it(dir, ec);
+  return !ec && it == llvm::sys::fs::directory_iterator();
+}
+
+} // namespace
+
+std::optional<uint64_t> mlir::quark::parseShardSize(llvm::StringRef text) {
+  text = text.trim();
+  size_t digits = 0;
+  while (digits < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[digits])) ||
+          text[digits] == '.'))
+    ++digits;
+  double number;
+  if (digits == 0 || text.take_front(digits).getAsDouble(number))
+    return std::nullopt;
+  std::string unit = text.drop_front(digits).trim().upper();
+  double scale;
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "KB")
+    scale = 1e3;
+  else if (unit == "MB")
+    scale = 1e6;
+  else if (unit == "GB")
+    scale = 1e9;
+  else if (unit == "KIB")
+    scale = 1024.0;
+  else if (unit == "MIB")
+    scale = 1024.0 * 1024;
+  else if (unit == "GIB")
+    scale = 1024.0 * 1024 * 1024;
+  else
+    return std::nullopt;
+  double bytes = number * scale;
+  if (bytes < 1)
+    return std::nullopt;
+  return static_cast<uint64_t>(bytes);
+}
+
+FailureOr<HfExportResult>
+mlir::quark::exportHfFormat(ModuleOp module, const HfExportOptions &options) {
+  auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
+  if (!modelDir)
+    return module.emitError() << "the module has no '" << kModelDirAttr << "'";
+  llvm::SmallString<256> out(options.outputDir);
+  if (out.empty())
+    return module.emitError() << "hf_format export needs an output folder";
+  llvm::sys::fs::make_absolute(out);
+  llvm::sys::path::remove_dots(out, /*remove_dot_dot=*/true);
+  llvm::SmallString<256> source(modelDir.getValue());
+  llvm::sys::fs::make_absolute(source);
+  llvm::sys::path::remove_dots(source, true);
+  if (out == source)
+    return module.emitError()
+           << out << ": the export would replace its own input";
+  if (llvm::sys::fs::exists(out) && !options.overwrite &&
+      !isEmptyDirectory(out))
+    return module.emitError()
+           << out << " is not empty; pass --overwrite to replace it";
+
+  WeightStore store(modelDir.getValue().str());
+  store.setCaching(false);
+  ManifestBuilder manifest(module, options, store);
+  if (failed(manifest.build()))
+    return failure();
+  FailureOr<json::Value> config =
+      quantizationConfigJson(module, manifest, options);
+  if (failed(config))
+    return failure();
+
+  // Everything goes into a fresh folder beside the target, renamed into
+  // place once complete.
+  llvm::SmallString<256> parent = llvm::sys::path::parent_path(out);
+  if (std::error_code ec = llvm::sys::fs::create_directories(parent))
+    return module.emitError() << parent << ": " << ec.message();
+  llvm::SmallString<256> temp;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory((out + ".tmp").str(), temp))
+    return module.emitError()
+           << out << ": cannot create a temporary folder: " << ec.message();
+  auto discard = [&](llvm::StringRef dir) {
+    (void)llvm::sys::fs::remove_directories(dir);
+  };
+  HfExportResult result;
+  if (llvm::Error error =
+          writeFolder(module, manifest, *config, options, temp, result)) {
+    discard(temp);
+    return module.emitError()
+           << out << ": export failed: " << llvm::toString(std::move(error));
+  }
+  llvm::SmallString<256> old;
+  if (llvm::sys::fs::exists(out)) {
+    old = (out + ".old").str();
+    if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(old, old)) {
+      discard(temp);
+      return module.emitError() << out << ": " << ec.message();
+    }
+    llvm::sys::fs::remove(old);
+    if (std::error_code ec = llvm::sys::fs::rename(out, old)) {
+      discard(temp);
+      return module.emitError()
+             << out << ": cannot move aside: " << ec.message();
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(temp, out)) {
+    if (!old.empty())
+      (void)llvm::sys::fs::rename(old, out);
+    discard(temp);
+    return module.emitError()
+           << out << ": cannot rename into place: " << ec.message();
+  }
+  if (!old.empty())
+    discard(old);
+  return result;
+}
