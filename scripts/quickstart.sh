@@ -2,8 +2,9 @@
 # Installs and builds Quark-MLIR (scripts/setup.sh), then runs the main job
 # on the bundled default model: quantizes it with fp8 and with int4_wo_128
 # and prints its perplexity on a held-out book before and after, the way
-# Quark's quantize_quark.py measures it. Also shows the quantization IR on
-# the example weights.
+# Quark's quantize_quark.py measures it; exports fp8 + fp8 KV cache as a
+# Quark hf_format folder for vLLM, checks it and reloads it. Also shows the
+# quantization IR on the example weights.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${QUARK_BUILD_DIR:-$root/build}
@@ -26,6 +27,18 @@ echo "(quantized IR, weights and reports under $build/quickstart/; the model's" 
   "$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["perplexity"], 4))' \
   "$root/models/tiny-llama/training_eval.json"))"
 
+echo
+echo "== Export for vLLM: fp8 with an fp8 KV cache as a Quark hf_format folder,"
+echo "   checked against vLLM's Quark loader rules and reloaded:"
+"$build/bin/quark-quantize" --model_dir "$root/models/tiny-llama" \
+  --output_dir "$build/quickstart/fp8-kv-hf" --overwrite --quant_scheme fp8 \
+  --kv_cache_dtype fp8 --num_calib_data 128 --seq_len 512 \
+  --model_export hf_format --tasks perplexity \
+  --eval_dataset "$root/data/sherlock-holmes.txt"
+"$build/bin/quark-translate" --check-export "$build/quickstart/fp8-kv-hf"
+"$build/bin/quark-quantize" --model_reload \
+  --import_model_dir "$build/quickstart/fp8-kv-hf" --seq_len 512 \
+  --tasks perplexity --eval_dataset "$root/data/sherlock-holmes.txt"
 echo
 echo "== A spec Quark would reject is rejected by the verifier:"
 if "$build/bin/quark-opt" "$root/examples/invalid-spec.mlir" -o /dev/null; then

@@ -56,6 +56,9 @@ struct StoredLayout {
   storedShape(llvm::ArrayRef<int64_t> logical) const;
 };
 
+/// "[4096, 512]": a shape as errors print it.
+std::string shapeText(llvm::ArrayRef<int64_t> shape);
+
 /// Integer codes (integer values, or float bit patterns) of a tensor of
 /// `logical` shape, as the bytes of a file tensor of `dtype`.
 llvm::Expected<std::vector<uint8_t>>

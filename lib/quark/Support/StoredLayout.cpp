@@ -18,13 +18,6 @@ llvm::Error layoutError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string text = "[";
-  llvm::raw_string_ostream os(text);
-  llvm::interleave(shape, os, ", ");
-  return text + "]";
-}
-
 int64_t product(llvm::ArrayRef<int64_t> shape) {
   int64_t count = 1;
   for (int64_t dim : shape)
@@ -81,6 +74,21 @@ int32_t loadElement(TensorDType dtype, const uint8_t *in) {
   }
 }
 
+/// That a file tensor of `stored` shape holds `logical` in `layout`.
+llvm::Error checkStoredShape(const StoredLayout &layout,
+                             llvm::ArrayRef<int64_t> stored,
+                             llvm::ArrayRef<int64_t> logical) {
+  llvm::Expected<llvm::SmallVector<int64_t, 4>> expected =
+      layout.storedShape(logical);
+  if (!expected)
+    return expected.takeError();
+  if (llvm::ArrayRef<int64_t>(*expected) != stored)
+    return layoutError("stored shape " + shapeText(stored) + " does not hold " +
+                       shapeText(logical) + " in layout '" + layout.str() +
+                       "' (expected " + shapeText(*expected) + ")");
+  return llvm::Error::success();
+}
+
 bool holdsCodes(TensorDType dtype) {
   switch (dtype) {
   case TensorDType::I8:
@@ -97,6 +105,13 @@ bool holdsCodes(TensorDType dtype) {
 }
 
 } // namespace
+
+std::string mlir::quark::shapeText(llvm::ArrayRef<int64_t> shape) {
+  std::string text = "[";
+  llvm::raw_string_ostream os(text);
+  llvm::interleave(shape, os, ", ");
+  return text + "]";
+}
 
 std::string StoredLayout::str() const {
   llvm::SmallVector<std::string, 3> parts;
@@ -247,14 +262,8 @@ mlir::quark::decodeStoredCodes(const StoredLayout &layout, TensorDType dtype,
   if (!holdsCodes(dtype))
     return layoutError("a " + tensorDTypeName(dtype) +
                        " tensor does not hold codes");
-  llvm::Expected<llvm::SmallVector<int64_t, 4>> expected =
-      layout.storedShape(logical);
-  if (!expected)
-    return expected.takeError();
-  if (llvm::ArrayRef<int64_t>(*expected) != stored)
-    return layoutError("stored shape " + shapeText(stored) + " does not hold " +
-                       shapeText(logical) + " in layout '" + layout.str() +
-                       "' (expected " + shapeText(*expected) + ")");
+  if (llvm::Error error = checkStoredShape(layout, stored, logical))
+    return std::move(error);
   if (bytes.size() !=
       static_cast<size_t>(product(stored)) * tensorDTypeSize(dtype))
     return layoutError("tensor bytes do not match its shape");
@@ -337,14 +346,8 @@ mlir::quark::decodeStoredFloats(const StoredLayout &layout, TensorDType dtype,
                                 llvm::ArrayRef<int64_t> stored,
                                 llvm::ArrayRef<int64_t> logical,
                                 llvm::ArrayRef<uint8_t> bytes) {
-  llvm::Expected<llvm::SmallVector<int64_t, 4>> expected =
-      layout.storedShape(logical);
-  if (!expected)
-    return expected.takeError();
-  if (llvm::ArrayRef<int64_t>(*expected) != stored)
-    return layoutError("stored shape " + shapeText(stored) + " does not hold " +
-                       shapeText(logical) + " in layout '" + layout.str() +
-                       "' (expected " + shapeText(*expected) + ")");
+  if (llvm::Error error = checkStoredShape(layout, stored, logical))
+    return std::move(error);
   std::vector<float> values(static_cast<size_t>(product(logical)));
   if (layout.e8m0) {
     if (dtype != TensorDType::U8 || bytes.size() != values.size())

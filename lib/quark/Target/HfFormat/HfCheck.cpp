@@ -33,13 +33,6 @@ namespace json = llvm::json;
 
 namespace {
 
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string text = "[";
-  llvm::raw_string_ostream os(text);
-  llvm::interleave(shape, os, ", ");
-  return text + "]";
-}
-
 std::string specText(Attribute spec) {
   std::string text;
   llvm::raw_string_ostream os(text);

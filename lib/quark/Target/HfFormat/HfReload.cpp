@@ -36,13 +36,6 @@ namespace json = llvm::json;
 
 namespace {
 
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string text = "[";
-  llvm::raw_string_ostream os(text);
-  llvm::interleave(shape, os, ", ");
-  return text + "]";
-}
-
 /// Whether a quantizer of `spec` keeps calibrated parameters in the file
 /// (static integer or scaled-float specs), rather than deriving them from
 /// the data (dynamic, MX, block formats, casts).
