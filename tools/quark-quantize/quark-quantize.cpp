@@ -551,14 +551,17 @@ int main(int argc, char **argv) {
     // at exit.
     std::string artifactsDir = outputDir;
     if (exportHf) {
+      // Absolute: createUniqueDirectory puts a relative prefix under the
+      // system's temporary folder.
+      llvm::SmallString<256> target(outputDir);
+      llvm::sys::fs::make_absolute(target);
       llvm::SmallString<256> work;
-      llvm::SmallString<256> parent =
-          llvm::sys::path::parent_path(llvm::StringRef(outputDir));
+      llvm::SmallString<256> parent = llvm::sys::path::parent_path(target);
       if (!parent.empty())
         if (std::error_code ec = llvm::sys::fs::create_directories(parent))
           return fail(parent + ": cannot create: " + ec.message());
       if (std::error_code ec =
-              llvm::sys::fs::createUniqueDirectory(outputDir + ".work", work))
+              llvm::sys::fs::createUniqueDirectory(target + ".work", work))
         return fail(outputDir +
                     ": cannot create a working folder: " + ec.message());
       artifactsDir = work.str().str();
