@@ -378,13 +378,9 @@ int main(int argc, char **argv) {
     exportOptions.maxShardBytes = *shardBytes;
     exportOptions.overwrite = overwrite;
     exportOptions.outputDir = outputDir;
-    if (!outputDir.empty() && llvm::sys::fs::exists(outputDir) && !overwrite) {
-      std::error_code ec;
-      llvm::sys::fs::directory_iterator it(outputDir.getValue(), ec);
-      if (ec || it != llvm::sys::fs::directory_iterator())
-        return fail(outputDir + " is not empty; pass --overwrite to replace "
-                                "it with the export");
-    }
+    if (!outputDir.empty())
+      if (llvm::Error error = checkHfExportTarget(modelDir, exportOptions))
+        return fail(llvm::toString(std::move(error)));
   }
   if (quantize && !quantScheme.empty() && !configFile.empty())
     return fail("give --quant_scheme or --config, not both (a --config file "

@@ -61,6 +61,9 @@ std::optional<TensorDType> parseTensorDType(llvm::StringRef name);
 llvm::StringRef tensorDTypeName(TensorDType dtype);
 size_t tensorDTypeSize(TensorDType dtype);
 bool isFloatTensorDType(TensorDType dtype);
+/// BF16, F16 or F32: values a model computes with, as opposed to fp8 (or
+/// integer) codes of a quantized checkpoint.
+bool isModelFloatTensorDType(TensorDType dtype);
 
 /// One tensor's header entry. Offsets are absolute in the file.
 struct TensorInfo {

@@ -21,6 +21,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/Support/Error.h"
 
 #include <cstdint>
 #include <string>
@@ -50,6 +51,13 @@ struct HfExportResult {
   int64_t tensors = 0;
   uint64_t tensorBytes = 0;
 };
+
+/// Whether `options.outputDir` may receive an export of the model in
+/// `modelDir`: named, not the model folder itself, and empty unless
+/// `overwrite`. exportHfFormat checks it; a driver can check it before the
+/// work that leads to the export.
+llvm::Error checkHfExportTarget(llvm::StringRef modelDir,
+                                const HfExportOptions &options);
 
 /// Writes the quantized model `module` (after quark-quantize-weights) as an
 /// hf_format folder. Nothing is left behind on failure.

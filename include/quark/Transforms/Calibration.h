@@ -8,6 +8,8 @@
 #ifndef QUARK_TRANSFORMS_CALIBRATION_H
 #define QUARK_TRANSFORMS_CALIBRATION_H
 
+#include "quark/Dialect/Quark/IR/QuarkDialect.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
@@ -27,7 +29,7 @@ struct CalibrationOptions {
 struct CalibrationReport {
   int64_t observers = 0;
   int64_t windows = 0;
-  int64_t tokens = 0;      // in the tokenized text
+  int64_t tokens = 0; // in the tokenized text
   double tokenizeSeconds = 0;
   double forwardSeconds = 0; // executor time, observing excluded
   double observeSeconds = 0; // statistics
@@ -37,6 +39,12 @@ struct CalibrationReport {
 /// `quark.observe`'s statistics on it. Errors are diagnostics on `module`.
 FailureOr<CalibrationReport> calibrateModule(ModuleOp module,
                                              const CalibrationOptions &options);
+
+/// Whether a tensor quantized by `spec` needs calibrated parameters, which
+/// a checkpoint then stores: static integer or scaled-float specs do;
+/// dynamic specs, MX, block formats and casts derive everything from the
+/// data.
+bool needsCalibration(TensorSpecAttr spec);
 
 } // namespace mlir::quark
 

@@ -63,10 +63,7 @@ public:
       return {};
     std::optional<TensorRef> tensor = checkpoint.find(name);
     if (linearWeight && quantizedWeightType &&
-        (!tensor ||
-         (tensor->info->dtype != TensorDType::BF16 &&
-          tensor->info->dtype != TensorDType::F16 &&
-          tensor->info->dtype != TensorDType::F32) ||
+        (!tensor || !isModelFloatTensorDType(tensor->info->dtype) ||
          llvm::ArrayRef<int64_t>(tensor->info->shape) != shape))
       return ParamOp::create(
           b, loc, RankedTensorType::get(shape, quantizedWeightType),

@@ -6,6 +6,7 @@
 #include "quark/Runtime/Kernels.h"
 #include "quark/Support/Parallel.h"
 #include "quark/Support/ScalarQuant.h"
+#include "quark/Support/StoredLayout.h"
 #include "quark/Support/TensorQuant.h"
 #include "quark/Support/TwoStageQuant.h"
 
@@ -27,13 +28,6 @@ llvm::Error opError(Operation *op, const Twine &message) {
   return llvm::createStringError(
       llvm::inconvertibleErrorCode(),
       os.str() + ": '" + op->getName().getStringRef() + "': " + message);
-}
-
-std::string shapeText(llvm::ArrayRef<int64_t> shape) {
-  std::string text = "[";
-  llvm::raw_string_ostream os(text);
-  llvm::interleaveComma(shape, os);
-  return os.str() + "]";
 }
 
 /// Rows of a tensor seen as [rows, last].

@@ -89,6 +89,11 @@ bool mlir::quark::isFloatTensorDType(TensorDType dtype) {
   return entryOf(dtype).isFloat;
 }
 
+bool mlir::quark::isModelFloatTensorDType(TensorDType dtype) {
+  return dtype == TensorDType::BF16 || dtype == TensorDType::F16 ||
+         dtype == TensorDType::F32;
+}
+
 int64_t TensorInfo::numElements() const {
   int64_t count = 1;
   for (int64_t dim : shape)

@@ -5,6 +5,7 @@
 
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Support/HistogramObserver.h"
+#include "quark/Transforms/Calibration.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -13,11 +14,6 @@ namespace mlir::quark {
 /// The float type Quark's `scale_type = float` means for this module: its
 /// `quark.model_dtype` (bf16 for a bf16 model), f32 when absent.
 Type modelFloatType(ModuleOp module);
-
-/// Whether a tensor quantized by `spec` needs calibrated parameters: static
-/// integer or scaled-float specs do; dynamic specs, MX, block formats and
-/// casts derive everything from the data.
-bool needsCalibration(TensorSpecAttr spec);
 
 /// How calibration observes for `spec`: a running histogram (the per-tensor
 /// histogram, percentile and MSE observers), or running min/max (nullopt).

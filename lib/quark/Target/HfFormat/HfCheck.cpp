@@ -18,6 +18,7 @@
 #include "quark/InitAll.h"
 #include "quark/Support/QuarkHfLayout.h"
 #include "quark/Support/ReadFile.h"
+#include "quark/Transforms/Calibration.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/StringMap.h"
@@ -347,9 +348,7 @@ private:
       LayerSpecAttr spec = parsed->resolve(layer);
       resolved[layer] = spec;
       std::optional<TensorRef> weight = checkpoint->find(layer + ".weight");
-      bool floatWeight = weight && (weight->info->dtype == TensorDType::BF16 ||
-                                    weight->info->dtype == TensorDType::F16 ||
-                                    weight->info->dtype == TensorDType::F32);
+      bool floatWeight = weight && isModelFloatTensorDType(weight->info->dtype);
       if (!spec || !spec.getWeight()) {
         if (!floatWeight)
           error("layer '" + layer +
@@ -392,7 +391,7 @@ private:
   void checkActivation(const std::string &layer, Attribute field,
                        llvm::StringRef suffix, Int4PackOrder order) {
     auto spec = dyn_cast_or_null<TensorSpecAttr>(field);
-    if (!spec || spec.isDynamic() || spec.usesMXScales() || spec.isCast())
+    if (!needsCalibration(spec))
       return;
     FailureOr<TensorQuantSpec> numerics =
         getTensorQuantSpec(spec, modelFloat, [&] { return emitError(loc()); });

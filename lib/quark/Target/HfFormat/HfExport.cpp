@@ -673,6 +673,13 @@ bool isEmptyDirectory(llvm::StringRef dir) {
   return !ec && it == llvm::sys::fs::directory_iterator();
 }
 
+llvm::SmallString<256> absolutePath(llvm::StringRef path) {
+  llvm::SmallString<256> result(path);
+  llvm::sys::fs::make_absolute(result);
+  llvm::sys::path::remove_dots(result, /*remove_dot_dot=*/true);
+  return result;
+}
+
 } // namespace
 
 std::optional<uint64_t> mlir::quark::parseShardSize(llvm::StringRef text) {
@@ -709,26 +716,27 @@ std::optional<uint64_t> mlir::quark::parseShardSize(llvm::StringRef text) {
   return static_cast<uint64_t>(bytes);
 }
 
+llvm::Error mlir::quark::checkHfExportTarget(llvm::StringRef modelDir,
+                                             const HfExportOptions &options) {
+  if (options.outputDir.empty())
+    return makeError("hf_format export needs an output folder");
+  llvm::SmallString<256> out = absolutePath(options.outputDir);
+  if (out == absolutePath(modelDir))
+    return makeError(out + ": the export would replace its own input");
+  if (llvm::sys::fs::exists(out) && !options.overwrite &&
+      !isEmptyDirectory(out))
+    return makeError(out + " is not empty; pass --overwrite to replace it");
+  return llvm::Error::success();
+}
+
 FailureOr<HfExportResult>
 mlir::quark::exportHfFormat(ModuleOp module, const HfExportOptions &options) {
   auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
   if (!modelDir)
     return module.emitError() << "the module has no '" << kModelDirAttr << "'";
-  llvm::SmallString<256> out(options.outputDir);
-  if (out.empty())
-    return module.emitError() << "hf_format export needs an output folder";
-  llvm::sys::fs::make_absolute(out);
-  llvm::sys::path::remove_dots(out, /*remove_dot_dot=*/true);
-  llvm::SmallString<256> source(modelDir.getValue());
-  llvm::sys::fs::make_absolute(source);
-  llvm::sys::path::remove_dots(source, true);
-  if (out == source)
-    return module.emitError()
-           << out << ": the export would replace its own input";
-  if (llvm::sys::fs::exists(out) && !options.overwrite &&
-      !isEmptyDirectory(out))
-    return module.emitError()
-           << out << " is not empty; pass --overwrite to replace it";
+  if (llvm::Error error = checkHfExportTarget(modelDir.getValue(), options))
+    return module.emitError() << llvm::toString(std::move(error));
+  llvm::SmallString<256> out = absolutePath(options.outputDir);
 
   WeightStore store(modelDir.getValue().str());
   store.setCaching(false);

@@ -22,6 +22,7 @@
 #include "quark/Config/QuantConfig.h"
 #include "quark/Support/QuarkHfLayout.h"
 #include "quark/Support/ReadFile.h"
+#include "quark/Transforms/Calibration.h"
 #include "quark/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -35,15 +36,6 @@ using namespace mlir::quark;
 namespace json = llvm::json;
 
 namespace {
-
-/// Whether a quantizer of `spec` keeps calibrated parameters in the file
-/// (static integer or scaled-float specs), rather than deriving them from
-/// the data (dynamic, MX, block formats, casts).
-bool storesParameters(TensorSpecAttr spec) {
-  return !spec.getIsDynamic().value_or(false) && !spec.isBlockFloat() &&
-         !spec.isCast() && spec.getDtype() != Dtype::mx &&
-         spec.getScaleFormat() != ScaleFormatType::e8m0;
-}
 
 /// AutoAWQ's quantization_config as the equivalent Quark configuration:
 /// uint4 asymmetric per-group weight-only.
@@ -251,7 +243,7 @@ private:
     if (*weightSpec && failed(reloadWeight(builder, linear, *weightSpec)))
       return failure();
 
-    if (*inputSpec && storesParameters(*inputSpec)) {
+    if (*inputSpec && needsCalibration(*inputSpec)) {
       Value scale, zeroPoint;
       if (failed(activationParams(builder, linear, name + ".input", *inputSpec,
                                   scale, zeroPoint)))
@@ -261,7 +253,7 @@ private:
                                            *inputSpec, scale, zeroPoint);
       linear.getInputMutable().assign(quantized);
     }
-    if (*outputSpec && storesParameters(*outputSpec)) {
+    if (*outputSpec && needsCalibration(*outputSpec)) {
       builder.setInsertionPointAfter(linear);
       Value scale, zeroPoint;
       if (failed(activationParams(builder, linear, name + ".output",
@@ -315,35 +307,14 @@ private:
     std::optional<TensorRef> file = checkpoint.find(codesName);
     if (file &&
         llvm::ArrayRef<int64_t>(file->info->shape) == weightType.getShape() &&
-        (file->info->dtype == TensorDType::BF16 ||
-         file->info->dtype == TensorDType::F16 ||
-         file->info->dtype == TensorDType::F32)) {
+        isModelFloatTensorDType(file->info->dtype)) {
       // fake_quantized: the float weight holds the dequantized values; its
       // quantizer keeps the stored parameters.
+      // (AutoAWQ folders are always real-quantized.)
       Value scale, zeroPoint;
-      HfQuantizedTensor params = *layout;
-      params.scale.suffix = "";
-      if (params.zeroPoint)
-        params.zeroPoint->suffix = "";
-      FailureOr<std::vector<float>> scales =
-          readFloats(linear, scaleName, params.scale, spec);
-      if (failed(scales))
+      if (failed(constantParams(builder, linear, codesName, *layout, numerics,
+                                spec, scale, zeroPoint)))
         return failure();
-      auto scaleType = RankedTensorType::get(params.scale.logicalShape,
-                                             builder.getF32Type());
-      scale = arith::ConstantOp::create(builder, loc,
-                                        makeFloats(scaleType, *scales));
-      if (numerics.hasZeroPoint()) {
-        FailureOr<std::vector<int32_t>> zeros =
-            readCodes(linear, zeroName, *params.zeroPoint, spec);
-        if (failed(zeros))
-          return failure();
-        auto zeroType = RankedTensorType::get(params.scale.logicalShape,
-                                              builder.getI32Type());
-        zeroPoint = arith::ConstantOp::create(
-            builder, loc,
-            DenseElementsAttr::get(zeroType, llvm::ArrayRef<int32_t>(*zeros)));
-      }
       auto quantized = FakeQuantOp::create(builder, loc, weightType, weight,
                                            spec, scale, zeroPoint);
       linear.getWeightMutable().assign(quantized);
