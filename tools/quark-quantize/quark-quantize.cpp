@@ -578,14 +578,18 @@ int main(int argc, char **argv) {
     timings["quantize_weights_s"] = secondsSince(start);
 
     // The quantized model: its IR (float weights stay referenced in the
-    // model folder) and Quark's JSON configuration.
-    llvm::SmallString<256> irPath(artifactsDir);
-    llvm::sys::path::append(irPath, "model.mlir");
-    std::string ir;
-    llvm::raw_string_ostream irStream(ir);
-    (*quantized)->print(irStream);
-    if (llvm::Error error = writeFileAtomically(irPath, ir))
-      return fail(llvm::toString(std::move(error)));
+    // model folder) and Quark's JSON configuration. An export's working
+    // folder is removed at exit, so they are written only without one (the
+    // export holds the configuration in config.json).
+    if (!exportHf) {
+      llvm::SmallString<256> irPath(artifactsDir);
+      llvm::sys::path::append(irPath, "model.mlir");
+      std::string ir;
+      llvm::raw_string_ostream irStream(ir);
+      (*quantized)->print(irStream);
+      if (llvm::Error error = writeFileAtomically(irPath, ir))
+        return fail(llvm::toString(std::move(error)));
+    }
     auto configAttr =
         (*quantized)->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
     FailureOr<QuantConfig> config = QuantConfig::fromAttr(
@@ -596,13 +600,15 @@ int main(int argc, char **argv) {
         config->toJson([&] { return (*quantized).emitError(); });
     if (failed(configJson))
       return 1;
-    llvm::SmallString<256> configPath(artifactsDir);
-    llvm::sys::path::append(configPath, "quantization_config.json");
-    std::string configText;
-    llvm::raw_string_ostream configStream(configText);
-    configStream << llvm::formatv("{0:2}", *configJson) << "\n";
-    if (llvm::Error error = writeFileAtomically(configPath, configText))
-      return fail(llvm::toString(std::move(error)));
+    if (!exportHf) {
+      llvm::SmallString<256> configPath(artifactsDir);
+      llvm::sys::path::append(configPath, "quantization_config.json");
+      std::string configText;
+      llvm::raw_string_ostream configStream(configText);
+      configStream << llvm::formatv("{0:2}", *configJson) << "\n";
+      if (llvm::Error error = writeFileAtomically(configPath, configText))
+        return fail(llvm::toString(std::move(error)));
+    }
     if (exportHf) {
       start = Clock::now();
       FailureOr<HfExportResult> exported =
