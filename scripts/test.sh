@@ -16,12 +16,20 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
 fi
 cmake --build "$build" || { echo "0 passed, 1 failed (build)"; exit 1; }
 
+# One line per finished test (not a progress bar), so a CI log cut short
+# still names the tests that finished. A test running past the limit (the
+# slowest takes about a minute here) is stopped and run once more: a CI run
+# once hung in the lit suite for over an hour without saying where. A test
+# that passes only on its second try shows as FLAKYPASS in the log.
+test_timeout=${QUARK_TEST_TIMEOUT:-300}
 lit=/usr/lib/llvm-22/bin/lit
-"$lit" -sv --xunit-xml-output "$results/lit.xml" \
+"$lit" -v --timeout "$test_timeout" --max-retries-per-test 1 \
+  --xunit-xml-output "$results/lit.xml" \
   "$build/test" "$build/dialects/quark/test"
 lit_status=$?
 
-ctest_args=(--test-dir "$build" --output-on-failure --output-junit
+ctest_args=(--test-dir "$build" --output-on-failure --timeout "$test_timeout"
+            --output-junit
             "$results/ctest.xml" -j "$(nproc)")
 if [[ "${QUARK_SLOW_TESTS:-0}" != 1 ]]; then
   ctest_args+=(-LE slow)
