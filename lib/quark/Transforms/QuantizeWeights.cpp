@@ -21,6 +21,7 @@
 
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -568,12 +569,14 @@ struct QuantizeWeightsPass
     auto dequantized = DequantizeOp::create(
         builder, loc, weightType, codeValues, weight.spec, scale, zeroPoint);
     op->getResult(0).replaceAllUsesWith(dequantized.getResult());
-    // The freeze-time parameter computation goes with its quantizer.
-    SmallVector<Operation *> producers;
+    // The freeze-time parameter computation goes with its quantizer. One
+    // compute_qparams op yields both the scale and the zero point: a set,
+    // so it is erased once.
+    llvm::SmallSetVector<Operation *, 2> producers;
     for (Value operand : op->getOperands())
       if (Operation *producer = operand.getDefiningOp())
         if (isa<ComputeQParamsOp>(producer))
-          producers.push_back(producer);
+          producers.insert(producer);
     op->erase();
     for (Operation *producer : producers)
       if (producer->use_empty())
