@@ -347,8 +347,10 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
             size_t offset = static_cast<size_t>(begin * slotsPerRow);
             std::copy(local.scales.begin(), local.scales.end(),
                       params.scales.begin() + offset);
-            std::copy(local.zeroPoints.begin(), local.zeroPoints.end(),
-                      params.zeroPoints.begin() + offset);
+            // Symmetric quantizers have no zero points.
+            if (!local.zeroPoints.empty())
+              std::copy(local.zeroPoints.begin(), local.zeroPoints.end(),
+                        params.zeroPoints.begin() + offset);
           }
           return llvm::Error::success();
         });
