@@ -33,6 +33,17 @@ if subprocess.call([config.python_executable, "-c", "import torch, numpy"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
     config.available_features.add("torch")
 
+# llama.cpp as a reference GGUF consumer: npm node-llama-cpp with its
+# prebuilt CPU binary, which the set-up installs into third_party/.
+import shutil
+third_party = os.path.join(config.quark_src_root, "third_party", "node_modules")
+if shutil.which("node") and os.path.isdir(
+        os.path.join(third_party, "node-llama-cpp")) and os.path.isdir(
+        os.path.join(third_party, "@node-llama-cpp", "linux-x64")):
+    config.available_features.add("llama-cpp")
+config.environment["QUARK_THIRD_PARTY"] = os.path.join(
+    config.quark_src_root, "third_party")
+
 # Slow tests run only when QUARK_SLOW_TESTS=1 (CI sets it when time allows).
 if os.environ.get("QUARK_SLOW_TESTS") == "1":
     config.available_features.add("slow")

@@ -136,12 +136,32 @@ public:
     llvm::outs() << "gguf: version " << (*file)->version() << ", "
                  << (*file)->keys().size() << " metadata keys, "
                  << (*file)->tensors().size() << " tensors\n";
+    if (const GgufValue *arch = (*file)->get("general.architecture"))
+      if (const std::string *name = arch->asString())
+        llvm::outs() << "architecture: " << *name << "\n";
     if ((*file)->get("tokenizer.ggml.model")) {
       llvm::Expected<std::unique_ptr<Tokenizer>> vocab =
           Tokenizer::fromGguf(**file, path);
       if (!vocab)
         return error(vocab.takeError());
       llvm::outs() << "tokenizer: " << (*vocab)->describe() << "\n";
+    }
+    for (const GgufTensorInfo &tensor : (*file)->tensors()) {
+      llvm::outs() << "  " << tensor.name << " ";
+      switch (static_cast<GgmlType>(tensor.ggmlType)) {
+      case GgmlType::F32:
+      case GgmlType::F16:
+      case GgmlType::Q4_0:
+      case GgmlType::Q4_1:
+      case GgmlType::Q8_0:
+        llvm::outs() << ggmlTypeName(static_cast<GgmlType>(tensor.ggmlType));
+        break;
+      default:
+        llvm::outs() << "ggml type " << tensor.ggmlType;
+      }
+      llvm::outs() << " [";
+      llvm::interleaveComma(tensor.dims, llvm::outs());
+      llvm::outs() << "]\n";
     }
   }
 

@@ -24,6 +24,7 @@
 #include "quark/Support/Progress.h"
 #include "quark/Support/TextDataset.h"
 #include "quark/Support/Tokenizer.h"
+#include "quark/Target/Gguf.h"
 #include "quark/Target/HfFormat.h"
 #include "quark/Transforms/Calibration.h"
 #include "quark/Transforms/Passes.h"
@@ -100,7 +101,8 @@ static cl::opt<std::string> moeSecondStep(
 static cl::list<std::string>
     modelExport("model_export",
                 cl::desc("write the quantized model in this format: hf_format "
-                         "(repeatable; output goes to --output_dir)"),
+                         "or gguf (repeatable; output goes to --output_dir, "
+                         "the GGUF file as model.gguf)"),
                 cl::CommaSeparated, cl::cat(category));
 static cl::opt<std::string> exportWeightFormat(
     "export_weight_format",
@@ -339,16 +341,29 @@ int main(int argc, char **argv) {
     return fail("--model_reload evaluates a quantized checkpoint as it is; "
                 "drop --quant_scheme / --config");
   HfExportOptions exportOptions;
-  bool exportHf = false;
+  bool exportHf = false, exportGgufFile = false;
   for (const std::string &format : modelExport) {
     if (format == "hf_format")
       exportHf = true;
-    else if (format == "onnx" || format == "gguf")
+    else if (format == "gguf")
+      exportGgufFile = true;
+    else if (format == "onnx")
       return fail("--model_export " + format +
-                  ": this exporter is not built yet (hf_format is)");
+                  ": this exporter is not built yet (hf_format and gguf "
+                  "are)");
     else
       return fail("unknown --model_export '" + format +
                   "' (hf_format, onnx, gguf)");
+  }
+  // The GGUF file goes into the output folder (beside an hf_format export).
+  llvm::SmallString<256> ggufPath(outputDir.getValue());
+  llvm::sys::path::append(ggufPath, "model.gguf");
+  if (exportGgufFile) {
+    if (!quantize)
+      return fail("--model_export needs a quantized model (a --quant_scheme "
+                  "or --config)");
+    if (!exportHf && !overwrite && llvm::sys::fs::exists(ggufPath))
+      return fail(ggufPath + " exists; pass --overwrite to replace it");
   }
   if (exportHf) {
     if (!quantize)
@@ -546,7 +561,7 @@ int main(int argc, char **argv) {
     // folder to itself: the working files go to a folder beside it, removed
     // at exit.
     std::string artifactsDir = outputDir;
-    if (exportHf) {
+    if (exportHf || exportGgufFile) {
       // Absolute: createUniqueDirectory puts a relative prefix under the
       // system's temporary folder.
       llvm::SmallString<256> target(outputDir);
@@ -581,7 +596,7 @@ int main(int argc, char **argv) {
     // model folder) and Quark's JSON configuration. An export's working
     // folder is removed at exit, so they are written only without one (the
     // export holds the configuration in config.json).
-    if (!exportHf) {
+    if (!exportHf && !exportGgufFile) {
       llvm::SmallString<256> irPath(artifactsDir);
       llvm::sys::path::append(irPath, "model.mlir");
       std::string ir;
@@ -600,7 +615,7 @@ int main(int argc, char **argv) {
         config->toJson([&] { return (*quantized).emitError(); });
     if (failed(configJson))
       return 1;
-    if (!exportHf) {
+    if (!exportHf && !exportGgufFile) {
       llvm::SmallString<256> configPath(artifactsDir);
       llvm::sys::path::append(configPath, "quantization_config.json");
       std::string configText;
@@ -637,6 +652,36 @@ int main(int argc, char **argv) {
           {"tensors", exported->tensors},
           {"tensor_bytes", static_cast<int64_t>(exported->tensorBytes)},
           {"check", std::move(findings)},
+      };
+    }
+    if (exportGgufFile) {
+      start = Clock::now();
+      if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+        return fail(outputDir + ": cannot create: " + ec.message());
+      GgufExportOptions ggufOptions;
+      // An hf_format export just replaced the folder (with --overwrite
+      // where needed).
+      ggufOptions.overwrite = overwrite || exportHf;
+      FailureOr<GgufExportResult> exported =
+          exportGguf(*quantized, ggufPath, ggufOptions);
+      if (failed(exported))
+        return 1;
+      timings["export_gguf_s"] = secondsSince(start);
+      llvm::json::Object types;
+      std::string typeText;
+      for (const auto &[type, count] : exported->typeCounts) {
+        types[type] = count;
+        typeText += (typeText.empty() ? "" : ", ") + type + " x" +
+                    std::to_string(count);
+      }
+      llvm::errs() << "quark-quantize: exported gguf to " << ggufPath << ": "
+                   << exported->tensors << " tensors (matrices: " << typeText
+                   << ")\n";
+      report["export_gguf"] = llvm::json::Object{
+          {"file", ggufPath.str()},
+          {"tensors", exported->tensors},
+          {"matrix_types", std::move(types)},
+          {"file_type", static_cast<int64_t>(exported->fileType)},
       };
     }
     report["output_dir"] = outputDir.getValue();

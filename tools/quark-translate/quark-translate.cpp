@@ -2,6 +2,7 @@
 
 #include "quark/Import/HuggingFace.h"
 #include "quark/InitAll.h"
+#include "quark/Target/Gguf.h"
 #include "quark/Target/HfFormat.h"
 #include "quark/Target/QuarkSpecJson.h"
 
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
       return checkExport(argv[i + 1]);
   mlir::quark::registerQuarkSpecJsonTranslations();
   mlir::quark::registerHuggingFaceImport();
+  mlir::quark::registerGgufExportTranslation();
   // A model folder given as the input stands for its config.json, which is
   // what --import-hf reads first (mlir-translate opens its input as a file).
   std::vector<std::string> storage(argv, argv + argc);

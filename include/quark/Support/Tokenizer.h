@@ -77,6 +77,28 @@ protected:
 /// Checks that `text` is valid UTF-8; the error names `what` and the offset.
 llvm::Error validateUtf8(llvm::StringRef text, llvm::StringRef what);
 
+/// A SentencePiece model's vocabulary as GGUF's "llama" tokenizer holds it
+/// (tokenizer.ggml.tokens / scores / token_type).
+struct SentencePieceVocab {
+  /// GGUF token types, numbered as llama.cpp's llama_token_type.
+  enum TokenType : int32_t {
+    Normal = 1,
+    Unknown = 2,
+    Control = 3,
+    UserDefined = 4,
+    Unused = 5,
+    Byte = 6
+  };
+  std::vector<std::string> pieces;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  /// -1 where the model has none.
+  int32_t unkId = -1, bosId = -1, eosId = -1, padId = -1;
+};
+
+/// Reads a tokenizer.model's pieces, scores and piece types.
+llvm::Expected<SentencePieceVocab> readSentencePieceVocab(llvm::StringRef path);
+
 } // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_TOKENIZER_H

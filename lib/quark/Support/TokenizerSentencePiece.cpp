@@ -124,3 +124,35 @@ Tokenizer::fromSentencePieceFile(llvm::StringRef path,
   tokenizer->setSpecialIds(bos, eos);
   return tokenizer;
 }
+
+llvm::Expected<SentencePieceVocab>
+mlir::quark::readSentencePieceVocab(llvm::StringRef path) {
+  sentencepiece::SentencePieceProcessor processor;
+  // A NUL-terminated copy: libsentencepiece reads the name as a C string.
+  std::string file = path.str();
+  sentencepiece::util::Status status = processor.Load(file);
+  if (!status.ok())
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        path + ": not a SentencePiece model: " + status.ToString());
+  SentencePieceVocab vocab;
+  for (int id = 0, e = processor.GetPieceSize(); id < e; ++id) {
+    vocab.pieces.push_back(processor.IdToPiece(id));
+    vocab.scores.push_back(processor.GetScore(id));
+    int32_t type = SentencePieceVocab::Normal;
+    if (processor.IsUnknown(id))
+      type = SentencePieceVocab::Unknown;
+    else if (processor.IsControl(id))
+      type = SentencePieceVocab::Control;
+    else if (processor.IsUnused(id))
+      type = SentencePieceVocab::Unused;
+    else if (processor.IsByte(id))
+      type = SentencePieceVocab::Byte;
+    vocab.types.push_back(type);
+  }
+  vocab.unkId = processor.unk_id();
+  vocab.bosId = processor.bos_id();
+  vocab.eosId = processor.eos_id();
+  vocab.padId = processor.pad_id();
+  return vocab;
+}

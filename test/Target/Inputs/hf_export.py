@@ -140,6 +140,10 @@ def decode_weight(t, config, layer):
         return (q - z.reshape(-1, 1)[: q.shape[0]]) * scale.reshape(-1, 1)
     if dtype in ("int8", "uint8"):
         z = load(t[layer + ".weight_zero_point"]).astype(np.int32)
+        if scheme == "per_group":  # transposed, as int4 per-group
+            g = spec["group_size"]
+            q, z, scale = raw.T.astype(np.int32), z.T, scale.T
+            return (q - np.repeat(z, g, axis=1)) * np.repeat(scale, g, axis=1)
         return (raw.astype(np.int32) - z.reshape(-1, 1)) * scale.reshape(-1, 1)
     if dtype == "fp8_e4m3":
         return fp8_e4m3(raw) * scale.reshape(-1, 1) if scale.ndim else \

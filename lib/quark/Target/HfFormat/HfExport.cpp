@@ -20,6 +20,7 @@
 #include "quark/Support/QuarkHfLayout.h"
 #include "quark/Support/ReadFile.h"
 #include "quark/Support/TensorQuant.h"
+#include "quark/Target/StoredWeights.h"
 
 #include "mlir/IR/Matchers.h"
 #include "llvm/ADT/StringSet.h"
@@ -59,38 +60,6 @@ llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
-/// Where a quantized weight's codes and parameters live in the IR
-/// quark-quantize-weights wrote.
-struct StoredWeightIR {
-  DequantizeOp dequantize;
-  ParamOp rawCodes;
-  UnpackOp unpack; // null for one code per element
-  ParamOp scale;
-  ParamOp zeroPoint; // null without one
-};
-
-std::optional<StoredWeightIR> matchStoredWeight(Value weight) {
-  auto dequantize = weight.getDefiningOp<DequantizeOp>();
-  if (!dequantize)
-    return std::nullopt;
-  StoredWeightIR stored{dequantize, {}, {}, {}, {}};
-  Value codes = dequantize.getInput();
-  if (auto cast = codes.getDefiningOp<StorageCastOp>()) {
-    stored.rawCodes = cast.getInput().getDefiningOp<ParamOp>();
-  } else if (auto unpack = codes.getDefiningOp<UnpackOp>()) {
-    stored.unpack = unpack;
-    stored.rawCodes = unpack.getInput().getDefiningOp<ParamOp>();
-  }
-  if (dequantize.getScale())
-    stored.scale = dequantize.getScale().getDefiningOp<ParamOp>();
-  if (dequantize.getZeroPoint())
-    stored.zeroPoint = dequantize.getZeroPoint().getDefiningOp<ParamOp>();
-  if (!stored.rawCodes || (dequantize.getScale() && !stored.scale) ||
-      (dequantize.getZeroPoint() && !stored.zeroPoint))
-    return std::nullopt;
-  return stored;
-}
-
 /// The parameters of a static activation quantizer: constants.
 struct ActivationParams {
   FakeQuantOp op;
@@ -103,7 +72,7 @@ class ManifestBuilder {
 public:
   ManifestBuilder(ModuleOp module, const HfExportOptions &options,
                   WeightStore &store)
-      : module(module), options(options), store(store),
+      : module(module), options(options), store(store), reader(store),
         floatDType(modelDType(module)),
         modelFloat(floatTypeOf(module.getContext(), floatDType)) {}
 
@@ -171,40 +140,6 @@ private:
                               [&] { return at->emitError(); });
   }
 
-  /// The codes quark-quantize-weights stored, unpacked to one int32 each.
-  llvm::Expected<std::vector<int32_t>> readCodes(StoredWeightIR stored) {
-    ParamOp raw = stored.rawCodes;
-    llvm::Expected<Tensor> words =
-        store.getCodes(raw.getName(), raw.getFile().value_or(""));
-    if (!words)
-      return words.takeError();
-    llvm::ArrayRef<int32_t> ints = words->ints();
-    if (!stored.unpack)
-      return std::vector<int32_t>(ints.begin(), ints.end());
-    auto codeType = cast<RankedTensorType>(stored.unpack.getType());
-    std::optional<PackMethod> method;
-    if (stored.unpack.getPackMethod())
-      method = *stored.unpack.getPackMethod();
-    return unpackCodes(codeType.getElementType(), codeType.getShape(), ints,
-                       method);
-  }
-
-  llvm::Expected<std::vector<float>> readFloats(ParamOp param) {
-    llvm::Expected<Tensor> value =
-        store.get(param.getName(), param.getFile().value_or(""));
-    if (!value)
-      return value.takeError();
-    return std::vector<float>(value->floats().begin(), value->floats().end());
-  }
-
-  llvm::Expected<std::vector<int32_t>> readInts(ParamOp param) {
-    llvm::Expected<Tensor> value =
-        store.getCodes(param.getName(), param.getFile().value_or(""));
-    if (!value)
-      return value.takeError();
-    return std::vector<int32_t>(value->ints().begin(), value->ints().end());
-  }
-
   /// Adds `base` + suffix tensors of `layout` for a parameter.
   LogicalResult
   addScale(Operation *at, const std::string &base, const HfStoredTensor &layout,
@@ -237,7 +172,7 @@ private:
       return [count]() -> llvm::Expected<std::vector<int32_t>> {
         return std::vector<int32_t>(static_cast<size_t>(count), 0);
       };
-    return [this, zeroPoint]() { return readInts(zeroPoint); };
+    return [this, zeroPoint]() { return reader.ints(zeroPoint); };
   }
 
   LogicalResult addLinear(LinearOp linear) {
@@ -308,7 +243,7 @@ private:
     StoredWeightIR ir = *stored;
     TensorQuantSpec quant = *numerics;
     int64_t paramCount = quantLayout->numParams();
-    auto scales = [this, ir]() { return readFloats(ir.scale); };
+    auto scales = [this, ir]() { return reader.floats(ir.scale); };
     auto zeroPoints = zerosOrStored(ir.zeroPoint, paramCount);
 
     if (options.customMode == HfCustomMode::Awq)
@@ -323,11 +258,11 @@ private:
                               [this, ir, quant, logical, dtype,
                                zeroPoints]() -> llvm::Expected<Bytes> {
                                 llvm::Expected<std::vector<int32_t>> codes =
-                                    readCodes(ir);
+                                    reader.codes(ir);
                                 if (!codes)
                                   return codes.takeError();
                                 llvm::Expected<std::vector<float>> scale =
-                                    readFloats(ir.scale);
+                                    reader.floats(ir.scale);
                                 if (!scale)
                                   return scale.takeError();
                                 QuantParams params;
@@ -352,7 +287,7 @@ private:
                               }})))
         return failure();
     } else if (failed(addCodes(linear, weightName, *layout->codes,
-                               [this, ir]() { return readCodes(ir); }))) {
+                               [this, ir]() { return reader.codes(ir); }))) {
       return failure();
     }
     if (failed(addScale(linear, weightName, layout->scale, scales)))
@@ -402,7 +337,7 @@ private:
     if (failed(addCodes(
             linear, name + ".qweight", qweight,
             [this, ir, offset]() -> llvm::Expected<std::vector<int32_t>> {
-              llvm::Expected<std::vector<int32_t>> codes = readCodes(ir);
+              llvm::Expected<std::vector<int32_t>> codes = reader.codes(ir);
               if (codes)
                 for (int32_t &code : *codes)
                   code += offset;
@@ -424,7 +359,7 @@ private:
         linear,
         {name + ".scales", scales.dtype, scales.storedShape,
          [this, ir, scales]() mutable -> llvm::Expected<Bytes> {
-           llvm::Expected<std::vector<float>> values = readFloats(ir.scale);
+           llvm::Expected<std::vector<float>> values = reader.floats(ir.scale);
            if (!values)
              return values.takeError();
            for (float value : *values)
@@ -492,6 +427,7 @@ private:
   ModuleOp module;
   const HfExportOptions &options;
   WeightStore &store;
+  StoredWeightReader reader;
   TensorDType floatDType;
   Type modelFloat;
   llvm::StringSet<> names;

@@ -1,0 +1,56 @@
+//===- StoredWeights.h - Quantized weights as quantize-weights stores them
+//-===//
+//
+// After quark-quantize-weights a quantized weight reads
+//   quark.param (codes) -> storage_cast | unpack -> quark.dequantize
+// with its scale and zero point as further quark.param ops. The checkpoint
+// exporters (hf_format, GGUF) find that pattern and read the codes and
+// parameters back through a WeightStore, one tensor at a time.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUARK_TARGET_STOREDWEIGHTS_H
+#define QUARK_TARGET_STOREDWEIGHTS_H
+
+#include "quark/Dialect/Quark/IR/QuarkOps.h"
+#include "quark/Runtime/WeightStore.h"
+
+#include "llvm/Support/Error.h"
+
+#include <optional>
+#include <vector>
+
+namespace mlir::quark {
+
+/// Where a quantized weight's codes and parameters live in the IR.
+struct StoredWeightIR {
+  DequantizeOp dequantize;
+  ParamOp rawCodes;
+  UnpackOp unpack; // null for one code per element
+  ParamOp scale;
+  ParamOp zeroPoint; // null without one
+};
+
+/// The stored form of `weight`, when it is a dequantize of stored codes.
+std::optional<StoredWeightIR> matchStoredWeight(Value weight);
+
+/// Reads stored codes and parameters from a WeightStore.
+class StoredWeightReader {
+public:
+  explicit StoredWeightReader(WeightStore &store) : store(store) {}
+
+  /// The codes, unpacked to one int32 each.
+  llvm::Expected<std::vector<int32_t>> codes(const StoredWeightIR &stored);
+  llvm::Expected<std::vector<float>> floats(ParamOp param);
+  llvm::Expected<std::vector<int32_t>> ints(ParamOp param);
+  /// The zero points, or `count` zeros when the quantizer has none.
+  llvm::Expected<std::vector<int32_t>> zeroPoints(const StoredWeightIR &stored,
+                                                  int64_t count);
+
+private:
+  WeightStore &store;
+};
+
+} // namespace mlir::quark
+
+#endif // QUARK_TARGET_STOREDWEIGHTS_H

@@ -1,0 +1,483 @@
+//===- GgufExport.cpp - GGUF export for llama.cpp -------------------------===//
+//
+// Like the hf_format exporter, a manifest first: every tensor's GGUF name,
+// dims, ggml type and a producer of its bytes is collected from the IR and
+// checked before anything is written; the writer then calls the producers
+// one tensor at a time.
+//
+// llama.cpp's Llama graph applies RoPE to interleaved pairs (x[2i],
+// x[2i+1]) where Hugging Face rotates halves (x[i], x[i + d/2]), so the
+// rows of q_proj and k_proj are permuted per head as llama.cpp's converter
+// does. The permutation moves whole rows: quantization blocks, which run
+// along a row, move with them unchanged.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quark/Target/Gguf.h"
+
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Import/HuggingFace.h"
+#include "quark/Import/ModelConfig.h"
+#include "quark/InitAll.h"
+#include "quark/Runtime/WeightStore.h"
+#include "quark/Support/QuantLayout.h"
+#include "quark/Support/Tokenizer.h"
+#include "quark/Target/StoredWeights.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/Tools/mlir-translate/Translation.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Regex.h"
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+llvm::Error makeError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
+}
+
+/// The GGUF name of a Hugging Face Llama tensor (llama.cpp's tensor map),
+/// or "" when it has none.
+std::string ggufTensorName(llvm::StringRef hfName) {
+  static const std::pair<llvm::StringLiteral, llvm::StringLiteral> kTop[] = {
+      {"model.embed_tokens.weight", "token_embd.weight"},
+      {"model.norm.weight", "output_norm.weight"},
+      {"lm_head.weight", "output.weight"},
+  };
+  for (const auto &[from, to] : kTop)
+    if (hfName == from)
+      return to.str();
+  static const std::pair<llvm::StringLiteral, llvm::StringLiteral> kLayer[] = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},
+      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},
+      {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+  };
+  llvm::StringRef rest = hfName;
+  if (!rest.consume_front("model.layers."))
+    return "";
+  auto [index, suffix] = rest.split('.');
+  unsigned layer;
+  if (index.getAsInteger(10, layer))
+    return "";
+  for (const auto &[from, to] : kLayer)
+    if (suffix == from)
+      return llvm::formatv("blk.{0}.{1}", layer, to).str();
+  return "";
+}
+
+/// Row order llama.cpp expects for a q/k projection with `heads` heads:
+/// GGUF row h*d + 2j + t holds Hugging Face row h*d + t*(d/2) + j.
+std::vector<int64_t> ropeRowOrder(int64_t rows, int64_t heads) {
+  int64_t headDim = rows / heads, half = headDim / 2;
+  std::vector<int64_t> order(static_cast<size_t>(rows));
+  for (int64_t h = 0; h < heads; ++h)
+    for (int64_t j = 0; j < half; ++j)
+      for (int64_t t = 0; t < 2; ++t)
+        order[h * headDim + 2 * j + t] = h * headDim + t * half + j;
+  return order;
+}
+
+template <typename T>
+std::vector<T> permuteRows(const std::vector<T> &data,
+                           llvm::ArrayRef<int64_t> order) {
+  if (order.empty())
+    return data;
+  size_t rowLength = data.size() / order.size();
+  std::vector<T> out(data.size());
+  for (size_t row = 0; row < order.size(); ++row)
+    std::copy_n(data.begin() + order[row] * rowLength, rowLength,
+                out.begin() + row * rowLength);
+  return out;
+}
+
+struct GgufTensor {
+  std::string name;
+  std::vector<uint64_t> dims;
+  GgmlType type;
+  GgufWriter::Producer produce;
+};
+
+class GgufManifest {
+public:
+  GgufManifest(ModuleOp module, const ModelConfig &config, WeightStore &store,
+               const GgufExportOptions &options)
+      : module(module), config(config), store(store), reader(store),
+        options(options) {}
+
+  LogicalResult build() {
+    WalkResult result = module.walk([&](LinearOp linear) {
+      return failed(addLinear(linear)) ? WalkResult::interrupt()
+                                       : WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      return failure();
+    // Activation quantizers left in the graph have no GGUF form.
+    result = module.walk([&](FakeQuantOp op) {
+      op.emitError() << "GGUF holds weight-only quantization; this quantizer "
+                        "of an activation (or of the KV cache) has no GGUF "
+                        "form";
+      return WalkResult::interrupt();
+    });
+    if (result.wasInterrupted())
+      return failure();
+    result = module.walk([&](ParamOp param) {
+      if (param.getFile() || param.getLayout() || claimed.contains(param))
+        return WalkResult::advance();
+      return failed(addFloat(param)) ? WalkResult::interrupt()
+                                     : WalkResult::advance();
+    });
+    if (result.wasInterrupted())
+      return failure();
+    // llama.cpp's own order: embeddings, blocks by index, then the output.
+    auto rank = [](const GgufTensor &t) {
+      llvm::StringRef name = t.name;
+      if (name.starts_with("token_embd"))
+        return std::make_pair(-1, std::string());
+      if (name.consume_front("blk.")) {
+        auto [index, rest] = name.split('.');
+        int layer = 0;
+        (void)index.getAsInteger(10, layer);
+        return std::make_pair(layer, rest.str());
+      }
+      return std::make_pair(1 << 30, name.str());
+    };
+    llvm::sort(tensors.begin(), tensors.end(),
+               [&](const GgufTensor &a, const GgufTensor &b) {
+                 return rank(a) < rank(b);
+               });
+    return success();
+  }
+
+  std::vector<GgufTensor> tensors;
+
+private:
+  /// The row order of a weight in GGUF (empty: unchanged).
+  std::vector<int64_t> rowOrder(llvm::StringRef ggufName, int64_t rows) {
+    if (ggufName.ends_with(".attn_q.weight"))
+      return ropeRowOrder(rows, config.numHeads);
+    if (ggufName.ends_with(".attn_k.weight"))
+      return ropeRowOrder(rows, config.numKVHeads);
+    return {};
+  }
+
+  LogicalResult add(Operation *at, llvm::StringRef hfName,
+                    llvm::ArrayRef<int64_t> shape, GgmlType type,
+                    GgufWriter::Producer produce, std::string &ggufName) {
+    ggufName = ggufTensorName(hfName);
+    if (ggufName.empty())
+      return at->emitError() << "tensor '" << hfName
+                             << "' has no GGUF name in llama.cpp's Llama "
+                                "tensor map";
+    if (!names.insert(ggufName).second)
+      return success(); // tied weights read twice
+    std::vector<uint64_t> dims(shape.rbegin(), shape.rend());
+    tensors.push_back({ggufName, std::move(dims), type, std::move(produce)});
+    return success();
+  }
+
+  LogicalResult addFloat(ParamOp param) {
+    std::string hfName = param.getName().str();
+    auto type = cast<RankedTensorType>(param.getType());
+    llvm::SmallVector<int64_t, 4> shape(type.getShape());
+    GgmlType ggml = shape.size() == 1 ? GgmlType::F32 : options.floatType;
+    std::string ggufName = ggufTensorName(hfName);
+    std::vector<int64_t> order = shape.size() == 2
+                                     ? rowOrder(ggufName, shape[0])
+                                     : std::vector<int64_t>();
+    WeightStore *weights = &store;
+    return add(
+        param, hfName, shape, ggml,
+        [weights, hfName, ggml, order]() -> llvm::Expected<Bytes> {
+          llvm::Expected<Tensor> value = weights->get(hfName);
+          if (!value)
+            return value.takeError();
+          std::vector<float> floats(value->floats().begin(),
+                                    value->floats().end());
+          return encodeGgmlFloats(ggml, permuteRows(floats, order));
+        },
+        ggufName);
+  }
+
+  /// The ggml block type that holds `spec` exactly, with the smallest code.
+  FailureOr<std::pair<GgmlType, int32_t>>
+  blockTypeOf(const TensorQuantSpec &spec, int64_t rank, LinearOp linear) {
+    int64_t axis = spec.axis < 0 ? spec.axis + rank : spec.axis;
+    bool rowGroups32 = spec.qscheme == QScheme::PerGroup &&
+                       spec.groupSize == kGgmlBlockSize && axis == rank - 1;
+    if (rowGroups32) {
+      if (spec.dtype == QuantDType::Int8 && spec.symmetric)
+        return std::make_pair(GgmlType::Q8_0, int32_t{-128});
+      if (spec.dtype == QuantDType::Int4 && spec.symmetric)
+        return std::make_pair(GgmlType::Q4_0, int32_t{-8});
+      if (spec.dtype == QuantDType::Int4)
+        return std::make_pair(GgmlType::Q4_1, int32_t{-8});
+      if (spec.dtype == QuantDType::UInt4)
+        return std::make_pair(GgmlType::Q4_1, int32_t{0});
+    }
+    return linear.emitError()
+           << "layer '" << linear.getName()
+           << "': GGUF blocks hold int8 symmetric (Q8_0), int4 symmetric "
+              "(Q4_0) or 4-bit asymmetric (Q4_1) weights quantized per "
+              "group of 32 along the input dimension; this weight's spec "
+           << linear.getQuantAttr() << " is not one of them";
+  }
+
+  LogicalResult addLinear(LinearOp linear) {
+    LayerSpecAttr layer = linear.getQuantAttr();
+    if (!layer)
+      return success(); // its float weight is a param, added with the rest
+    std::string name = linear.getName().str();
+    if (layer.getInputTensors() || layer.getOutputTensors() || layer.getBias())
+      return linear.emitError()
+             << "layer '" << name
+             << "' quantizes its input, output or bias; GGUF holds "
+                "weight-only quantization";
+    std::optional<StoredWeightIR> stored =
+        matchStoredWeight(linear.getWeight());
+    if (!stored)
+      return linear.emitError()
+             << "layer '" << name
+             << "': its weight is not stored as codes and scales (run "
+                "quark-quantize-weights first; progressive and block "
+                "formats have no stored form)";
+    claimed.insert(stored->rawCodes);
+    auto weightType = cast<RankedTensorType>(linear.getWeight().getType());
+    llvm::SmallVector<int64_t, 4> shape(weightType.getShape());
+    Type modelFloat = weightType.getElementType();
+    FailureOr<TensorQuantSpec> spec =
+        getTensorQuantSpec(stored->dequantize.getSpec(), modelFloat,
+                           [&] { return linear.emitError(); });
+    if (failed(spec))
+      return failure();
+    FailureOr<std::pair<GgmlType, int32_t>> block =
+        blockTypeOf(*spec, static_cast<int64_t>(shape.size()), linear);
+    if (failed(block))
+      return failure();
+    auto [type, codeMin] = *block;
+    std::string hfName = name + ".weight";
+    std::vector<int64_t> order = rowOrder(ggufTensorName(hfName), shape[0]);
+    StoredWeightIR ir = *stored;
+    StoredWeightReader *codes = &reader;
+    int64_t blocks = weightType.getNumElements() / kGgmlBlockSize;
+    std::string ggufName;
+    return add(
+        linear, hfName, shape, type,
+        [codes, ir, type = type, codeMin = codeMin, order, blocks,
+         hfName]() -> llvm::Expected<Bytes> {
+          llvm::Expected<std::vector<int32_t>> values = codes->codes(ir);
+          if (!values)
+            return values.takeError();
+          llvm::Expected<std::vector<float>> scales = codes->floats(ir.scale);
+          if (!scales)
+            return scales.takeError();
+          llvm::Expected<std::vector<int32_t>> zeros =
+              codes->zeroPoints(ir, blocks);
+          if (!zeros)
+            return zeros.takeError();
+          llvm::Expected<Bytes> bytes = encodeGgmlBlocks(
+              type, permuteRows(*values, order), permuteRows(*scales, order),
+              permuteRows(*zeros, order), codeMin);
+          if (!bytes)
+            return makeError(hfName + ": " + llvm::toString(bytes.takeError()));
+          return bytes;
+        },
+        ggufName);
+  }
+
+  ModuleOp module;
+  const ModelConfig &config;
+  WeightStore &store;
+  StoredWeightReader reader;
+  const GgufExportOptions &options;
+  llvm::StringSet<> names;
+  llvm::DenseSet<Operation *> claimed;
+};
+
+/// llama.cpp's general.file_type for the weights' dominant type.
+uint32_t fileTypeOf(const std::map<std::string, int64_t> &counts,
+                    GgmlType floatType) {
+  if (counts.count("Q4_1"))
+    return 3; // LLAMA_FTYPE_MOSTLY_Q4_1
+  if (counts.count("Q4_0"))
+    return 2; // LLAMA_FTYPE_MOSTLY_Q4_0
+  if (counts.count("Q8_0"))
+    return 7;                                // LLAMA_FTYPE_MOSTLY_Q8_0
+  return floatType == GgmlType::F16 ? 1 : 0; // MOSTLY_F16 / ALL_F32
+}
+
+llvm::Error addMetadata(GgufWriter &writer, const ModelConfig &config,
+                        llvm::StringRef modelDir, uint32_t fileType) {
+  auto u32 = [](int64_t v) {
+    return GgufValue::uint32(static_cast<uint32_t>(v));
+  };
+  writer.set("general.architecture", GgufValue::string("llama"));
+  writer.set("general.name",
+             GgufValue::string(llvm::sys::path::filename(modelDir).str()));
+  writer.set("general.file_type", GgufValue::uint32(fileType));
+  writer.set("general.quantization_version", GgufValue::uint32(2));
+  writer.set("llama.vocab_size", u32(config.vocabSize));
+  writer.set("llama.context_length", u32(config.maxPositionEmbeddings));
+  writer.set("llama.embedding_length", u32(config.hiddenSize));
+  writer.set("llama.block_count", u32(config.numLayers));
+  writer.set("llama.feed_forward_length", u32(config.intermediateSize));
+  writer.set("llama.rope.dimension_count", u32(config.headDim));
+  writer.set("llama.attention.head_count", u32(config.numHeads));
+  writer.set("llama.attention.head_count_kv", u32(config.numKVHeads));
+  writer.set("llama.attention.key_length", u32(config.headDim));
+  writer.set("llama.attention.value_length", u32(config.headDim));
+  writer.set("llama.attention.layer_norm_rms_epsilon",
+             GgufValue::float32(static_cast<float>(config.normEpsilon)));
+  writer.set("llama.rope.freq_base",
+             GgufValue::float32(static_cast<float>(config.ropeTheta)));
+  if (config.ropeScaling) {
+    writer.set("llama.rope.scaling.type", GgufValue::string("linear"));
+    writer.set(
+        "llama.rope.scaling.factor",
+        GgufValue::float32(static_cast<float>(config.ropeScaling->factor)));
+  }
+
+  llvm::SmallString<256> spm(modelDir);
+  llvm::sys::path::append(spm, "tokenizer.model");
+  if (!llvm::sys::fs::exists(spm))
+    return makeError(modelDir +
+                     ": GGUF export writes llama.cpp's SentencePiece "
+                     "('llama') tokenizer and needs tokenizer.model");
+  llvm::Expected<SentencePieceVocab> vocab = readSentencePieceVocab(spm);
+  if (!vocab)
+    return vocab.takeError();
+  if (static_cast<int64_t>(vocab->pieces.size()) > config.vocabSize)
+    return makeError(
+        llvm::formatv("{0}: {1} pieces, more than the model's vocab_size {2}",
+                      spm, vocab->pieces.size(), config.vocabSize));
+  std::vector<GgufValue> tokens, scores, types;
+  for (size_t i = 0; i < vocab->pieces.size(); ++i) {
+    tokens.push_back(GgufValue::string(vocab->pieces[i]));
+    scores.push_back(GgufValue::float32(vocab->scores[i]));
+    types.push_back(GgufValue::int32(vocab->types[i]));
+  }
+  // Embedding rows past the tokenizer's pieces (padding): unused tokens,
+  // as llama.cpp's converter writes them.
+  for (int64_t i = static_cast<int64_t>(vocab->pieces.size());
+       i < config.vocabSize; ++i) {
+    tokens.push_back(GgufValue::string(llvm::formatv("[PAD{0}]", i).str()));
+    scores.push_back(GgufValue::float32(-1000.0f));
+    types.push_back(GgufValue::int32(SentencePieceVocab::UserDefined));
+  }
+  writer.set("tokenizer.ggml.model", GgufValue::string("llama"));
+  writer.set("tokenizer.ggml.tokens",
+             GgufValue::array(GgufType::String, std::move(tokens)));
+  writer.set("tokenizer.ggml.scores",
+             GgufValue::array(GgufType::Float32, std::move(scores)));
+  writer.set("tokenizer.ggml.token_type",
+             GgufValue::array(GgufType::Int32, std::move(types)));
+  auto setId = [&](llvm::StringRef key, int32_t id) {
+    if (id >= 0)
+      writer.set(key, GgufValue::uint32(static_cast<uint32_t>(id)));
+  };
+  setId("tokenizer.ggml.bos_token_id", vocab->bosId);
+  setId("tokenizer.ggml.eos_token_id", vocab->eosId);
+  setId("tokenizer.ggml.unknown_token_id", vocab->unkId);
+  setId("tokenizer.ggml.padding_token_id", vocab->padId);
+  writer.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
+  writer.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
+  return llvm::Error::success();
+}
+
+} // namespace
+
+namespace {
+/// Collects and checks everything, then hands the writer to `write`.
+FailureOr<GgufExportResult>
+exportGgufWith(ModuleOp module, const GgufExportOptions &options,
+               llvm::function_ref<llvm::Error(const GgufWriter &)> write) {
+  auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
+  if (!modelDir)
+    return module.emitError() << "the module has no '" << kModelDirAttr << "'";
+  if (options.floatType != GgmlType::F16 && options.floatType != GgmlType::F32)
+    return module.emitError() << "GGUF float tensors are F16 or F32";
+  llvm::Expected<ModelConfig> config = readModelConfig(modelDir.getValue());
+  if (!config)
+    return module.emitError() << llvm::toString(config.takeError());
+  if (config->family != ModelFamily::Llama &&
+      config->family != ModelFamily::Mistral)
+    return module.emitError()
+           << "GGUF export writes llama.cpp's 'llama' architecture "
+              "(Llama, Mistral); this model is "
+           << config->familyName();
+  if (config->slidingWindow || config->qkvBias || config->oProjBias ||
+      config->mlpBias)
+    return module.emitError()
+           << "GGUF export: sliding-window attention and linear biases are "
+              "not part of llama.cpp's Llama graph";
+  if (config->ropeScaling && config->ropeScaling->type != "linear")
+    return module.emitError()
+           << "GGUF export: rope scaling '" << config->ropeScaling->type
+           << "' is not written (linear is)";
+
+  WeightStore store(modelDir.getValue().str());
+  store.setCaching(false);
+  GgufManifest manifest(module, *config, store, options);
+  if (failed(manifest.build()))
+    return failure();
+
+  GgufExportResult result;
+  for (const GgufTensor &tensor : manifest.tensors)
+    if (tensor.dims.size() == 2)
+      ++result.typeCounts[ggmlTypeName(tensor.type).str()];
+  result.fileType = fileTypeOf(result.typeCounts, options.floatType);
+  result.tensors = static_cast<int64_t>(manifest.tensors.size());
+
+  GgufWriter writer;
+  if (llvm::Error error =
+          addMetadata(writer, *config, modelDir.getValue(), result.fileType))
+    return module.emitError() << llvm::toString(std::move(error));
+  for (GgufTensor &tensor : manifest.tensors)
+    writer.addTensor(tensor.name, tensor.dims, tensor.type,
+                     std::move(tensor.produce));
+  if (llvm::Error error = write(writer))
+    return module.emitError()
+           << "GGUF export failed: " << llvm::toString(std::move(error));
+  return result;
+}
+} // namespace
+
+FailureOr<GgufExportResult>
+mlir::quark::exportGguf(ModuleOp module, llvm::StringRef path,
+                        const GgufExportOptions &options) {
+  if (!options.overwrite && llvm::sys::fs::exists(path))
+    return module.emitError()
+           << path << " exists; pass --overwrite to replace it";
+  return exportGgufWith(module, options, [&](const GgufWriter &writer) {
+    return writer.write(path);
+  });
+}
+
+void mlir::quark::registerGgufExportTranslation() {
+  static TranslateFromMLIRRegistration exportGgufTranslation(
+      "export-gguf",
+      "Write the model as a llama.cpp GGUF file: F16 floats, Q8_0 / Q4_0 / "
+      "Q4_1 for weights quantized per group of 32",
+      [](Operation *op, llvm::raw_ostream &os) -> LogicalResult {
+        auto module = dyn_cast<ModuleOp>(op);
+        if (!module)
+          return op->emitError() << "expected a module";
+        return exportGgufWith(
+            module, GgufExportOptions(),
+            [&](const GgufWriter &writer) { return writer.write(os); });
+      },
+      [](DialectRegistry &registry) { registerAllQuarkDialects(registry); });
+}

@@ -1,0 +1,73 @@
+//===- StoredWeights.cpp - Quantized weights as quantize-weights stores them
+//===//
+
+#include "quark/Target/StoredWeights.h"
+
+#include "quark/Analysis/SpecNumerics.h"
+
+using namespace mlir;
+using namespace mlir::quark;
+
+std::optional<StoredWeightIR> mlir::quark::matchStoredWeight(Value weight) {
+  auto dequantize = weight.getDefiningOp<DequantizeOp>();
+  if (!dequantize)
+    return std::nullopt;
+  StoredWeightIR stored{dequantize, {}, {}, {}, {}};
+  Value codes = dequantize.getInput();
+  if (auto cast = codes.getDefiningOp<StorageCastOp>()) {
+    stored.rawCodes = cast.getInput().getDefiningOp<ParamOp>();
+  } else if (auto unpack = codes.getDefiningOp<UnpackOp>()) {
+    stored.unpack = unpack;
+    stored.rawCodes = unpack.getInput().getDefiningOp<ParamOp>();
+  }
+  if (dequantize.getScale())
+    stored.scale = dequantize.getScale().getDefiningOp<ParamOp>();
+  if (dequantize.getZeroPoint())
+    stored.zeroPoint = dequantize.getZeroPoint().getDefiningOp<ParamOp>();
+  if (!stored.rawCodes || (dequantize.getScale() && !stored.scale) ||
+      (dequantize.getZeroPoint() && !stored.zeroPoint))
+    return std::nullopt;
+  return stored;
+}
+
+llvm::Expected<std::vector<int32_t>>
+StoredWeightReader::codes(const StoredWeightIR &stored) {
+  ParamOp raw = stored.rawCodes;
+  llvm::Expected<Tensor> words =
+      store.getCodes(raw.getName(), raw.getFile().value_or(""));
+  if (!words)
+    return words.takeError();
+  llvm::ArrayRef<int32_t> ints = words->ints();
+  if (!stored.unpack)
+    return std::vector<int32_t>(ints.begin(), ints.end());
+  UnpackOp unpack = stored.unpack;
+  auto codeType = cast<RankedTensorType>(unpack.getType());
+  std::optional<PackMethod> method;
+  if (unpack.getPackMethod())
+    method = *unpack.getPackMethod();
+  return unpackCodes(codeType.getElementType(), codeType.getShape(), ints,
+                     method);
+}
+
+llvm::Expected<std::vector<float>> StoredWeightReader::floats(ParamOp param) {
+  llvm::Expected<Tensor> value =
+      store.get(param.getName(), param.getFile().value_or(""));
+  if (!value)
+    return value.takeError();
+  return std::vector<float>(value->floats().begin(), value->floats().end());
+}
+
+llvm::Expected<std::vector<int32_t>> StoredWeightReader::ints(ParamOp param) {
+  llvm::Expected<Tensor> value =
+      store.getCodes(param.getName(), param.getFile().value_or(""));
+  if (!value)
+    return value.takeError();
+  return std::vector<int32_t>(value->ints().begin(), value->ints().end());
+}
+
+llvm::Expected<std::vector<int32_t>>
+StoredWeightReader::zeroPoints(const StoredWeightIR &stored, int64_t count) {
+  if (!stored.zeroPoint)
+    return std::vector<int32_t>(static_cast<size_t>(count), 0);
+  return ints(stored.zeroPoint);
+}
