@@ -15,6 +15,8 @@
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Runtime/WeightStore.h"
 
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/Support/Error.h"
 
 #include <optional>
@@ -33,6 +35,14 @@ struct StoredWeightIR {
 
 /// The stored form of `weight`, when it is a dequantize of stored codes.
 std::optional<StoredWeightIR> matchStoredWeight(Value weight);
+
+/// Runs `fn` on every quark.param read as stored from the model checkpoint
+/// (no file, no layout) other than the `claimed` ones; stops at the first
+/// failure.
+LogicalResult
+forEachCheckpointParam(ModuleOp module,
+                       const llvm::DenseSet<Operation *> &claimed,
+                       llvm::function_ref<LogicalResult(ParamOp)> fn);
 
 /// Reads stored codes and parameters from a WeightStore.
 class StoredWeightReader {

@@ -134,13 +134,8 @@ public:
     });
     if (result.wasInterrupted())
       return failure();
-    result = module.walk([&](ParamOp param) {
-      if (param.getFile() || param.getLayout() || claimed.contains(param))
-        return WalkResult::advance();
-      return failed(addFloat(param)) ? WalkResult::interrupt()
-                                     : WalkResult::advance();
-    });
-    if (result.wasInterrupted())
+    if (failed(forEachCheckpointParam(
+            module, claimed, [&](ParamOp param) { return addFloat(param); })))
       return failure();
     // llama.cpp's own order: embeddings, blocks by index, then the output.
     auto rank = [](const GgufTensor &t) {

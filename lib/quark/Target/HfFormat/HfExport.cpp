@@ -85,13 +85,8 @@ public:
     if (result.wasInterrupted())
       return failure();
     // Then every weight still read from the model checkpoint, as stored.
-    result = module.walk([&](ParamOp param) {
-      if (param.getFile() || param.getLayout() || claimed.contains(param))
-        return WalkResult::advance();
-      return failed(addCopy(param)) ? WalkResult::interrupt()
-                                    : WalkResult::advance();
-    });
-    if (result.wasInterrupted())
+    if (failed(forEachCheckpointParam(
+            module, claimed, [&](ParamOp param) { return addCopy(param); })))
       return failure();
     llvm::sort(tensors, [](const ManifestTensor &a, const ManifestTensor &b) {
       return a.name < b.name;

@@ -30,6 +30,17 @@ std::optional<StoredWeightIR> mlir::quark::matchStoredWeight(Value weight) {
   return stored;
 }
 
+LogicalResult mlir::quark::forEachCheckpointParam(
+    ModuleOp module, const llvm::DenseSet<Operation *> &claimed,
+    llvm::function_ref<LogicalResult(ParamOp)> fn) {
+  WalkResult result = module.walk([&](ParamOp param) {
+    if (param.getFile() || param.getLayout() || claimed.contains(param))
+      return WalkResult::advance();
+    return failed(fn(param)) ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
 llvm::Expected<std::vector<int32_t>>
 StoredWeightReader::codes(const StoredWeightIR &stored) {
   ParamOp raw = stored.rawCodes;
