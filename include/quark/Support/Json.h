@@ -40,6 +40,18 @@ std::optional<std::string> findDuplicateKey(llvm::StringRef text);
 std::vector<std::string> orderedKeys(llvm::StringRef text,
                                      llvm::ArrayRef<llvm::StringRef> path);
 
+/// Python's repr of a float (the shortest text that reads back to the same
+/// double; "10000.0", "1e-05", "0.1"), which json.dump writes.
+std::string pythonFloatRepr(double value);
+
+/// Writes `value` as Python's json.dumps(value, indent=indent,
+/// sort_keys=True) does, which is how Hugging Face (and so Quark's export)
+/// writes config.json and the shard index: floats as Python prints them,
+/// non-ASCII characters as \uXXXX escapes. llvm::json would print 10000.0
+/// as 10000 and 1e-05 as 1.0000000000000001e-05.
+void printPythonJson(llvm::raw_ostream &os, const llvm::json::Value &value,
+                     unsigned indent = 2);
+
 } // namespace mlir::quark
 
 #endif // QUARK_SUPPORT_JSON_H

@@ -16,6 +16,7 @@
 #include "quark/Import/HuggingFace.h"
 #include "quark/Runtime/WeightStore.h"
 #include "quark/Support/AtomicFile.h"
+#include "quark/Support/Json.h"
 #include "quark/Support/MiniFloat.h"
 #include "quark/Support/QuarkHfLayout.h"
 #include "quark/Support/ReadFile.h"
@@ -452,7 +453,9 @@ std::string shardName(size_t index, size_t count) {
 llvm::Error writeJson(llvm::StringRef path, const json::Value &value) {
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << llvm::formatv("{0:2}", value) << "\n";
+  // As transformers' save_pretrained (json.dumps, indent 2, sorted keys).
+  printPythonJson(os, value);
+  os << "\n";
   return writeFileAtomically(path, text);
 }
 
