@@ -32,3 +32,13 @@ if [[ ! -f "$vocab_dir/ggml-vocab-llama-bpe.gguf.out" ]]; then
   git -C "$third_party/llama.cpp" checkout --quiet
   echo "fetch: $(ls "$vocab_dir" | wc -l) llama.cpp vocabulary files"
 fi
+
+# ONNX Runtime for the ONNX export tests (npm onnxruntime-node, CPU).
+# ONNXRUNTIME_NODE_INSTALL=skip: its install step would otherwise try to
+# download GPU binaries from outside npm.
+ort_version=1.30.0
+if [[ ! -f "$third_party/node_modules/onnxruntime-node/package.json" ]]; then
+  echo "fetch: npm onnxruntime-node@$ort_version"
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$third_party" \
+    --no-audit --no-fund --loglevel=error "onnxruntime-node@$ort_version"
+fi

@@ -41,6 +41,9 @@ if shutil.which("node") and os.path.isdir(
         os.path.join(third_party, "node-llama-cpp")) and os.path.isdir(
         os.path.join(third_party, "@node-llama-cpp", "linux-x64")):
     config.available_features.add("llama-cpp")
+if shutil.which("node") and os.path.isdir(
+        os.path.join(third_party, "onnxruntime-node")):
+    config.available_features.add("onnxruntime")
 config.environment["QUARK_THIRD_PARTY"] = os.path.join(
     config.quark_src_root, "third_party")
 

@@ -26,6 +26,9 @@
 #include "quark/Support/Tokenizer.h"
 #include "quark/Target/Gguf.h"
 #include "quark/Target/HfFormat.h"
+#ifdef QUARK_HAVE_ONNX_EXPORT
+#include "quark/Target/Onnx.h"
+#endif
 #include "quark/Transforms/Calibration.h"
 #include "quark/Transforms/Passes.h"
 
@@ -98,12 +101,12 @@ static cl::opt<std::string> moeSecondStep(
     cl::desc("second weight stage of MoE expert layers (a scheme)"),
     cl::cat(category));
 // Export.
-static cl::list<std::string>
-    modelExport("model_export",
-                cl::desc("write the quantized model in this format: hf_format "
-                         "or gguf (repeatable; output goes to --output_dir, "
-                         "the GGUF file as model.gguf)"),
-                cl::CommaSeparated, cl::cat(category));
+static cl::list<std::string> modelExport(
+    "model_export",
+    cl::desc("write the quantized model in this format: hf_format "
+             "gguf or onnx (repeatable; output goes to --output_dir: "
+             "model.gguf, model.onnx + model.onnx.data)"),
+    cl::CommaSeparated, cl::cat(category));
 static cl::opt<std::string> exportWeightFormat(
     "export_weight_format",
     cl::desc("real_quantized (codes and scales) or fake_quantized "
@@ -341,16 +344,20 @@ int main(int argc, char **argv) {
     return fail("--model_reload evaluates a quantized checkpoint as it is; "
                 "drop --quant_scheme / --config");
   HfExportOptions exportOptions;
-  bool exportHf = false, exportGgufFile = false;
+  bool exportHf = false, exportGgufFile = false, exportOnnxFiles = false;
   for (const std::string &format : modelExport) {
     if (format == "hf_format")
       exportHf = true;
     else if (format == "gguf")
       exportGgufFile = true;
+#ifdef QUARK_HAVE_ONNX_EXPORT
     else if (format == "onnx")
-      return fail("--model_export " + format +
-                  ": this exporter is not built yet (hf_format and gguf "
-                  "are)");
+      exportOnnxFiles = true;
+#else
+    else if (format == "onnx")
+      return fail("--model_export onnx: this build has no ONNX support "
+                  "(configured with QUARK_ENABLE_ONNX=OFF)");
+#endif
     else
       return fail("unknown --model_export '" + format +
                   "' (hf_format, onnx, gguf)");
@@ -358,6 +365,9 @@ int main(int argc, char **argv) {
   // The GGUF file goes into the output folder (beside an hf_format export).
   llvm::SmallString<256> ggufPath(outputDir.getValue());
   llvm::sys::path::append(ggufPath, "model.gguf");
+  if (exportOnnxFiles && !quantize)
+    return fail("--model_export needs a quantized model (a --quant_scheme "
+                "or --config)");
   if (exportGgufFile) {
     if (!quantize)
       return fail("--model_export needs a quantized model (a --quant_scheme "
@@ -561,7 +571,7 @@ int main(int argc, char **argv) {
     // folder to itself: the working files go to a folder beside it, removed
     // at exit.
     std::string artifactsDir = outputDir;
-    if (exportHf || exportGgufFile) {
+    if (exportHf || exportGgufFile || exportOnnxFiles) {
       // Absolute: createUniqueDirectory puts a relative prefix under the
       // system's temporary folder.
       llvm::SmallString<256> target(outputDir);
@@ -596,7 +606,7 @@ int main(int argc, char **argv) {
     // model folder) and Quark's JSON configuration. An export's working
     // folder is removed at exit, so they are written only without one (the
     // export holds the configuration in config.json).
-    if (!exportHf && !exportGgufFile) {
+    if (!exportHf && !exportGgufFile && !exportOnnxFiles) {
       llvm::SmallString<256> irPath(artifactsDir);
       llvm::sys::path::append(irPath, "model.mlir");
       std::string ir;
@@ -615,7 +625,7 @@ int main(int argc, char **argv) {
         config->toJson([&] { return (*quantized).emitError(); });
     if (failed(configJson))
       return 1;
-    if (!exportHf && !exportGgufFile) {
+    if (!exportHf && !exportGgufFile && !exportOnnxFiles) {
       llvm::SmallString<256> configPath(artifactsDir);
       llvm::sys::path::append(configPath, "quantization_config.json");
       std::string configText;
@@ -684,6 +694,28 @@ int main(int argc, char **argv) {
           {"file_type", static_cast<int64_t>(exported->fileType)},
       };
     }
+#ifdef QUARK_HAVE_ONNX_EXPORT
+    if (exportOnnxFiles) {
+      start = Clock::now();
+      OnnxExportOptions onnxOptions;
+      onnxOptions.overwrite = overwrite || exportHf;
+      FailureOr<OnnxExportResult> exported =
+          exportOnnx(*quantized, outputDir, onnxOptions);
+      if (failed(exported))
+        return 1;
+      timings["export_onnx_s"] = secondsSince(start);
+      llvm::errs() << "quark-quantize: exported onnx to " << exported->modelFile
+                   << ": opset " << exported->opset << ", " << exported->nodes
+                   << " nodes, " << exported->initializers << " initializers ("
+                   << exported->externalBytes << " bytes of external data)\n";
+      report["export_onnx"] = llvm::json::Object{
+          {"file", exported->modelFile},
+          {"data_file", exported->dataFile},
+          {"opset", exported->opset},
+          {"nodes", exported->nodes},
+      };
+    }
+#endif
     report["output_dir"] = outputDir.getValue();
     report["quant_scheme"] = quantScheme.empty()
                                  ? llvm::json::Value(nullptr)
