@@ -26,9 +26,6 @@
 #include "quark/Support/Tokenizer.h"
 #include "quark/Target/Gguf.h"
 #include "quark/Target/HfFormat.h"
-#ifdef QUARK_HAVE_ONNX_EXPORT
-#include "quark/Target/Onnx.h"
-#endif
 #include "quark/Transforms/Calibration.h"
 #include "quark/Transforms/Passes.h"
 
@@ -44,6 +41,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/WithColor.h"
 
 #include <chrono>
@@ -694,28 +692,35 @@ int main(int argc, char **argv) {
           {"file_type", static_cast<int64_t>(exported->fileType)},
       };
     }
-#ifdef QUARK_HAVE_ONNX_EXPORT
     if (exportOnnxFiles) {
+      // In its own process: protobuf cannot share one with libsentencepiece
+      // (tools/quark-export-onnx/CMakeLists.txt). It reads the IR.
       start = Clock::now();
-      OnnxExportOptions onnxOptions;
-      onnxOptions.overwrite = overwrite || exportHf;
-      FailureOr<OnnxExportResult> exported =
-          exportOnnx(*quantized, outputDir, onnxOptions);
-      if (failed(exported))
-        return 1;
+      llvm::SmallString<256> irPath(artifactsDir);
+      llvm::sys::path::append(irPath, "model.mlir");
+      std::string ir;
+      llvm::raw_string_ostream irStream(ir);
+      (*quantized)->print(irStream);
+      if (llvm::Error error = writeFileAtomically(irPath, ir))
+        return fail(llvm::toString(std::move(error)));
+      std::string self = llvm::sys::fs::getMainExecutable(
+          argv[0], reinterpret_cast<void *>(&fail));
+      llvm::SmallString<256> tool(llvm::sys::path::parent_path(self));
+      llvm::sys::path::append(tool, "quark-export-onnx");
+      llvm::SmallVector<llvm::StringRef, 6> args{tool, irPath, "-o", outputDir};
+      if (overwrite || exportHf)
+        args.push_back("--overwrite");
+      std::string message;
+      int status = llvm::sys::ExecuteAndWait(tool, args, std::nullopt, {}, 0, 0,
+                                             &message);
+      if (status != 0)
+        return fail("--model_export onnx failed" +
+                    (message.empty() ? std::string() : ": " + message));
       timings["export_onnx_s"] = secondsSince(start);
-      llvm::errs() << "quark-quantize: exported onnx to " << exported->modelFile
-                   << ": opset " << exported->opset << ", " << exported->nodes
-                   << " nodes, " << exported->initializers << " initializers ("
-                   << exported->externalBytes << " bytes of external data)\n";
-      report["export_onnx"] = llvm::json::Object{
-          {"file", exported->modelFile},
-          {"data_file", exported->dataFile},
-          {"opset", exported->opset},
-          {"nodes", exported->nodes},
-      };
+      llvm::SmallString<256> onnxFile(outputDir.getValue());
+      llvm::sys::path::append(onnxFile, "model.onnx");
+      report["export_onnx"] = llvm::json::Object{{"file", onnxFile.str()}};
     }
-#endif
     report["output_dir"] = outputDir.getValue();
     report["quant_scheme"] = quantScheme.empty()
                                  ? llvm::json::Value(nullptr)
