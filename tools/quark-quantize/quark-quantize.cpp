@@ -603,10 +603,11 @@ int main(int argc, char **argv) {
     // The quantized model: its IR (float weights stay referenced in the
     // model folder) and Quark's JSON configuration. An export's working
     // folder is removed at exit, so they are written only without one (the
-    // export holds the configuration in config.json).
-    if (!exportHf && !exportGgufFile && !exportOnnxFiles) {
-      llvm::SmallString<256> irPath(artifactsDir);
-      llvm::sys::path::append(irPath, "model.mlir");
+    // export holds the configuration in config.json). The ONNX exporter,
+    // a process of its own, reads the IR.
+    llvm::SmallString<256> irPath(artifactsDir);
+    llvm::sys::path::append(irPath, "model.mlir");
+    if (exportOnnxFiles || (!exportHf && !exportGgufFile)) {
       std::string ir;
       llvm::raw_string_ostream irStream(ir);
       (*quantized)->print(irStream);
@@ -696,13 +697,6 @@ int main(int argc, char **argv) {
       // In its own process: protobuf cannot share one with libsentencepiece
       // (tools/quark-export-onnx/CMakeLists.txt). It reads the IR.
       start = Clock::now();
-      llvm::SmallString<256> irPath(artifactsDir);
-      llvm::sys::path::append(irPath, "model.mlir");
-      std::string ir;
-      llvm::raw_string_ostream irStream(ir);
-      (*quantized)->print(irStream);
-      if (llvm::Error error = writeFileAtomically(irPath, ir))
-        return fail(llvm::toString(std::move(error)));
       std::string self = llvm::sys::fs::getMainExecutable(
           argv[0], reinterpret_cast<void *>(&fail));
       llvm::SmallString<256> tool(llvm::sys::path::parent_path(self));
