@@ -360,23 +360,21 @@ int main(int argc, char **argv) {
       return fail("unknown --model_export '" + format +
                   "' (hf_format, onnx, gguf)");
   }
-  // The GGUF file goes into the output folder (beside an hf_format export).
-  llvm::SmallString<256> ggufPath(outputDir.getValue());
-  llvm::sys::path::append(ggufPath, "model.gguf");
-  if (exportOnnxFiles && !quantize)
+  if (!modelExport.empty() && !quantize)
     return fail("--model_export needs a quantized model (a --quant_scheme "
                 "or --config)");
-  if (exportGgufFile) {
-    if (!quantize)
-      return fail("--model_export needs a quantized model (a --quant_scheme "
-                  "or --config)");
-    if (!exportHf && !overwrite && llvm::sys::fs::exists(ggufPath))
-      return fail(ggufPath + " exists; pass --overwrite to replace it");
-  }
+  // The GGUF and ONNX files go into the output folder (beside an hf_format
+  // export, which replaces the folder whole). Checked before quantizing.
+  llvm::SmallString<256> ggufPath(outputDir.getValue());
+  llvm::sys::path::append(ggufPath, "model.gguf");
+  llvm::SmallString<256> onnxPath(outputDir.getValue());
+  llvm::sys::path::append(onnxPath, "model.onnx");
+  if (!exportHf && !overwrite)
+    for (auto [wanted, path] : {std::make_pair(exportGgufFile, &ggufPath),
+                                std::make_pair(exportOnnxFiles, &onnxPath)})
+      if (wanted && llvm::sys::fs::exists(*path))
+        return fail(*path + " exists; pass --overwrite to replace it");
   if (exportHf) {
-    if (!quantize)
-      return fail("--model_export needs a quantized model (a --quant_scheme "
-                  "or --config)");
     if (exportWeightFormat != "real_quantized" &&
         exportWeightFormat != "fake_quantized")
       return fail("--export_weight_format must be real_quantized or "
@@ -711,9 +709,7 @@ int main(int argc, char **argv) {
         return fail("--model_export onnx failed" +
                     (message.empty() ? std::string() : ": " + message));
       timings["export_onnx_s"] = secondsSince(start);
-      llvm::SmallString<256> onnxFile(outputDir.getValue());
-      llvm::sys::path::append(onnxFile, "model.onnx");
-      report["export_onnx"] = llvm::json::Object{{"file", onnxFile.str()}};
+      report["export_onnx"] = llvm::json::Object{{"file", onnxPath.str()}};
     }
     report["output_dir"] = outputDir.getValue();
     report["quant_scheme"] = quantScheme.empty()

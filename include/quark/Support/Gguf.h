@@ -157,7 +157,6 @@ public:
   /// `dims` in ggml order: dims[0] is the contiguous (row) dimension.
   void addTensor(std::string name, std::vector<uint64_t> dims, GgmlType type,
                  Producer produce);
-  size_t numTensors() const { return tensors.size(); }
   /// Writes the file at `path` atomically.
   llvm::Error write(llvm::StringRef path) const;
   /// Writes the file's bytes to `os`.

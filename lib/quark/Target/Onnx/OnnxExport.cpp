@@ -176,12 +176,17 @@ private:
   }
   std::string scalar(float value) { return floats("f32", {}, {value}); }
 
-  /// Dimension `index` of `tensor` as a 1-element int64 tensor.
-  std::string dim(const std::string &tensor, int64_t index) {
-    std::string shape = emit("Shape", {tensor});
-    onnx::NodeProto *n = node("Gather", {shape, ints({index})}, fresh("dim"));
-    attr(n, "axis", 0);
-    return n->output(0);
+  /// The sequence length (input_ids' dimension 1) as a 1-element int64
+  /// tensor: every activation shares it, so it is computed once.
+  std::string sequenceLength() {
+    if (sequenceLengthName.empty()) {
+      std::string shape = emit("Shape", {"input_ids"});
+      onnx::NodeProto *n =
+          node("Gather", {shape, ints({1})}, fresh("sequence_length"));
+      attr(n, "axis", 0);
+      sequenceLengthName = n->output(0);
+    }
+    return sequenceLengthName;
   }
   std::string reshape(const std::string &x, llvm::ArrayRef<int64_t> shape) {
     return emit("Reshape", {x, ints(shape)});
@@ -567,11 +572,12 @@ private:
     return success();
   }
 
-  /// cos / sin tables [max positions, head_dim] for one (head_dim, theta).
-  std::pair<std::string, std::string> ropeTables(int64_t headDim,
-                                                 double theta) {
+  /// Rows 0..S-1 of the cos / sin tables for one (head_dim, theta), as
+  /// [S, 1, head_dim] against [B, S, heads, head_dim]; built once and shared
+  /// by every rope op with those parameters.
+  std::pair<std::string, std::string> ropeRows(int64_t headDim, double theta) {
     std::string key = llvm::formatv("{0}/{1}", headDim, theta).str();
-    if (auto it = ropeTableNames.find(key); it != ropeTableNames.end())
+    if (auto it = ropeRowNames.find(key); it != ropeRowNames.end())
       return it->second;
     int64_t positions = std::max<int64_t>(config.maxPositionEmbeddings, 1);
     int64_t half = headDim / 2;
@@ -589,11 +595,41 @@ private:
         }
       }
     }
-    auto tables =
-        std::make_pair(floats("rope_cos", {positions, headDim}, cosines),
-                       floats("rope_sin", {positions, headDim}, sines));
-    ropeTableNames[key] = tables;
-    return tables;
+    auto rows = [&](const std::string &table) {
+      std::string sliced =
+          emit("Slice", {table, ints({0}), sequenceLength(), ints({0})});
+      return emit("Unsqueeze", {sliced, ints({1})});
+    };
+    auto result =
+        std::make_pair(rows(floats("rope_cos", {positions, headDim}, cosines)),
+                       rows(floats("rope_sin", {positions, headDim}, sines)));
+    ropeRowNames[key] = result;
+    return result;
+  }
+
+  /// [S, S]: 0 on and below the diagonal, -1e30 above; built once.
+  std::string causalMask() {
+    if (!causalMaskName.empty())
+      return causalMaskName;
+    std::string length = sequenceLength();
+    onnx::NodeProto *square =
+        node("Concat", {length, length}, fresh("mask_shape"));
+    attr(square, "axis", 0);
+    onnx::NodeProto *ones =
+        node("ConstantOfShape", {square->output(0)}, fresh("ones"));
+    auto *value = ones->add_attribute();
+    value->set_name("value");
+    value->set_type(onnx::AttributeProto::TENSOR);
+    auto *t = value->mutable_t();
+    t->set_data_type(kFloat);
+    t->add_dims(1);
+    float one = 1.0f;
+    t->set_raw_data(&one, sizeof(one));
+    onnx::NodeProto *lower = node("Trilu", {ones->output(0)}, fresh("lower"));
+    attr(lower, "upper", 0);
+    causalMaskName = emit(
+        "Mul", {emit("Sub", {lower->output(0), scalar(1.0f)}), scalar(1e30f)});
+    return causalMaskName;
   }
 
   LogicalResult translateRope(RopeOp rope) {
@@ -603,14 +639,8 @@ private:
     if (failed(x))
       return failure();
     int64_t headDim = rope.getHeadDim();
-    auto [cosTable, sinTable] =
-        ropeTables(headDim, rope.getTheta().convertToDouble());
-    // Rows 0..S-1 of the tables, as [S, 1, head_dim] against [B, S, H, d].
-    std::string length = dim(*x, 1);
-    auto rows = [&](const std::string &table) {
-      std::string sliced = emit("Slice", {table, ints({0}), length, ints({0})});
-      return emit("Unsqueeze", {sliced, ints({1})});
-    };
+    auto [cosRows, sinRows] =
+        ropeRows(headDim, rope.getTheta().convertToDouble());
     std::string heads = reshape(*x, {0, 0, -1, headDim});
     onnx::NodeProto *split =
         node("Split", {heads, ints({headDim / 2, headDim / 2})}, fresh("x1"));
@@ -620,9 +650,8 @@ private:
         node("Concat", {emit("Neg", {split->output(1)}), split->output(0)},
              fresh("rotated"));
     attr(rotated, "axis", -1);
-    std::string out =
-        emit("Add", {emit("Mul", {heads, rows(cosTable)}),
-                     emit("Mul", {rotated->output(0), rows(sinTable)})});
+    std::string out = emit("Add", {emit("Mul", {heads, cosRows}),
+                                   emit("Mul", {rotated->output(0), sinRows})});
     names[rope.getResult()] = reshape(out, {0, 0, -1});
     return success();
   }
@@ -659,28 +688,9 @@ private:
         "Mul",
         {emit("MatMul", {qh, transpose(kh, {0, 1, 3, 2})}),
          scalar(static_cast<float>(attention.getScale().convertToDouble()))});
-    // Causal mask: 0 on and below the diagonal, -1e30 above.
-    std::string length = dim(*q, 1);
-    std::string square = emit("Concat", {length, length});
-    onnx::NodeProto *concat = graph->mutable_node(graph->node_size() - 1);
-    attr(concat, "axis", 0);
-    onnx::NodeProto *ones = node("ConstantOfShape", {square}, fresh("ones"));
-    {
-      auto *value = ones->add_attribute();
-      value->set_name("value");
-      value->set_type(onnx::AttributeProto::TENSOR);
-      auto *t = value->mutable_t();
-      t->set_data_type(kFloat);
-      t->add_dims(1);
-      float one = 1.0f;
-      t->set_raw_data(&one, sizeof(one));
-    }
-    onnx::NodeProto *lower = node("Trilu", {ones->output(0)}, fresh("lower"));
-    attr(lower, "upper", 0);
-    std::string mask = emit(
-        "Mul", {emit("Sub", {lower->output(0), scalar(1.0f)}), scalar(1e30f)});
     onnx::NodeProto *softmax =
-        node("Softmax", {emit("Add", {scores, mask})}, fresh("probabilities"));
+        node("Softmax", {emit("Add", {scores, causalMask()})},
+             fresh("probabilities"));
     attr(softmax, "axis", -1);
     std::string context = emit("MatMul", {softmax->output(0), vh});
     names[attention.getResult()] =
@@ -696,7 +706,8 @@ private:
   int64_t counter = 0;
   llvm::DenseMap<Value, std::string> names;
   llvm::StringMap<std::string> paramNames;
-  std::map<std::string, std::pair<std::string, std::string>> ropeTableNames;
+  std::map<std::string, std::pair<std::string, std::string>> ropeRowNames;
+  std::string sequenceLengthName, causalMaskName;
 };
 
 } // namespace
