@@ -1,4 +1,5 @@
-//===- TensorQuant.h - Quantize whole tensors with Quark's numerics -*- C++ -*-//
+//===- TensorQuant.h - Quantize whole tensors with Quark's numerics -*- C++
+//-*-//
 //
 // Tensor-level entry points used by the passes, the executor and the
 // exporters. Data is row-major float32; parameters are per slot of a
@@ -10,7 +11,9 @@
 #ifndef QUARK_SUPPORT_TENSORQUANT_H
 #define QUARK_SUPPORT_TENSORQUANT_H
 
+#include "quark/Support/Microscaling.h"
 #include "quark/Support/QuantLayout.h"
+#include "quark/Support/ScalarQuant.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
@@ -70,6 +73,40 @@ llvm::Error fakeQuantizeTensor(const TensorQuantSpec &spec,
                                llvm::ArrayRef<float> in,
                                const QuantParams &params,
                                llvm::MutableArrayRef<float> out);
+
+/// The per-element rule of fakeQuantizeTensor for integer, scaled-float
+/// and MX specs, given the element's slot parameters: for algorithms that
+/// quantize one column at a time (GPTQ), where a tensor call per column
+/// would cost more than the arithmetic.
+class ElementFakeQuantizer {
+public:
+  explicit ElementFakeQuantizer(const TensorQuantSpec &spec)
+      : element(getDTypeInfo(spec.elementType())), round(spec.round),
+        mx(spec.usesMXScales()), qmin(static_cast<double>(element.qmin)),
+        qmax(static_cast<double>(element.qmax)) {}
+  /// Whether the spec quantizes elements with a scale (not a cast or a
+  /// block format).
+  static bool supports(const TensorQuantSpec &spec) {
+    DTypeKind kind = getDTypeInfo(spec.elementType()).kind;
+    return !spec.isBlockFloat() && kind != DTypeKind::Cast;
+  }
+  float operator()(float x, float scale, int32_t zeroPoint) const {
+    if (mx)
+      return mxFakeQuantizeElement(x, scale, element.dtype);
+    if (!element.isInteger())
+      return fakeQuantizeFloat(element.dtype, x, scale);
+    float floored = scale < 1.17549435e-38f ? 1.17549435e-38f : scale;
+    int32_t code = quantizeIntWithInverse(x, inverseScale(scale), zeroPoint,
+                                          qmin, qmax, round);
+    return x != x ? x : dequantizeInt(code, floored, zeroPoint);
+  }
+
+private:
+  const DTypeInfo &element;
+  RoundMode round;
+  bool mx;
+  double qmin, qmax;
+};
 
 /// Real quantization to codes. Block formats (mx6/mx9/bfp16) have no storage
 /// form and give an error.

@@ -339,25 +339,13 @@ llvm::Error fakeQuantizeTensor(const TensorQuantSpec &spec,
   if (llvm::Error error = checkParams(spec, layout, *use))
     return error;
 
-  const bool mx = spec.usesMXScales(), integer = element.isInteger();
-  const double qmin = static_cast<double>(element.qmin);
-  const double qmax = static_cast<double>(element.qmax);
+  ElementFakeQuantizer quantize(spec);
   forEachSpan(layout, [&](const QuantSpan &span) {
     float *x = out.data() + span.start;
     for (int64_t k = 0; k < span.length; ++k) {
       int64_t slot = span.slot + k * span.slotStride;
-      float scale = use->scales[slot];
-      if (mx) {
-        x[k] = mxFakeQuantizeElement(x[k], scale, element.dtype);
-      } else if (integer) {
-        int32_t zeroPoint = use->zeroPoints.empty() ? 0 : use->zeroPoints[slot];
-        float floored = std::max(scale, FLT_MIN);
-        int32_t code = quantizeIntWithInverse(
-            x[k], inverseScale(scale), zeroPoint, qmin, qmax, spec.round);
-        x[k] = x[k] != x[k] ? x[k] : dequantizeInt(code, floored, zeroPoint);
-      } else {
-        x[k] = fakeQuantizeFloat(element.dtype, x[k], scale);
-      }
+      int32_t zeroPoint = use->zeroPoints.empty() ? 0 : use->zeroPoints[slot];
+      x[k] = quantize(x[k], use->scales[slot], zeroPoint);
     }
   });
   return llvm::Error::success();
