@@ -150,6 +150,25 @@ static cl::opt<int64_t> seqLen("seq_len", cl::desc("window length in tokens"),
 static cl::opt<int64_t> batchSize("batch_size",
                                   cl::desc("calibration windows per pass"),
                                   cl::init(1), cl::cat(category));
+// Algorithms.
+static cl::list<std::string>
+    quantAlgo("quant_algo",
+              cl::desc("algorithms applied before calibration, in the order "
+                       "given, comma-separated: smoothquant, gptq"),
+              cl::CommaSeparated, cl::cat(category));
+static cl::opt<double> smoothAlpha("smooth_alpha",
+                                   cl::desc("SmoothQuant's alpha"),
+                                   cl::init(0.5), cl::cat(category));
+static cl::opt<std::string> algoCheckpointDir(
+    "algo_checkpoint_dir",
+    cl::desc("per-layer results of --quant_algo (default: OUTPUT_DIR.algo); "
+             "removed after a successful export"),
+    cl::cat(category));
+static cl::opt<bool>
+    resumeAlgo("resume",
+               cl::desc("continue an interrupted --quant_algo run from its "
+                        "checkpoint folder"),
+               cl::cat(category));
 // Evaluation.
 static cl::list<std::string>
     tasks("tasks", cl::desc("evaluation tasks, comma-separated: perplexity"),
@@ -270,6 +289,19 @@ std::string defaultCalibrationText() {
   return std::string(QUARK_SOURCE_DIR) + "/data/tom-sawyer.txt";
 }
 
+/// The calibration settings every --quant_algo pass shares.
+template <typename Options>
+void setAlgorithmOptions(Options &options, const std::string &checkpoint) {
+  options.dataset =
+      calibDataset.empty() ? defaultCalibrationText() : calibDataset;
+  options.seqLen = seqLen;
+  options.numCalibData = numCalibData;
+  options.batchSize = batchSize;
+  options.checkpointDir = checkpoint;
+  options.resume = resumeAlgo;
+  options.overwrite = overwrite;
+}
+
 /// What each quantized layer got: for the report.
 llvm::json::Array layerSummary(ModuleOp module) {
   llvm::json::Array layers;
@@ -363,6 +395,16 @@ int main(int argc, char **argv) {
   if (!modelExport.empty() && !quantize)
     return fail("--model_export needs a quantized model (a --quant_scheme "
                 "or --config)");
+  for (const std::string &name : quantAlgo)
+    if (name != "smoothquant" && name != "gptq")
+      return fail("--quant_algo '" + name +
+                  "': supported algorithms are smoothquant and gptq");
+  if (!quantAlgo.empty() && !quantize)
+    return fail("--quant_algo needs a quantized model (a --quant_scheme or "
+                "--config)");
+  std::string algoCheckpoint = algoCheckpointDir.empty()
+                                   ? outputDir + ".algo"
+                                   : algoCheckpointDir.getValue();
   // The GGUF and ONNX files go into the output folder (beside an hf_format
   // export, which replaces the folder whole). Checked before quantizing.
   llvm::SmallString<256> ggufPath(outputDir.getValue());
@@ -521,11 +563,39 @@ int main(int argc, char **argv) {
     attach.moeExpertsSecondStep = moeSecondStep;
     configure.addPass(createQuarkAttachConfig(attach));
     configure.addPass(createQuarkApplyConfig());
-    configure.addPass(createQuarkInsertObservers());
     auto start = Clock::now();
     if (failed(configure.run(*quantized)))
       return 1;
     timings["configure_s"] = secondsSince(start);
+
+    // Algorithms rewrite the float weights before activations are
+    // calibrated, as Quark applies them.
+    if (!quantAlgo.empty()) {
+      PassManager algorithms(&context);
+      for (const std::string &name : quantAlgo) {
+        if (name == "smoothquant") {
+          QuarkSmoothQuantOptions options;
+          options.alpha = smoothAlpha;
+          setAlgorithmOptions(options, algoCheckpoint);
+          algorithms.addPass(createQuarkSmoothQuant(options));
+        } else if (name == "gptq") {
+          QuarkGptqOptions options;
+          setAlgorithmOptions(options, algoCheckpoint);
+          algorithms.addPass(createQuarkGptq(options));
+        }
+      }
+      start = Clock::now();
+      if (failed(algorithms.run(*quantized)))
+        return 1;
+      timings["algorithms_s"] = secondsSince(start);
+      llvm::errs() << "quark-quantize: applied " << quantAlgo.size()
+                   << " algorithm(s); per-layer results in "
+                   << algoCheckpoint << "\n";
+    }
+    PassManager observe(&context);
+    observe.addPass(createQuarkInsertObservers());
+    if (failed(observe.run(*quantized)))
+      return 1;
 
     CalibrationOptions calibration;
     calibration.dataset =
@@ -712,6 +782,10 @@ int main(int argc, char **argv) {
       report["export_onnx"] = llvm::json::Object{{"file", onnxPath.str()}};
     }
     report["output_dir"] = outputDir.getValue();
+    llvm::json::Array algorithms;
+    for (const std::string &name : quantAlgo)
+      algorithms.push_back(name);
+    report["quant_algo"] = std::move(algorithms);
     report["quant_scheme"] = quantScheme.empty()
                                  ? llvm::json::Value(nullptr)
                                  : llvm::json::Value(quantScheme.getValue());
@@ -779,5 +853,12 @@ int main(int argc, char **argv) {
     if (llvm::Error error = writeFileAtomically(reportJson, text))
       return fail(llvm::toString(std::move(error)));
   }
+  // An export holds everything the algorithms produced; their per-layer
+  // checkpoint is only kept for resuming a failed run, or as the weights
+  // a model.mlir without export refers to.
+  if (!quantAlgo.empty() && !modelExport.empty())
+    if (std::error_code ec = llvm::sys::fs::remove_directories(algoCheckpoint))
+      llvm::errs() << "quark-quantize: warning: cannot remove "
+                   << algoCheckpoint << ": " << ec.message() << "\n";
   return 0;
 }

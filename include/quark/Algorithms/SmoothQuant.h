@@ -28,10 +28,13 @@ void accumulateChannelAbsMax(llvm::ArrayRef<float> activations,
 void accumulateColumnAbsMax(llvm::ArrayRef<float> weight, int64_t rows,
                             int64_t cols, std::vector<float> &absMax);
 
-/// s = clamp(act^alpha / clamp(w, 1e-5)^(1-alpha), 1e-5), per channel.
+/// s = clamp(act^alpha / clamp(w, 1e-5)^(1-alpha), scaleClampMin), per
+/// channel. The reference SmoothQuant clamps at 1e-5; Quark's
+/// SmoothQuantConfig.scale_clamp_min defaults to 1e-3.
 std::vector<float> smoothQuantScales(llvm::ArrayRef<float> activationAbsMax,
                                      llvm::ArrayRef<float> weightAbsMax,
-                                     double alpha);
+                                     double alpha,
+                                     double scaleClampMin = 1e-5);
 
 /// weight[:, j] *= scales[j] (weight [rows, cols]).
 void scaleColumns(llvm::MutableArrayRef<float> weight, int64_t rows,

@@ -45,6 +45,12 @@ public:
   llvm::Error runLayerwise(func::FuncOp function,
                            llvm::ArrayRef<std::vector<Tensor>> batches,
                            Operation *last = nullptr);
+  /// Runs the top-level ops of `function` before `stop` on every batch, as
+  /// runLayerwise does, and returns each batch's values of `stop`'s
+  /// operands: the inputs of a decoder layer, say.
+  llvm::Expected<std::vector<std::vector<Tensor>>>
+  runUntil(func::FuncOp function, llvm::ArrayRef<std::vector<Tensor>> batches,
+           Operation *stop);
   /// Runs the single-block `region` (a quark.block body, say) on `arguments`.
   llvm::Expected<std::vector<Tensor>> runRegion(Region &region,
                                                 llvm::ArrayRef<Tensor> arguments);
@@ -55,6 +61,9 @@ public:
   /// quark.attention that has a softmax_spec but no softmax_scale yet
   /// (calibration).
   std::function<void(AttentionOp, float)> softmaxHook;
+  /// Called with each quark.linear and its input before it runs: the
+  /// algorithms' view of a layer's activations.
+  std::function<llvm::Error(LinearOp, const Tensor &)> linearHook;
   /// Called after each quark.block finishes.
   std::function<void(BlockOp)> blockHook;
   /// Keep weight-only values across runs (on by default).
@@ -63,6 +72,12 @@ public:
 
 private:
   struct Scope;
+  /// runLayerwise and runUntil: the top-level ops up to `last` (inclusive)
+  /// or `stop` (exclusive); with `stop`, its operands' values per batch.
+  llvm::Expected<std::vector<std::vector<Tensor>>>
+  runTopLevel(func::FuncOp function,
+              llvm::ArrayRef<std::vector<Tensor>> batches, Operation *last,
+              Operation *stop);
   llvm::Expected<std::vector<Tensor>> runBlock(Block &block,
                                                llvm::ArrayRef<Tensor> arguments,
                                                Scope *parent);

@@ -51,8 +51,11 @@ public:
                        llvm::MutableArrayRef<float> out);
   /// Hands tensor `name`'s mapped pages back to the OS once it is read.
   void release(llvm::StringRef name, llvm::StringRef file = {});
-  /// Makes `name` (from the model checkpoint) read as `value`.
-  void set(llvm::StringRef name, Tensor value);
+  /// Makes `name` (from `file`, by default the model checkpoint) read as
+  /// `value`.
+  void set(llvm::StringRef name, Tensor value, llvm::StringRef file = {});
+  /// Drops what set() made `name` read as.
+  void unset(llvm::StringRef name, llvm::StringRef file = {});
 
   void setCaching(bool enabled) { caching = enabled; }
   /// Drops converted tensors (not values set in memory).

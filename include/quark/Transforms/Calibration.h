@@ -9,10 +9,12 @@
 #define QUARK_TRANSFORMS_CALIBRATION_H
 
 #include "quark/Dialect/Quark/IR/QuarkDialect.h"
+#include "quark/Runtime/Tensor.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
+#include <vector>
 
 namespace mlir::quark {
 
@@ -34,6 +36,18 @@ struct CalibrationReport {
   double forwardSeconds = 0; // executor time, observing excluded
   double observeSeconds = 0; // statistics
 };
+
+/// The calibration text as token windows, in batches of `batchSize`
+/// windows (one int32 [batch, seqLen] tensor each): the first
+/// `numCalibData` windows of the whole text tokenized once.
+struct CalibrationBatches {
+  std::vector<std::vector<Tensor>> batches;
+  int64_t windows = 0;
+  int64_t tokens = 0;
+  double tokenizeSeconds = 0;
+};
+FailureOr<CalibrationBatches>
+loadCalibrationBatches(ModuleOp module, const CalibrationOptions &options);
 
 /// Runs the calibration windows through `@forward` and records every
 /// `quark.observe`'s statistics on it. Errors are diagnostics on `module`.

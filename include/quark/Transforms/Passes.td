@@ -243,4 +243,109 @@ def QuarkQuantizeWeights : Pass<"quark-quantize-weights", "::mlir::ModuleOp"> {
   ];
 }
 
+def QuarkTestScalingGroups : Pass<"quark-test-scaling-groups",
+                                  "::mlir::ModuleOp"> {
+  let summary = "Prints the scaling-group analysis of every decoder layer";
+  let description = [{
+    For each `quark.block`, one line per group a per-channel scale can
+    migrate across (SmoothQuant, AWQ): the producer that absorbs 1/s, the
+    linears whose weight columns take s, and the channel count.
+
+    ```
+    model.layers.0: model.layers.0.input_layernorm -> q_proj, k_proj, v_proj [256]
+    ```
+  }];
+}
+
+def QuarkSmoothQuant : Pass<"quark-smoothquant", "::mlir::ModuleOp"> {
+  let summary = "SmoothQuant: migrates activation outliers into the weights";
+  let description = [{
+    Layer by layer, runs the calibration windows through each decoder layer,
+    records every scaling group's per-channel activation maximum, and with
+    the group's weight maximum sets s = max|X|^alpha / max|W|^(1-alpha):
+    the producer (a norm, or v_proj / up_proj) is divided by s and the
+    consumers' weight columns multiplied by it. The float model computes
+    the same function; its activations have smaller outliers.
+
+    The scaled weights are written per layer to `checkpoint-dir` (float32
+    safetensors) and the params are redirected there (`quark.param ...
+    from`); only groups with a quantized consumer are smoothed.
+  }];
+  let options = [
+    Option<"alpha", "alpha", "double", /*default=*/"0.5",
+           "migration strength (Quark's SmoothQuantConfig.alpha)">,
+    Option<"scaleClampMin", "scale-clamp-min", "double", /*default=*/"1e-3",
+           "lower bound of the scales (Quark's scale_clamp_min)">,
+    Option<"dataset", "dataset", "std::string", /*default=*/"",
+           "calibration text (as quark-calibrate's)">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"512",
+           "tokens per calibration window">,
+    Option<"numCalibData", "num-calib-data", "int64_t", /*default=*/"128",
+           "calibration windows (fewer when the text is shorter)">,
+    Option<"batchSize", "batch-size", "int64_t", /*default=*/"1",
+           "windows per forward pass">,
+    Option<"tokenizerDir", "tokenizer", "std::string", /*default=*/"",
+           "tokenizer folder (default: the model folder)">,
+    Option<"checkpointDir", "checkpoint-dir", "std::string", /*default=*/"",
+           "folder for the per-layer results (required)">,
+    Option<"resume", "resume", "bool", /*default=*/"false",
+           "continue a run interrupted in checkpoint-dir">,
+    Option<"overwrite", "overwrite", "bool", /*default=*/"false",
+           "start over where checkpoint-dir holds an earlier run">,
+  ];
+  let statistics = [
+    Statistic<"numGroups", "groups", "scaling groups smoothed">,
+  ];
+}
+
+def QuarkGptq : Pass<"quark-gptq", "::mlir::ModuleOp"> {
+  let summary = "GPTQ: quantizes weights with second-order error feedback";
+  let description = [{
+    Decoder layer by decoder layer, and inside a layer one input at a time
+    (q/k/v together, then o_proj, gate/up, down_proj), accumulates the
+    Hessian of the linears' inputs over the calibration windows and
+    quantizes their weights column by column with GPTQ, each by its
+    layer's weight spec. Layer i+1 sees the outputs of the quantized layer
+    i. A quantized weight becomes
+
+    ```mlir
+    %w = quark.param "<layer>.weight" from "<checkpoint-dir>/gptq/<block>.safetensors"
+    %s = quark.param "<layer>.weight_scale" from "..."
+    %q = quark.fake_quant %w scale(%s : ...) {spec = ...}
+    ```
+
+    so freezing keeps GPTQ's parameters and quantize-weights stores them.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"128",
+           "columns per lazy-batch block">,
+    Option<"dampPercent", "damp-percent", "double", /*default=*/"0.01",
+           "diagonal damping relative to mean(diag(H))">,
+    Option<"descAct", "desc-act", "bool", /*default=*/"true",
+           "quantize columns in decreasing Hessian-diagonal order">,
+    Option<"staticGroups", "static-groups", "bool", /*default=*/"true",
+           "group parameters from the unpermuted weight">,
+    Option<"dataset", "dataset", "std::string", /*default=*/"",
+           "calibration text (as quark-calibrate's)">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"512",
+           "tokens per calibration window">,
+    Option<"numCalibData", "num-calib-data", "int64_t", /*default=*/"128",
+           "calibration windows (fewer when the text is shorter)">,
+    Option<"batchSize", "batch-size", "int64_t", /*default=*/"1",
+           "windows per forward pass">,
+    Option<"tokenizerDir", "tokenizer", "std::string", /*default=*/"",
+           "tokenizer folder (default: the model folder)">,
+    Option<"checkpointDir", "checkpoint-dir", "std::string", /*default=*/"",
+           "folder for the per-layer results (required)">,
+    Option<"resume", "resume", "bool", /*default=*/"false",
+           "continue a run interrupted in checkpoint-dir">,
+    Option<"overwrite", "overwrite", "bool", /*default=*/"false",
+           "start over where checkpoint-dir holds an earlier run">,
+  ];
+  let dependentDialects = ["::mlir::quark::QuarkDialect"];
+  let statistics = [
+    Statistic<"numLinears", "linears", "weights quantized by GPTQ">,
+  ];
+}
+
 #endif // QUARK_TRANSFORMS_PASSES_TD

@@ -32,7 +32,7 @@ void mlir::quark::accumulateColumnAbsMax(llvm::ArrayRef<float> weight,
 std::vector<float>
 mlir::quark::smoothQuantScales(llvm::ArrayRef<float> activationAbsMax,
                                llvm::ArrayRef<float> weightAbsMax,
-                               double alpha) {
+                               double alpha, double scaleClampMin) {
   assert(activationAbsMax.size() == weightAbsMax.size());
   std::vector<float> scales(activationAbsMax.size());
   for (size_t j = 0; j < scales.size(); ++j) {
@@ -40,7 +40,7 @@ mlir::quark::smoothQuantScales(llvm::ArrayRef<float> activationAbsMax,
     float w = std::max(weightAbsMax[j], 1e-5f);
     float s = std::pow(act, static_cast<float>(alpha)) /
               std::pow(w, static_cast<float>(1.0 - alpha));
-    scales[j] = std::max(s, 1e-5f);
+    scales[j] = std::max(s, static_cast<float>(scaleClampMin));
   }
   return scales;
 }

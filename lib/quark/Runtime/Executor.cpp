@@ -169,6 +169,22 @@ Executor::run(func::FuncOp function, llvm::ArrayRef<Tensor> arguments) {
 llvm::Error Executor::runLayerwise(func::FuncOp function,
                                    llvm::ArrayRef<std::vector<Tensor>> batches,
                                    Operation *last) {
+  llvm::Expected<std::vector<std::vector<Tensor>>> done =
+      runTopLevel(function, batches, last, nullptr);
+  return done ? llvm::Error::success() : done.takeError();
+}
+
+llvm::Expected<std::vector<std::vector<Tensor>>>
+Executor::runUntil(func::FuncOp function,
+                   llvm::ArrayRef<std::vector<Tensor>> batches,
+                   Operation *stop) {
+  return runTopLevel(function, batches, nullptr, stop);
+}
+
+llvm::Expected<std::vector<std::vector<Tensor>>>
+Executor::runTopLevel(func::FuncOp function,
+                      llvm::ArrayRef<std::vector<Tensor>> batches,
+                      Operation *last, Operation *stop) {
   if (function.isExternal())
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "function '" + function.getName() +
@@ -188,7 +204,23 @@ llvm::Error Executor::runLayerwise(func::FuncOp function,
   }
   const std::vector<std::vector<Value>> &dying = deathsOf(body);
   size_t index = 0;
+  std::vector<std::vector<Tensor>> stopOperands;
   for (Operation &op : body) {
+    if (&op == stop) {
+      for (Scope &scope : scopes) {
+        std::vector<Tensor> operands;
+        for (Value operand : op.getOperands()) {
+          const Tensor *value = scope.lookup(operand);
+          if (!value)
+            return llvm::createStringError(
+                llvm::inconvertibleErrorCode(),
+                "an operand of the stop op is not a computed value");
+          operands.push_back(*value);
+        }
+        stopOperands.push_back(std::move(operands));
+      }
+      return stopOperands;
+    }
     if (op.hasTrait<OpTrait::IsTerminator>())
       break;
     for (Scope &scope : scopes) {
@@ -216,7 +248,11 @@ llvm::Error Executor::runLayerwise(func::FuncOp function,
     if (&op == last)
       break;
   }
-  return llvm::Error::success();
+  if (stop)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the stop op is not a top-level op of '" +
+                                       function.getName() + "'");
+  return stopOperands;
 }
 
 llvm::Expected<std::vector<Tensor>>
@@ -350,6 +386,9 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             if (llvm::Error e = needFloat(0))
               return e;
             const Tensor &x = *inputs[0], &w = *inputs[1];
+            if (linearHook)
+              if (llvm::Error e = linearHook(linear, x))
+                return e;
             if (x.dim(-1) != w.dim(1))
               return opError(
                   op, llvm::formatv("'{0}': input has {1} features, the "

@@ -56,8 +56,8 @@ llvm::Expected<TensorRef> WeightStore::locate(llvm::StringRef name,
 
 llvm::Expected<llvm::SmallVector<int64_t, 4>>
 WeightStore::shapeOf(llvm::StringRef name, llvm::StringRef file) {
-  if (file.empty()) {
-    auto overridden = overrides.find(name);
+  {
+    auto overridden = overrides.find((file + "\n" + name).str());
     if (overridden != overrides.end()) {
       llvm::ArrayRef<int64_t> shape = overridden->second.shape();
       return llvm::SmallVector<int64_t, 4>(shape.begin(), shape.end());
@@ -85,8 +85,8 @@ llvm::Error WeightStore::readRows(llvm::StringRef name, llvm::StringRef file,
                         begin, end, name, rows, out.size()));
     return rowElements;
   };
-  if (file.empty()) {
-    auto overridden = overrides.find(name);
+  {
+    auto overridden = overrides.find((file + "\n" + name).str());
     if (overridden != overrides.end()) {
       const Tensor &value = overridden->second;
       llvm::Expected<int64_t> rowElements =
@@ -123,8 +123,8 @@ void WeightStore::release(llvm::StringRef name, llvm::StringRef file) {
 
 llvm::Expected<Tensor> WeightStore::get(llvm::StringRef name,
                                         llvm::StringRef file) {
-  if (file.empty()) {
-    auto overridden = overrides.find(name);
+  {
+    auto overridden = overrides.find((file + "\n" + name).str());
     if (overridden != overrides.end())
       return overridden->second;
   }
@@ -222,8 +222,13 @@ llvm::Expected<Tensor> WeightStore::getCodes(llvm::StringRef name,
   return codes;
 }
 
-void WeightStore::set(llvm::StringRef name, Tensor value) {
-  overrides[name] = std::move(value);
+void WeightStore::set(llvm::StringRef name, Tensor value,
+                      llvm::StringRef file) {
+  overrides[(file + "\n" + name).str()] = std::move(value);
+}
+
+void WeightStore::unset(llvm::StringRef name, llvm::StringRef file) {
+  overrides.erase((file + "\n" + name).str());
 }
 
 size_t WeightStore::cachedBytes() const {

@@ -53,6 +53,54 @@ DenseFPElementsAttr floatsAttr(MLIRContext *context,
 }
 } // namespace
 
+FailureOr<CalibrationBatches>
+mlir::quark::loadCalibrationBatches(ModuleOp module,
+                                    const CalibrationOptions &options) {
+  auto fail = [&](const Twine &message) -> FailureOr<CalibrationBatches> {
+    module.emitError() << "calibration: " << message;
+    return failure();
+  };
+  if (options.dataset.empty())
+    return fail("no calibration text (the dataset option)");
+  if (options.seqLen < 2 || options.numCalibData < 1 || options.batchSize < 1)
+    return fail("seq-len must be >= 2, num-calib-data and batch-size >= 1");
+  auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
+  if (!modelDir)
+    return fail(Twine("the module has no '") + kModelDirAttr + "'");
+  CalibrationBatches data;
+  auto tokenizeStart = Clock::now();
+  std::string tokenizerDir =
+      options.tokenizerDir.empty() ? modelDir.str() : options.tokenizerDir;
+  llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::loadFromDirectory(tokenizerDir);
+  if (!tokenizer)
+    return fail(llvm::toString(tokenizer.takeError()));
+  llvm::Expected<TextDataset> text = readTextDataset(options.dataset);
+  if (!text)
+    return fail(llvm::toString(text.takeError()));
+  llvm::Expected<std::vector<int32_t>> ids =
+      (*tokenizer)->encode(text->text, /*addSpecialTokens=*/true);
+  if (!ids)
+    return fail(options.dataset + ": " + llvm::toString(ids.takeError()));
+  data.tokenizeSeconds = secondsSince(tokenizeStart);
+  data.tokens = static_cast<int64_t>(ids->size());
+  data.windows =
+      std::min<int64_t>(options.numCalibData, data.tokens / options.seqLen);
+  if (data.windows < 1)
+    return fail(llvm::formatv("{0} has {1} tokens, fewer than one window of "
+                              "{2}",
+                              options.dataset, data.tokens, options.seqLen));
+  for (int64_t first = 0; first < data.windows; first += options.batchSize) {
+    int64_t batch = std::min(options.batchSize, data.windows - first);
+    llvm::ArrayRef<int32_t> slice(ids->data() + first * options.seqLen,
+                                  batch * options.seqLen);
+    data.batches.push_back(
+        {Tensor::fromInts({batch, options.seqLen},
+                          std::vector<int32_t>(slice.begin(), slice.end()))});
+  }
+  return data;
+}
+
 FailureOr<CalibrationReport>
 mlir::quark::calibrateModule(ModuleOp module,
                              const CalibrationOptions &options) {
@@ -74,10 +122,6 @@ mlir::quark::calibrateModule(ModuleOp module,
     module.emitError() << "calibration: " << message;
     return failure();
   };
-  if (options.dataset.empty())
-    return fail("no calibration text (the dataset option)");
-  if (options.seqLen < 2 || options.numCalibData < 1 || options.batchSize < 1)
-    return fail("seq-len must be >= 2, num-calib-data and batch-size >= 1");
   auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
   if (!modelDir)
     return fail(Twine("the module has no '") + kModelDirAttr + "'");
@@ -102,28 +146,12 @@ mlir::quark::calibrateModule(ModuleOp module,
     accumulators[op] = Accumulator{*spec, *method, {}, {}};
   }
 
-  auto tokenizeStart = Clock::now();
-  std::string tokenizerDir =
-      options.tokenizerDir.empty() ? modelDir.str() : options.tokenizerDir;
-  llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer =
-      Tokenizer::loadFromDirectory(tokenizerDir);
-  if (!tokenizer)
-    return fail(llvm::toString(tokenizer.takeError()));
-  llvm::Expected<TextDataset> text = readTextDataset(options.dataset);
-  if (!text)
-    return fail(llvm::toString(text.takeError()));
-  llvm::Expected<std::vector<int32_t>> ids =
-      (*tokenizer)->encode(text->text, /*addSpecialTokens=*/true);
-  if (!ids)
-    return fail(options.dataset + ": " + llvm::toString(ids.takeError()));
-  report.tokenizeSeconds = secondsSince(tokenizeStart);
-  report.tokens = static_cast<int64_t>(ids->size());
-  report.windows =
-      std::min<int64_t>(options.numCalibData, report.tokens / options.seqLen);
-  if (report.windows < 1)
-    return fail(llvm::formatv("{0} has {1} tokens, fewer than one window of "
-                              "{2}",
-                              options.dataset, report.tokens, options.seqLen));
+  FailureOr<CalibrationBatches> data = loadCalibrationBatches(module, options);
+  if (failed(data))
+    return failure();
+  report.tokenizeSeconds = data->tokenizeSeconds;
+  report.tokens = data->tokens;
+  report.windows = data->windows;
 
   // Layer by layer: every batch goes through one decoder layer before the
   // next layer's weights are read, and weights are not kept (bounded memory
@@ -173,15 +201,7 @@ mlir::quark::calibrateModule(ModuleOp module,
     if (observes(&op))
       last = &op;
   }
-  std::vector<std::vector<Tensor>> batches;
-  for (int64_t first = 0; first < report.windows; first += options.batchSize) {
-    int64_t batch = std::min(options.batchSize, report.windows - first);
-    llvm::ArrayRef<int32_t> slice(ids->data() + first * options.seqLen,
-                                  batch * options.seqLen);
-    batches.push_back(
-        {Tensor::fromInts({batch, options.seqLen},
-                          std::vector<int32_t>(slice.begin(), slice.end()))});
-  }
+  const std::vector<std::vector<Tensor>> &batches = data->batches;
   ProgressBar progress("calibration", std::max<int64_t>(layers, 1), "layers");
   int64_t blockRuns = 0;
   executor.blockHook = [&](BlockOp) {

@@ -60,6 +60,9 @@ struct StoredWeight {
   /// per byte; fp6: four per three bytes); others one per element.
   bool packed = false;
   llvm::SmallVector<int64_t, 4> storedShape;
+  /// Parameters an algorithm chose (GPTQ): the quantizer's scale and zero
+  /// point are params, not computed from the weight.
+  ParamOp givenScale, givenZeroPoint;
 };
 
 /// Packed storage for `codeElement` codes of a tensor of `shape`: the
@@ -231,9 +234,37 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
     return llvm::createStringError(llvm::inconvertibleErrorCode(), *failure);
   };
 
+  // Parameters an algorithm fixed, read whole (they are small).
+  std::optional<QuantParams> given;
+  if (weight.givenScale) {
+    given.emplace();
+    llvm::Expected<Tensor> scales = store.get(
+        weight.givenScale.getName(), weight.givenScale.getFile().value_or(""));
+    if (!scales)
+      return scales.takeError();
+    given->scales.assign(scales->floats().begin(), scales->floats().end());
+    if (weight.givenZeroPoint) {
+      llvm::Expected<Tensor> zeros =
+          store.getCodes(weight.givenZeroPoint.getName(),
+                         weight.givenZeroPoint.getFile().value_or(""));
+      if (!zeros)
+        return zeros.takeError();
+      given->zeroPoints.assign(zeros->ints().begin(), zeros->ints().end());
+    }
+    if (static_cast<int64_t>(given->scales.size()) != layout->numParams() ||
+        (spec.hasZeroPoint() && given->zeroPoints.size() != given->scales.size()))
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          llvm::formatv("'{0}': the given parameters do not fit its {1} "
+                        "slots",
+                        name, layout->numParams()));
+  }
+
   // Whole-tensor statistics, where the parameters depend on them.
   std::optional<QuantParams> shared;
-  if (perTensor || weight.twoStage) {
+  if (given && perTensor) {
+    shared = given;
+  } else if (perTensor || weight.twoStage) {
     TensorQuantSpec whole = spec;
     whole.qscheme = QScheme::PerTensor;
     MinMaxStats extremes;
@@ -309,6 +340,14 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
           QuantParams local;
           if (shared) {
             local = *shared;
+          } else if (given) {
+            auto first = static_cast<size_t>(begin * slotsPerRow);
+            auto last = static_cast<size_t>(end * slotsPerRow);
+            local.scales.assign(given->scales.begin() + first,
+                                given->scales.begin() + last);
+            if (!given->zeroPoints.empty())
+              local.zeroPoints.assign(given->zeroPoints.begin() + first,
+                                      given->zeroPoints.begin() + last);
           } else if (weight.twoStage) {
             llvm::Expected<std::vector<float>> scales = scaleQuantBlockScales(
                 spec, weight.secondNumerics, *part, values, secondScale);
@@ -461,6 +500,13 @@ struct QuantizeWeightsPass
         return WalkResult::interrupt();
       StoredWeight weight{op, param, spec,  twoStage, *numerics, {},
                           {}, {},    false, {},       false,     {}};
+      if (auto fakeQuant = dyn_cast<FakeQuantOp>(op)) {
+        if (fakeQuant.getScale())
+          weight.givenScale = fakeQuant.getScale().getDefiningOp<ParamOp>();
+        if (weight.givenScale && fakeQuant.getZeroPoint())
+          weight.givenZeroPoint =
+              fakeQuant.getZeroPoint().getDefiningOp<ParamOp>();
+      }
       if (twoStage) {
         FailureOr<TensorQuantSpec> second =
             getTensorQuantSpec(twoStage.getSecond(), element, emitError);
@@ -575,9 +621,9 @@ struct QuantizeWeightsPass
     // compute_qparams op yields both the scale and the zero point: a set,
     // so it is erased once.
     llvm::SmallSetVector<Operation *, 2> producers;
-    for (Value operand : op->getOperands())
+    for (Value operand : op->getOperands().drop_front())
       if (Operation *producer = operand.getDefiningOp())
-        if (isa<ComputeQParamsOp>(producer))
+        if (isa<ComputeQParamsOp, ParamOp>(producer))
           producers.insert(producer);
     op->erase();
     for (Operation *producer : producers)

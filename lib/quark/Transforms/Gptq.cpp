@@ -1,0 +1,171 @@
+//===- Gptq.cpp - GPTQ on every quantized linear, layer by layer ---------===//
+//
+// Inside a decoder layer the linears are taken one input at a time, in
+// program order (q/k/v share one input and one Hessian, then o_proj,
+// gate/up, down_proj): each input's Hessian is accumulated from a run of
+// the layer in which the earlier linears are already quantized, as GPTQ's
+// sequential mode does. The math is in Algorithms/Gptq.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Layerwise.h"
+
+#include "quark/Algorithms/Gptq.h"
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Transforms/Passes.h"
+
+#include "llvm/ADT/MapVector.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Parallel.h"
+
+namespace mlir::quark {
+#define GEN_PASS_DEF_QUARKGPTQ
+#include "quark/Transforms/Passes.h.inc"
+} // namespace mlir::quark
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace {
+
+llvm::Error gptqPassError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 message.str());
+}
+
+struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
+  using Base::Base;
+
+  /// The numerics GPTQ quantizes `linear`'s weight with, or nothing (with a
+  /// warning where the spec has no grid GPTQ can search).
+  std::optional<TensorQuantSpec> numericsOf(LinearOp linear,
+                                            Type modelFloat) {
+    LayerSpecAttr layer = linear.getQuantAttr();
+    if (!layer || !layer.getWeight() ||
+        !linear.getWeight().getDefiningOp<ParamOp>())
+      return std::nullopt;
+    auto spec = dyn_cast<TensorSpecAttr>(layer.getWeight());
+    auto warn = [&](llvm::StringRef why) {
+      linear.emitWarning() << "gptq: '" << linear.getName() << "' " << why
+                           << "; its weight is rounded to nearest instead";
+      return std::nullopt;
+    };
+    if (!spec)
+      return warn("has a two-stage weight spec");
+    FailureOr<TensorQuantSpec> numerics = getTensorQuantSpec(
+        spec, modelFloat, [&] { return linear.emitError(); });
+    if (failed(numerics))
+      return std::nullopt;
+    if (!ElementFakeQuantizer::supports(*numerics))
+      return warn("has a cast or block-format weight spec");
+    if (cast<ShapedType>(linear.getWeight().getType()).getRank() != 2)
+      return warn("has a weight that is not a matrix");
+    return *numerics;
+  }
+
+  llvm::Error quantizeLayer(LayerContext &layer) {
+    // The stages: linears grouped by the value they read, in order.
+    llvm::MapVector<Value, SmallVector<std::pair<LinearOp, TensorQuantSpec>>>
+        stages;
+    layer.getBlock().getBody().walk([&](LinearOp linear) {
+      if (std::optional<TensorQuantSpec> numerics =
+              numericsOf(linear, layer.getModelFloat()))
+        stages[linear.getInput()].push_back({linear, *numerics});
+    });
+    GptqOptions gptq;
+    gptq.blockSize = blockSize;
+    gptq.dampPercent = dampPercent;
+    gptq.actOrder = descAct;
+    gptq.staticGroups = staticGroups;
+    for (auto &[input, linears] : stages) {
+      LinearOp reader = linears.front().first;
+      int64_t columns =
+          cast<ShapedType>(reader.getWeight().getType()).getShape()[1];
+      GptqHessian hessian(columns);
+      llvm::Expected<std::vector<std::vector<Tensor>>> ran = layer.run(
+          [&](LinearOp linear, const Tensor &x) -> llvm::Error {
+            if (linear != reader)
+              return llvm::Error::success();
+            // GPTQ counts a batch's first dimension; a 2-D input (the
+            // tokens routed to an expert) is one sample.
+            int64_t samples = x.rank() >= 3 ? x.dim(0) : 1;
+            hessian.add(x.floats(), x.numElements() / columns, samples);
+            return llvm::Error::success();
+          });
+      if (!ran)
+        return ran.takeError();
+      if (hessian.samples() == 0) {
+        reader.emitWarning() << "gptq: no calibration token reached '"
+                             << reader.getName()
+                             << "'; its stage is rounded to nearest";
+        continue;
+      }
+      std::vector<float> matrix = hessian.matrix();
+      for (auto &[linear, numerics] : linears) {
+        auto param = linear.getWeight().getDefiningOp<ParamOp>();
+        llvm::Expected<Tensor> weight = layer.read(param);
+        if (!weight)
+          return weight.takeError();
+        int64_t rows = weight->dim(0), cols = weight->dim(1);
+        llvm::Expected<GptqResult> result = gptqQuantize(
+            numerics, rows, cols, weight->floats(), matrix, gptq);
+        if (!result)
+          return gptqPassError("'" + linear.getName() +
+                               "': " + llvm::toString(result.takeError()));
+        layer.update(param, Tensor::fromFloats(weight->shape(), result->weight));
+        layer.setQuantized(linear, std::move(result->params));
+        ++numLinears;
+      }
+    }
+    return llvm::Error::success();
+  }
+
+  void runOnOperation() override {
+    setBlasThreads(static_cast<int>(
+        llvm::parallel::strategy.compute_thread_count()));
+    LayerwiseOptions options;
+    options.calibration = {dataset, tokenizerDir, seqLen, numCalibData,
+                           batchSize};
+    options.checkpointDir = checkpointDir;
+    options.resume = resume;
+    options.overwrite = overwrite;
+    options.algorithm = "gptq";
+    options.settings =
+        llvm::formatv("block_size={0} damp_percent={1} desc_act={2} "
+                      "static_groups={3}",
+                      blockSize.getValue(), dampPercent.getValue(),
+                      descAct.getValue(), staticGroups.getValue())
+            .str();
+    ModuleOp module = getOperation();
+    // Quark's inside_layer_modules: the first layer's quantized linears.
+    llvm::json::Array insideLayerModules;
+    BlockOp first;
+    module.walk([&](BlockOp block) {
+      if (!first)
+        first = block;
+    });
+    if (first)
+      first.getBody().walk([&](LinearOp linear) {
+        if (linear.getQuantAttr())
+          insideLayerModules.push_back(
+              layerRelativeName(linear.getName(), first));
+      });
+    FailureOr<LayerwiseReport> report = runLayerwise(
+        module, options,
+        [&](LayerContext &layer) { return quantizeLayer(layer); });
+    if (failed(report))
+      return signalPassFailure();
+    if (failed(recordAlgoConfig(
+            module,
+            llvm::json::Object{
+                {"name", "gptq"},
+                {"block_size", blockSize.getValue()},
+                {"damp_percent", dampPercent.getValue()},
+                {"desc_act", descAct.getValue()},
+                {"static_groups", staticGroups.getValue()},
+                {"inside_layer_modules", std::move(insideLayerModules)},
+                {"model_decoder_layers", decoderLayersPrefix(module)}})))
+      return signalPassFailure();
+  }
+};
+} // namespace

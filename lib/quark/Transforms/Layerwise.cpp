@@ -1,0 +1,507 @@
+//===- Layerwise.cpp - Run an algorithm decoder layer by decoder layer ---===//
+
+#include "Layerwise.h"
+
+#include "QuantizationUtils.h"
+
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Config/QuantConfig.h"
+#include "quark/Import/HuggingFace.h"
+#include "quark/Support/AtomicFile.h"
+#include "quark/Support/Progress.h"
+#include "quark/Support/Safetensors.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/xxhash.h"
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace {
+llvm::Error layerError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 message.str());
+}
+
+/// What one finished layer changed, as progress.json records it.
+struct LayerRecord {
+  std::string block;
+  std::string file; // relative to the algorithm's folder
+  std::vector<std::string> updated;   // param names now read from `file`
+  std::vector<std::string> quantized; // linears quantized with stored params
+};
+
+llvm::json::Value toJson(const LayerRecord &record) {
+  llvm::json::Array updated, quantized;
+  for (const std::string &name : record.updated)
+    updated.push_back(name);
+  for (const std::string &name : record.quantized)
+    quantized.push_back(name);
+  return llvm::json::Object{{"block", record.block},
+                            {"file", record.file},
+                            {"updated", std::move(updated)},
+                            {"quantized", std::move(quantized)}};
+}
+
+std::optional<LayerRecord> recordFromJson(const llvm::json::Value &value) {
+  const llvm::json::Object *object = value.getAsObject();
+  if (!object)
+    return std::nullopt;
+  LayerRecord record;
+  std::optional<llvm::StringRef> block = object->getString("block");
+  std::optional<llvm::StringRef> file = object->getString("file");
+  const llvm::json::Array *updated = object->getArray("updated");
+  const llvm::json::Array *quantized = object->getArray("quantized");
+  if (!block || !file || !updated || !quantized)
+    return std::nullopt;
+  record.block = block->str();
+  record.file = file->str();
+  for (auto [list, out] : {std::make_pair(updated, &record.updated),
+                           std::make_pair(quantized, &record.quantized)})
+    for (const llvm::json::Value &name : *list) {
+      std::optional<llvm::StringRef> text = name.getAsString();
+      if (!text)
+        return std::nullopt;
+      out->push_back(text->str());
+    }
+  return record;
+}
+
+/// The parameter tensor types of `linear`'s quantized weight.
+FailureOr<std::pair<RankedTensorType, RankedTensorType>>
+weightParamTypes(LinearOp linear, TensorSpecAttr spec) {
+  auto weightType = cast<RankedTensorType>(linear.getWeight().getType());
+  FailureOr<SmallVector<int64_t>> shape = getParamShape(
+      spec, weightType.getShape(), [&] { return linear.emitError(); });
+  if (failed(shape))
+    return failure();
+  Builder builder(linear.getContext());
+  RankedTensorType zeroType;
+  if (spec.hasZeroPoint())
+    zeroType = RankedTensorType::get(*shape, builder.getI32Type());
+  return std::make_pair(RankedTensorType::get(*shape, builder.getF32Type()),
+                        zeroType);
+}
+
+TensorSpecAttr weightSpecOf(LinearOp linear) {
+  LayerSpecAttr layer = linear.getQuantAttr();
+  return layer ? dyn_cast_or_null<TensorSpecAttr>(layer.getWeight())
+               : TensorSpecAttr();
+}
+
+/// Points the layer's IR at what `record` says its file holds: updated
+/// params read from it; quantized weights become fake_quant with the
+/// stored parameters.
+LogicalResult applyRecord(BlockOp block, const LayerRecord &record,
+                          llvm::StringRef path) {
+  llvm::StringSet<> updated, quantized;
+  for (const std::string &name : record.updated)
+    updated.insert(name);
+  for (const std::string &name : record.quantized)
+    quantized.insert(name);
+  MLIRContext *context = block.getContext();
+  StringAttr file = StringAttr::get(context, path);
+  size_t found = 0;
+  // A param read from the checkpoint or from an earlier algorithm's file.
+  block.getBody().walk([&](ParamOp param) {
+    if (updated.contains(param.getName()) && !param.getLayout()) {
+      param.setFileAttr(file);
+      ++found;
+    }
+  });
+  if (found != record.updated.size())
+    return block.emitError() << "'" << block.getName() << "': "
+                             << record.updated.size() - std::min(
+                                    found, record.updated.size())
+                             << " updated weights of " << path
+                             << " are not params of this layer";
+  size_t linears = 0;
+  WalkResult walk = block.getBody().walk([&](LinearOp linear) {
+    if (!quantized.contains(linear.getName()))
+      return WalkResult::advance();
+    ++linears;
+    TensorSpecAttr spec = weightSpecOf(linear);
+    auto weight = linear.getWeight().getDefiningOp<ParamOp>();
+    if (!spec || !weight) {
+      linear.emitError() << "'" << linear.getName()
+                         << "' is recorded as quantized in " << path
+                         << " but has no plain weight and weight spec";
+      return WalkResult::interrupt();
+    }
+    FailureOr<std::pair<RankedTensorType, RankedTensorType>> types =
+        weightParamTypes(linear, spec);
+    if (failed(types))
+      return WalkResult::interrupt();
+    OpBuilder builder(linear);
+    Location loc = linear.getLoc();
+    std::string name = weight.getName().str();
+    Value scale = ParamOp::create(builder, loc, types->first,
+                                  builder.getStringAttr(name + "_scale"), file,
+                                  StringAttr());
+    Value zeroPoint;
+    if (types->second)
+      zeroPoint = ParamOp::create(builder, loc, types->second,
+                                  builder.getStringAttr(name + "_zero_point"),
+                                  file, StringAttr());
+    Value fakeQuant = FakeQuantOp::create(builder, loc, weight.getType(),
+                                          weight.getResult(), spec, scale,
+                                          zeroPoint);
+    linear.getWeightMutable().assign(fakeQuant);
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  if (linears != record.quantized.size())
+    return block.emitError() << "'" << block.getName()
+                             << "': quantized layers of " << path
+                             << " are missing from this layer";
+  return success();
+}
+
+/// Writes what `context` changed to `path` and returns its record.
+llvm::Expected<LayerRecord> writeLayer(LayerContext &context,
+                                       llvm::StringRef path,
+                                       llvm::StringRef relative) {
+  LayerRecord record;
+  record.block = context.getBlock().getName().str();
+  record.file = relative.str();
+  std::vector<SafetensorsWriter::Declaration> declarations;
+  std::vector<std::vector<uint8_t>> contents;
+  auto addFloats = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
+                       llvm::ArrayRef<float> values) {
+    declarations.push_back(
+        {name, TensorDType::F32, llvm::SmallVector<int64_t, 4>(shape)});
+    auto bytes = reinterpret_cast<const uint8_t *>(values.data());
+    contents.emplace_back(bytes, bytes + values.size() * sizeof(float));
+  };
+  for (const auto &[constParam, value] : context.updates()) {
+    ParamOp param = constParam;
+    record.updated.push_back(param.getName().str());
+    addFloats(param.getName().str(), value.shape(), value.floats());
+  }
+  for (const LayerContext::Quantized &entry : context.quantized()) {
+    LinearOp linear = entry.linear;
+    TensorSpecAttr spec = weightSpecOf(linear);
+    auto weight = linear.getWeight().getDefiningOp<ParamOp>();
+    if (!spec || !weight)
+      return layerError("'" + linear.getName() +
+                        "' has no plain weight and weight spec");
+    FailureOr<std::pair<RankedTensorType, RankedTensorType>> types =
+        weightParamTypes(linear, spec);
+    if (failed(types))
+      return layerError("'" + linear.getName() + "': no parameter shape");
+    record.quantized.push_back(linear.getName().str());
+    std::string name = weight.getName().str();
+    if (static_cast<int64_t>(entry.params.scales.size()) !=
+        types->first.getNumElements())
+      return layerError(llvm::formatv("'{0}': {1} scales for a parameter "
+                                      "tensor of {2}",
+                                      linear.getName(),
+                                      entry.params.scales.size(),
+                                      types->first.getNumElements()));
+    addFloats(name + "_scale", types->first.getShape(), entry.params.scales);
+    if (types->second) {
+      declarations.push_back(
+          {name + "_zero_point", TensorDType::I32,
+           llvm::SmallVector<int64_t, 4>(types->second.getShape())});
+      auto bytes =
+          reinterpret_cast<const uint8_t *>(entry.params.zeroPoints.data());
+      contents.emplace_back(bytes, bytes + entry.params.zeroPoints.size() *
+                                               sizeof(int32_t));
+    }
+  }
+  llvm::Expected<std::unique_ptr<SafetensorsWriter>> writer =
+      SafetensorsWriter::create(path, declarations, {{"format", "quark-mlir"}});
+  if (!writer)
+    return writer.takeError();
+  for (size_t i = 0; i < declarations.size(); ++i)
+    if (llvm::Error error =
+            (*writer)->write(declarations[i].name, contents[i]))
+      return std::move(error);
+  if (llvm::Error error = (*writer)->finish())
+    return std::move(error);
+  return record;
+}
+
+/// progress.json of an algorithm's checkpoint folder.
+struct Progress {
+  std::string fingerprint;
+  std::vector<LayerRecord> layers;
+};
+
+llvm::Error saveProgress(llvm::StringRef path, const Progress &progress,
+                         llvm::StringRef algorithm) {
+  llvm::json::Array layers;
+  for (const LayerRecord &record : progress.layers)
+    layers.push_back(toJson(record));
+  llvm::json::Object root{{"algorithm", algorithm},
+                          {"fingerprint", progress.fingerprint},
+                          {"layers", std::move(layers)}};
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << llvm::formatv("{0:2}", llvm::json::Value(std::move(root))) << "\n";
+  return writeFileAtomically(path, text);
+}
+
+llvm::Expected<Progress> loadProgress(llvm::StringRef path) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> buffer =
+      llvm::MemoryBuffer::getFile(path);
+  if (!buffer)
+    return layerError(path + ": " + buffer.getError().message());
+  llvm::Expected<llvm::json::Value> json =
+      llvm::json::parse((*buffer)->getBuffer());
+  if (!json)
+    return layerError(path + ": " + llvm::toString(json.takeError()));
+  const llvm::json::Object *root = json->getAsObject();
+  std::optional<llvm::StringRef> fingerprint =
+      root ? root->getString("fingerprint") : std::nullopt;
+  const llvm::json::Array *layers = root ? root->getArray("layers") : nullptr;
+  if (!fingerprint || !layers)
+    return layerError(path + ": expected {\"fingerprint\": ..., \"layers\": "
+                             "[...]}");
+  Progress progress;
+  progress.fingerprint = fingerprint->str();
+  for (const llvm::json::Value &entry : *layers) {
+    std::optional<LayerRecord> record = recordFromJson(entry);
+    if (!record)
+      return layerError(path + ": a malformed layer record");
+    progress.layers.push_back(std::move(*record));
+  }
+  return progress;
+}
+
+/// What a checkpoint must agree on to be resumed: the IR the pass starts
+/// from (weights, earlier algorithms, the quantization config), the
+/// algorithm's settings and the calibration data.
+std::string fingerprintOf(ModuleOp module, const LayerwiseOptions &options) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os, OpPrintingFlags().elideLargeElementsAttrs(64));
+  const CalibrationOptions &calibration = options.calibration;
+  uint64_t datasetSize = 0;
+  (void)llvm::sys::fs::file_size(calibration.dataset, datasetSize);
+  os << "\n"
+     << options.algorithm << "\n"
+     << options.settings << "\n"
+     << calibration.dataset << " " << datasetSize << " "
+     << calibration.tokenizerDir << " " << calibration.seqLen << " "
+     << calibration.numCalibData << " " << calibration.batchSize;
+  return llvm::utohexstr(llvm::xxh3_64bits(llvm::StringRef(text)),
+                         /*LowerCase=*/true);
+}
+} // namespace
+
+llvm::Expected<std::vector<std::vector<Tensor>>>
+LayerContext::run(std::function<llvm::Error(LinearOp, const Tensor &)> hook,
+                  bool keepOutputs) {
+  // A fresh executor: its caches hold weight values as they were.
+  Executor executor(store);
+  executor.linearHook = std::move(hook);
+  std::vector<std::vector<Tensor>> outputs;
+  for (const std::vector<Tensor> &arguments : inputs) {
+    llvm::Expected<std::vector<Tensor>> out =
+        executor.runRegion(block.getBody(), arguments);
+    if (!out)
+      return out.takeError();
+    if (keepOutputs)
+      outputs.push_back(std::move(*out));
+  }
+  return outputs;
+}
+
+llvm::Expected<Tensor> LayerContext::read(ParamOp param) {
+  return store.get(param.getName(), param.getFile().value_or(""));
+}
+
+void LayerContext::update(ParamOp param, Tensor value) {
+  std::string file = param.getFile().value_or("").str();
+  store.set(param.getName(), value, file);
+  overrides.emplace_back(param.getName().str(), file);
+  for (auto &entry : updated)
+    if (entry.first == param) {
+      entry.second = std::move(value);
+      return;
+    }
+  updated.emplace_back(param, std::move(value));
+}
+
+void LayerContext::releaseUpdates() {
+  for (const auto &[name, file] : overrides)
+    store.unset(name, file);
+  overrides.clear();
+}
+
+void LayerContext::setQuantized(LinearOp linear, QuantParams params) {
+  quantizedWeights.push_back({linear, std::move(params)});
+}
+
+FailureOr<LayerwiseReport> mlir::quark::runLayerwise(
+    ModuleOp module, const LayerwiseOptions &options,
+    llvm::function_ref<llvm::Error(LayerContext &)> processLayer) {
+  auto fail = [&](const llvm::Twine &message) -> FailureOr<LayerwiseReport> {
+    module.emitError() << options.algorithm << ": " << message;
+    return failure();
+  };
+  if (options.checkpointDir.empty())
+    return fail("needs a checkpoint folder (checkpoint-dir) for the "
+                "per-layer results");
+  auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
+  if (!modelDir)
+    return fail(llvm::Twine("the module has no '") + kModelDirAttr + "'");
+  auto forward = module.lookupSymbol<func::FuncOp>(kForwardFunction);
+  if (!forward || forward.isExternal())
+    return fail("the module has no @forward function");
+  SmallVector<BlockOp> blocks;
+  for (Operation &op : forward.front())
+    if (auto block = dyn_cast<BlockOp>(op))
+      blocks.push_back(block);
+  if (blocks.empty())
+    return fail("@forward has no decoder layers (quark.block)");
+  for (size_t i = 1; i < blocks.size(); ++i)
+    if (!llvm::equal(blocks[i].getInputs(), blocks[i - 1].getResults()))
+      return fail("'" + blocks[i].getName() +
+                  "' does not take the outputs of the layer before it; the "
+                  "layers must follow one another");
+
+  // The checkpoint folder: fresh, resumed, or refused.
+  llvm::SmallString<256> folder(options.checkpointDir);
+  llvm::sys::fs::make_absolute(folder);
+  llvm::sys::path::append(folder, options.algorithm);
+  llvm::SmallString<256> progressPath(folder);
+  llvm::sys::path::append(progressPath, "progress.json");
+  Progress progress;
+  progress.fingerprint = fingerprintOf(module, options);
+  llvm::StringMap<LayerRecord> done;
+  if (llvm::sys::fs::exists(progressPath)) {
+    if (options.resume) {
+      llvm::Expected<Progress> earlier = loadProgress(progressPath);
+      if (!earlier)
+        return fail(llvm::toString(earlier.takeError()));
+      if (earlier->fingerprint != progress.fingerprint)
+        return fail(folder + " was written by a run with a different model, "
+                             "configuration, algorithm settings or "
+                             "calibration data; remove it or pass "
+                             "--overwrite to start over");
+      for (LayerRecord &record : earlier->layers)
+        done[record.block] = record;
+    } else if (options.overwrite) {
+      if (std::error_code ec = llvm::sys::fs::remove_directories(folder))
+        return fail(folder + ": cannot remove: " + ec.message());
+    } else {
+      return fail(folder + " holds an earlier run's per-layer results; pass "
+                           "--resume to continue it or --overwrite to start "
+                           "over");
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::create_directories(folder))
+    return fail(folder + ": cannot create: " + ec.message());
+
+  FailureOr<CalibrationBatches> data =
+      loadCalibrationBatches(module, options.calibration);
+  if (failed(data))
+    return failure();
+  LayerwiseReport report;
+  report.windows = data->windows;
+
+  WeightStore store(modelDir.str());
+  store.setCaching(false);
+  Type modelFloat = modelFloatType(module);
+  std::vector<std::vector<Tensor>> inputs;
+  {
+    Executor executor(store);
+    llvm::Expected<std::vector<std::vector<Tensor>>> first =
+        executor.runUntil(forward, data->batches, blocks.front());
+    if (!first)
+      return fail(llvm::toString(first.takeError()));
+    inputs = std::move(*first);
+  }
+
+  ProgressBar bar(options.algorithm, static_cast<int64_t>(blocks.size()),
+                  "layers");
+  int64_t finished = 0;
+  for (BlockOp block : blocks) {
+    std::string name = block.getName().str();
+    LayerContext context(block, inputs, store, modelFloat);
+    auto earlier = done.find(name);
+    if (earlier != done.end()) {
+      llvm::SmallString<256> path(folder);
+      llvm::sys::path::append(path, earlier->second.file);
+      if (!llvm::sys::fs::exists(path))
+        return fail(path + " is listed in " + progressPath +
+                    " but does not exist");
+      if (failed(applyRecord(block, earlier->second, path)))
+        return failure();
+      progress.layers.push_back(earlier->second);
+      ++report.resumed;
+    } else {
+      if (llvm::Error error = processLayer(context))
+        return fail("'" + name + "': " + llvm::toString(std::move(error)));
+      std::string relative = name + ".safetensors";
+      llvm::SmallString<256> path(folder);
+      llvm::sys::path::append(path, relative);
+      llvm::Expected<LayerRecord> record = writeLayer(context, path, relative);
+      if (!record)
+        return fail("'" + name + "': " + llvm::toString(record.takeError()));
+      if (failed(applyRecord(block, *record, path)))
+        return failure();
+      // The layer now reads its file; the values held in memory go.
+      context.releaseUpdates();
+      progress.layers.push_back(std::move(*record));
+      if (llvm::Error error =
+              saveProgress(progressPath, progress, options.algorithm))
+        return fail(llvm::toString(std::move(error)));
+      ++report.layers;
+    }
+    // The next layer's inputs: this layer's outputs as it now is.
+    llvm::Expected<std::vector<std::vector<Tensor>>> outputs =
+        context.run(nullptr, /*keepOutputs=*/true);
+    if (!outputs)
+      return fail("'" + name + "': " + llvm::toString(outputs.takeError()));
+    inputs = std::move(*outputs);
+    bar.update(++finished);
+  }
+  bar.finish();
+  return report;
+}
+
+LogicalResult mlir::quark::recordAlgoConfig(ModuleOp module,
+                                            llvm::json::Object entry) {
+  auto attr = module->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
+  if (!attr)
+    return module.emitError() << "the module has no '" << kQuantConfigAttr
+                              << "': run quark-attach-config first";
+  FailureOr<QuantConfig> config =
+      QuantConfig::fromAttr(attr, [&] { return module.emitError(); });
+  if (failed(config))
+    return failure();
+  config->algoConfig.push_back(llvm::json::Value(std::move(entry)));
+  module->setAttr(kQuantConfigAttr, config->toAttr(module.getContext()));
+  return success();
+}
+
+std::string mlir::quark::layerRelativeName(llvm::StringRef name,
+                                           BlockOp block) {
+  llvm::StringRef prefix = block.getName();
+  if (name.consume_front(prefix) && name.consume_front("."))
+    return name.str();
+  return name.str();
+}
+
+std::string mlir::quark::decoderLayersPrefix(ModuleOp module) {
+  std::string prefix;
+  module.walk([&](BlockOp block) {
+    llvm::StringRef name = block.getName();
+    size_t dot = name.rfind('.');
+    if (prefix.empty() && dot != llvm::StringRef::npos)
+      prefix = name.take_front(dot).str();
+  });
+  return prefix;
+}

@@ -1,0 +1,183 @@
+//===- SmoothQuant.cpp - Migrate activation outliers into the weights ----===//
+//
+// Per decoder layer: one run records each scaling group's per-channel
+// activation maximum (the float function, and so every group's input, is
+// unchanged by smoothing the others); then each group's scale is folded
+// into its producer and consumers. The math is in Algorithms/SmoothQuant.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Layerwise.h"
+
+#include "quark/Algorithms/SmoothQuant.h"
+#include "quark/Analysis/ScalingGroups.h"
+#include "quark/Transforms/Passes.h"
+
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+namespace mlir::quark {
+#define GEN_PASS_DEF_QUARKSMOOTHQUANT
+#include "quark/Transforms/Passes.h.inc"
+} // namespace mlir::quark
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace {
+
+llvm::Error smoothError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 message.str());
+}
+
+/// Rows and columns of a weight viewed as [first dim, rest].
+std::pair<int64_t, int64_t> matrixShape(const Tensor &value) {
+  int64_t rows = value.shape().empty() ? 1 : value.shape().front();
+  return {rows, rows == 0 ? 0 : value.numElements() / rows};
+}
+
+/// Quark's scaling_layers entries for the first decoder layer's groups.
+llvm::json::Array describeGroups(ModuleOp module) {
+  llvm::json::Array entries;
+  BlockOp first;
+  module.walk([&](BlockOp block) {
+    if (!first)
+      first = block;
+  });
+  if (!first)
+    return entries;
+  for (ScalingGroup &group : findScalingGroups(first)) {
+    llvm::json::Array layers;
+    std::string common;
+    for (auto [index, constConsumer] : llvm::enumerate(group.consumers)) {
+      LinearOp consumer = constConsumer;
+      std::string name = layerRelativeName(consumer.getName(), first);
+      layers.push_back(name);
+      std::string parent = llvm::StringRef(name).rsplit('.').first.str();
+      common = index == 0 ? parent : (common == parent ? common : "");
+    }
+    entries.push_back(llvm::json::Object{
+        {"prev_op", layerRelativeName(group.producerName(), first)},
+        {"layers", std::move(layers)},
+        {"inp", layerRelativeName(group.consumers.front().getName(), first)},
+        {"module2inspect", group.consumers.size() > 1 && !common.empty()
+                               ? llvm::json::Value(common)
+                               : llvm::json::Value(nullptr)}});
+  }
+  return entries;
+}
+
+struct SmoothQuantPass
+    : mlir::quark::impl::QuarkSmoothQuantBase<SmoothQuantPass> {
+  using Base::Base;
+
+  llvm::Error smoothLayer(LayerContext &layer) {
+    SmallVector<ScalingGroup> groups;
+    for (ScalingGroup &group : findScalingGroups(layer.getBlock()))
+      if (llvm::any_of(group.consumers,
+                       [](LinearOp linear) { return linear.getQuantAttr(); }))
+        groups.push_back(std::move(group));
+    if (groups.empty())
+      return llvm::Error::success();
+
+    // Activation maxima per group, from every consumer's input.
+    llvm::DenseMap<Operation *, size_t> groupOf;
+    for (auto [index, group] : llvm::enumerate(groups))
+      for (LinearOp consumer : group.consumers)
+        groupOf[consumer] = index;
+    std::vector<std::vector<float>> activationMax(groups.size());
+    llvm::Expected<std::vector<std::vector<Tensor>>> ran = layer.run(
+        [&](LinearOp linear, const Tensor &input) -> llvm::Error {
+          auto found = groupOf.find(linear);
+          if (found == groupOf.end())
+            return llvm::Error::success();
+          const ScalingGroup &group = groups[found->second];
+          if (input.dim(-1) != group.channels)
+            return smoothError(llvm::formatv(
+                "'{0}' reads {1} channels, its group has {2}",
+                linear.getName(), input.dim(-1), group.channels));
+          accumulateChannelAbsMax(input.floats(), group.channels,
+                                  activationMax[found->second]);
+          return llvm::Error::success();
+        });
+    if (!ran)
+      return ran.takeError();
+
+    for (auto [index, group] : llvm::enumerate(groups)) {
+      if (activationMax[index].empty())
+        continue; // an MoE group no token reached
+      std::vector<Tensor> weights;
+      std::vector<float> weightMax;
+      for (LinearOp consumer : group.consumers) {
+        llvm::Expected<Tensor> weight =
+            layer.read(consumer.getWeight().getDefiningOp<ParamOp>());
+        if (!weight)
+          return weight.takeError();
+        auto [rows, cols] = matrixShape(*weight);
+        accumulateColumnAbsMax(weight->floats(), rows, cols, weightMax);
+        weights.push_back(std::move(*weight));
+      }
+      std::vector<float> scales =
+          smoothQuantScales(activationMax[index], weightMax, alpha,
+                            scaleClampMin);
+      for (auto [consumer, weight] : llvm::zip(group.consumers, weights)) {
+        Tensor scaled = weight.clone();
+        auto [rows, cols] = matrixShape(scaled);
+        scaleColumns(scaled.floats(), rows, cols, scales);
+        layer.update(consumer.getWeight().getDefiningOp<ParamOp>(),
+                     std::move(scaled));
+      }
+      for (ParamOp param : group.producerParams) {
+        llvm::Expected<Tensor> value = layer.read(param);
+        if (!value)
+          return value.takeError();
+        Tensor divided = value->clone();
+        auto [rows, cols] = matrixShape(divided);
+        if (rows != group.channels)
+          return smoothError(llvm::formatv(
+              "'{0}' has {1} rows for {2} channels", param.getName(), rows,
+              group.channels));
+        divideRows(divided.floats(), rows, cols, scales);
+        layer.update(param, std::move(divided));
+      }
+      ++numGroups;
+    }
+    return llvm::Error::success();
+  }
+
+  void runOnOperation() override {
+    if (alpha < 0.0 || alpha > 1.0) {
+      getOperation().emitError() << "smoothquant: alpha must be in [0, 1]";
+      return signalPassFailure();
+    }
+    LayerwiseOptions options;
+    options.calibration = {dataset, tokenizerDir, seqLen, numCalibData,
+                           batchSize};
+    options.checkpointDir = checkpointDir;
+    options.resume = resume;
+    options.overwrite = overwrite;
+    options.algorithm = "smoothquant";
+    options.settings = llvm::formatv("alpha={0} scale_clamp_min={1}",
+                                     alpha.getValue(),
+                                     scaleClampMin.getValue())
+                           .str();
+    ModuleOp module = getOperation();
+    llvm::json::Array scalingLayers = describeGroups(module);
+    FailureOr<LayerwiseReport> report = runLayerwise(
+        module, options,
+        [&](LayerContext &layer) { return smoothLayer(layer); });
+    if (failed(report))
+      return signalPassFailure();
+    if (failed(recordAlgoConfig(
+            module,
+            llvm::json::Object{
+                {"name", "smooth"},
+                {"alpha", alpha.getValue()},
+                {"scale_clamp_min", scaleClampMin.getValue()},
+                {"scaling_layers", std::move(scalingLayers)},
+                {"model_decoder_layers", decoderLayersPrefix(module)}})))
+      return signalPassFailure();
+  }
+};
+} // namespace
