@@ -589,8 +589,8 @@ int main(int argc, char **argv) {
         return 1;
       timings["algorithms_s"] = secondsSince(start);
       llvm::errs() << "quark-quantize: applied " << quantAlgo.size()
-                   << " algorithm(s); per-layer results in "
-                   << algoCheckpoint << "\n";
+                   << " algorithm(s); per-layer results in " << algoCheckpoint
+                   << "\n";
     }
     PassManager observe(&context);
     observe.addPass(createQuarkInsertObservers());

@@ -33,8 +33,7 @@ void accumulateColumnAbsMax(llvm::ArrayRef<float> weight, int64_t rows,
 /// SmoothQuantConfig.scale_clamp_min defaults to 1e-3.
 std::vector<float> smoothQuantScales(llvm::ArrayRef<float> activationAbsMax,
                                      llvm::ArrayRef<float> weightAbsMax,
-                                     double alpha,
-                                     double scaleClampMin = 1e-5);
+                                     double alpha, double scaleClampMin = 1e-5);
 
 /// weight[:, j] *= scales[j] (weight [rows, cols]).
 void scaleColumns(llvm::MutableArrayRef<float> weight, int64_t rows,

@@ -52,8 +52,8 @@ public:
   runUntil(func::FuncOp function, llvm::ArrayRef<std::vector<Tensor>> batches,
            Operation *stop);
   /// Runs the single-block `region` (a quark.block body, say) on `arguments`.
-  llvm::Expected<std::vector<Tensor>> runRegion(Region &region,
-                                                llvm::ArrayRef<Tensor> arguments);
+  llvm::Expected<std::vector<Tensor>>
+  runRegion(Region &region, llvm::ArrayRef<Tensor> arguments);
 
   /// Called with each quark.observe and the tensor it observes.
   std::function<llvm::Error(ObserveOp, const Tensor &)> observeHook;
@@ -78,9 +78,8 @@ private:
   runTopLevel(func::FuncOp function,
               llvm::ArrayRef<std::vector<Tensor>> batches, Operation *last,
               Operation *stop);
-  llvm::Expected<std::vector<Tensor>> runBlock(Block &block,
-                                               llvm::ArrayRef<Tensor> arguments,
-                                               Scope *parent);
+  llvm::Expected<std::vector<Tensor>>
+  runBlock(Block &block, llvm::ArrayRef<Tensor> arguments, Scope *parent);
   llvm::Error evaluate(Operation *op, Scope &scope);
   /// Whether `value` depends on weights and constants only.
   bool isConstant(Value value);

@@ -39,8 +39,8 @@ void addPositions(const float *x, const float *table, int64_t offset,
 /// RMSNorm of every `group` consecutive elements of each row, times weight.
 void rmsNorm(const float *x, const float *weight, float *y, int64_t rows,
              int64_t cols, int64_t group, float epsilon);
-void layerNorm(const float *x, const float *weight, const float *bias,
-               float *y, int64_t rows, int64_t cols, float epsilon);
+void layerNorm(const float *x, const float *weight, const float *bias, float *y,
+               int64_t rows, int64_t cols, float epsilon);
 
 struct RopeScaling {
   bool llama3 = false;
@@ -78,8 +78,7 @@ void multiply(const float *a, const float *b, float *y, int64_t n);
 /// Softmax over `experts` logits per row, the top_k largest (ties to the
 /// lower index), optionally renormalized to sum to one.
 void topKRouter(const float *logits, int64_t rows, int64_t experts,
-                int64_t topK, bool normalize, float *weights,
-                int32_t *indices);
+                int64_t topK, bool normalize, float *weights, int32_t *indices);
 
 /// Cross-entropy of next-token prediction: for each row r < rows - 1 of
 /// logits [rows, vocab], -log softmax(logits[r])[targets[r + 1]]. Returns

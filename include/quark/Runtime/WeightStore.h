@@ -41,8 +41,8 @@ public:
                                    llvm::StringRef layout,
                                    llvm::ArrayRef<int64_t> shape, bool codes);
   /// The shape of tensor `name`, without reading it.
-  llvm::Expected<llvm::SmallVector<int64_t, 4>> shapeOf(llvm::StringRef name,
-                                                        llvm::StringRef file = {});
+  llvm::Expected<llvm::SmallVector<int64_t, 4>>
+  shapeOf(llvm::StringRef name, llvm::StringRef file = {});
   /// Converts rows [begin, end) (slices along the first dimension) of tensor
   /// `name` to float32 into `out`: a large weight streams through a small
   /// buffer this way. Uncached.

@@ -36,9 +36,10 @@ struct StoredWeightIR {
 /// The stored form of `weight`, when it is a dequantize of stored codes.
 std::optional<StoredWeightIR> matchStoredWeight(Value weight);
 
-/// Runs `fn` on every quark.param read as stored from the model checkpoint
-/// (no file, no layout) other than the `claimed` ones; stops at the first
-/// failure.
+/// Runs `fn` on every float weight the checkpoint writes as it is: each
+/// quark.param read from the model checkpoint (no file, no layout) or, as an
+/// algorithm rewrote it, from a float tensor of another file, other than
+/// the `claimed` ones; stops at the first failure.
 LogicalResult
 forEachCheckpointParam(ModuleOp module,
                        const llvm::DenseSet<Operation *> &claimed,

@@ -31,8 +31,8 @@ void mlir::quark::accumulateColumnAbsMax(llvm::ArrayRef<float> weight,
 
 std::vector<float>
 mlir::quark::smoothQuantScales(llvm::ArrayRef<float> activationAbsMax,
-                               llvm::ArrayRef<float> weightAbsMax,
-                               double alpha, double scaleClampMin) {
+                               llvm::ArrayRef<float> weightAbsMax, double alpha,
+                               double scaleClampMin) {
   assert(activationAbsMax.size() == weightAbsMax.size());
   std::vector<float> scales(activationAbsMax.size());
   for (size_t j = 0; j < scales.size(); ++j) {

@@ -111,7 +111,8 @@ llvm::SmallVector<ScalingGroup> mlir::quark::findScalingGroups(BlockOp block) {
       group.producerParams.push_back(weight);
       group.channels = lastDim(norm.getResult());
     } else if (auto norm = dyn_cast<LayerNormOp>(op)) {
-      ParamOp weight = paramOf(norm.getWeight()), bias = paramOf(norm.getBias());
+      ParamOp weight = paramOf(norm.getWeight()),
+              bias = paramOf(norm.getBias());
       if (!weight || !bias ||
           !collectLinearReaders(norm.getResult(), group.consumers))
         return;

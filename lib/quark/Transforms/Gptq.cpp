@@ -29,8 +29,7 @@ using namespace mlir::quark;
 namespace {
 
 llvm::Error gptqPassError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
 struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
@@ -38,8 +37,7 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
 
   /// The numerics GPTQ quantizes `linear`'s weight with, or nothing (with a
   /// warning where the spec has no grid GPTQ can search).
-  std::optional<TensorQuantSpec> numericsOf(LinearOp linear,
-                                            Type modelFloat) {
+  std::optional<TensorQuantSpec> numericsOf(LinearOp linear, Type modelFloat) {
     LayerSpecAttr layer = linear.getQuantAttr();
     if (!layer || !layer.getWeight() ||
         !linear.getWeight().getDefiningOp<ParamOp>())
@@ -82,8 +80,8 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
       int64_t columns =
           cast<ShapedType>(reader.getWeight().getType()).getShape()[1];
       GptqHessian hessian(columns);
-      llvm::Expected<std::vector<std::vector<Tensor>>> ran = layer.run(
-          [&](LinearOp linear, const Tensor &x) -> llvm::Error {
+      llvm::Expected<std::vector<std::vector<Tensor>>> ran =
+          layer.run([&](LinearOp linear, const Tensor &x) -> llvm::Error {
             if (linear != reader)
               return llvm::Error::success();
             // GPTQ counts a batch's first dimension; a 2-D input (the
@@ -95,9 +93,9 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
       if (!ran)
         return ran.takeError();
       if (hessian.samples() == 0) {
-        reader.emitWarning() << "gptq: no calibration token reached '"
-                             << reader.getName()
-                             << "'; its stage is rounded to nearest";
+        reader.emitWarning()
+            << "gptq: no calibration token reached '" << reader.getName()
+            << "'; its stage is rounded to nearest";
         continue;
       }
       std::vector<float> matrix = hessian.matrix();
@@ -107,12 +105,13 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
         if (!weight)
           return weight.takeError();
         int64_t rows = weight->dim(0), cols = weight->dim(1);
-        llvm::Expected<GptqResult> result = gptqQuantize(
-            numerics, rows, cols, weight->floats(), matrix, gptq);
+        llvm::Expected<GptqResult> result =
+            gptqQuantize(numerics, rows, cols, weight->floats(), matrix, gptq);
         if (!result)
           return gptqPassError("'" + linear.getName() +
                                "': " + llvm::toString(result.takeError()));
-        layer.update(param, Tensor::fromFloats(weight->shape(), result->weight));
+        layer.update(param,
+                     Tensor::fromFloats(weight->shape(), result->weight));
         layer.setQuantized(linear, std::move(result->params));
         ++numLinears;
       }
@@ -121,8 +120,8 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
   }
 
   void runOnOperation() override {
-    setBlasThreads(static_cast<int>(
-        llvm::parallel::strategy.compute_thread_count()));
+    setBlasThreads(
+        static_cast<int>(llvm::parallel::strategy.compute_thread_count()));
     LayerwiseOptions options;
     options.calibration = {dataset, tokenizerDir, seqLen, numCalibData,
                            batchSize};
@@ -150,9 +149,9 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
           insideLayerModules.push_back(
               layerRelativeName(linear.getName(), first));
       });
-    FailureOr<LayerwiseReport> report = runLayerwise(
-        module, options,
-        [&](LayerContext &layer) { return quantizeLayer(layer); });
+    FailureOr<LayerwiseReport> report =
+        runLayerwise(module, options,
+                     [&](LayerContext &layer) { return quantizeLayer(layer); });
     if (failed(report))
       return signalPassFailure();
     if (failed(recordAlgoConfig(

@@ -8,11 +8,13 @@
 #include "quark/Config/QuantConfig.h"
 #include "quark/Import/HuggingFace.h"
 #include "quark/Support/AtomicFile.h"
+#include "quark/Support/MiniFloat.h"
 #include "quark/Support/Progress.h"
 #include "quark/Support/Safetensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
@@ -27,14 +29,13 @@ using namespace mlir::quark;
 
 namespace {
 llvm::Error layerError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
 /// What one finished layer changed, as progress.json records it.
 struct LayerRecord {
   std::string block;
-  std::string file; // relative to the algorithm's folder
+  std::string file;                   // relative to the algorithm's folder
   std::vector<std::string> updated;   // param names now read from `file`
   std::vector<std::string> quantized; // linears quantized with stored params
 };
@@ -118,11 +119,10 @@ LogicalResult applyRecord(BlockOp block, const LayerRecord &record,
     }
   });
   if (found != record.updated.size())
-    return block.emitError() << "'" << block.getName() << "': "
-                             << record.updated.size() - std::min(
-                                    found, record.updated.size())
-                             << " updated weights of " << path
-                             << " are not params of this layer";
+    return block.emitError()
+           << "'" << block.getName() << "': "
+           << record.updated.size() - std::min(found, record.updated.size())
+           << " updated weights of " << path << " are not params of this layer";
   size_t linears = 0;
   WalkResult walk = block.getBody().walk([&](LinearOp linear) {
     if (!quantized.contains(linear.getName()))
@@ -151,18 +151,18 @@ LogicalResult applyRecord(BlockOp block, const LayerRecord &record,
       zeroPoint = ParamOp::create(builder, loc, types->second,
                                   builder.getStringAttr(name + "_zero_point"),
                                   file, StringAttr());
-    Value fakeQuant = FakeQuantOp::create(builder, loc, weight.getType(),
-                                          weight.getResult(), spec, scale,
-                                          zeroPoint);
+    Value fakeQuant =
+        FakeQuantOp::create(builder, loc, weight.getType(), weight.getResult(),
+                            spec, scale, zeroPoint);
     linear.getWeightMutable().assign(fakeQuant);
     return WalkResult::advance();
   });
   if (walk.wasInterrupted())
     return failure();
   if (linears != record.quantized.size())
-    return block.emitError() << "'" << block.getName()
-                             << "': quantized layers of " << path
-                             << " are missing from this layer";
+    return block.emitError()
+           << "'" << block.getName() << "': quantized layers of " << path
+           << " are missing from this layer";
   return success();
 }
 
@@ -182,10 +182,29 @@ llvm::Expected<LayerRecord> writeLayer(LayerContext &context,
     auto bytes = reinterpret_cast<const uint8_t *>(values.data());
     contents.emplace_back(bytes, bytes + values.size() * sizeof(float));
   };
+  llvm::DenseSet<Operation *> quantizedWeights;
+  for (const LayerContext::Quantized &entry : context.quantized()) {
+    LinearOp linear = entry.linear;
+    quantizedWeights.insert(linear.getWeight().getDefiningOp());
+  }
   for (const auto &[constParam, value] : context.updates()) {
     ParamOp param = constParam;
     record.updated.push_back(param.getName().str());
-    addFloats(param.getName().str(), value.shape(), value.floats());
+    // A float weight is kept in the precision the model declares for it
+    // (bf16, fp16): what an export writes and the model computes with.
+    // Quantized weights stay float32: their values lie on the grid of
+    // float32 scales.
+    std::vector<float> values(value.floats().begin(), value.floats().end());
+    Type element = param.getType().getElementType();
+    std::optional<QuantDType> precision;
+    if (element.isBF16())
+      precision = QuantDType::BFloat16;
+    else if (element.isF16())
+      precision = QuantDType::Float16;
+    if (precision && !quantizedWeights.contains(param))
+      for (float &x : values)
+        x = roundToMiniFloat(*getDTypeInfo(*precision).format, x);
+    addFloats(param.getName().str(), value.shape(), values);
   }
   for (const LayerContext::Quantized &entry : context.quantized()) {
     LinearOp linear = entry.linear;
@@ -223,8 +242,7 @@ llvm::Expected<LayerRecord> writeLayer(LayerContext &context,
   if (!writer)
     return writer.takeError();
   for (size_t i = 0; i < declarations.size(); ++i)
-    if (llvm::Error error =
-            (*writer)->write(declarations[i].name, contents[i]))
+    if (llvm::Error error = (*writer)->write(declarations[i].name, contents[i]))
       return std::move(error);
   if (llvm::Error error = (*writer)->finish())
     return std::move(error);

@@ -252,7 +252,8 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
       given->zeroPoints.assign(zeros->ints().begin(), zeros->ints().end());
     }
     if (static_cast<int64_t>(given->scales.size()) != layout->numParams() ||
-        (spec.hasZeroPoint() && given->zeroPoints.size() != given->scales.size()))
+        (spec.hasZeroPoint() &&
+         given->zeroPoints.size() != given->scales.size()))
       return llvm::createStringError(
           llvm::inconvertibleErrorCode(),
           llvm::formatv("'{0}': the given parameters do not fit its {1} "

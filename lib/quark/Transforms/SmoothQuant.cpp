@@ -27,8 +27,7 @@ using namespace mlir::quark;
 namespace {
 
 llvm::Error smoothError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 message.str());
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
 /// Rows and columns of a weight viewed as [first dim, rest].
@@ -87,16 +86,16 @@ struct SmoothQuantPass
       for (LinearOp consumer : group.consumers)
         groupOf[consumer] = index;
     std::vector<std::vector<float>> activationMax(groups.size());
-    llvm::Expected<std::vector<std::vector<Tensor>>> ran = layer.run(
-        [&](LinearOp linear, const Tensor &input) -> llvm::Error {
+    llvm::Expected<std::vector<std::vector<Tensor>>> ran =
+        layer.run([&](LinearOp linear, const Tensor &input) -> llvm::Error {
           auto found = groupOf.find(linear);
           if (found == groupOf.end())
             return llvm::Error::success();
           const ScalingGroup &group = groups[found->second];
           if (input.dim(-1) != group.channels)
-            return smoothError(llvm::formatv(
-                "'{0}' reads {1} channels, its group has {2}",
-                linear.getName(), input.dim(-1), group.channels));
+            return smoothError(
+                llvm::formatv("'{0}' reads {1} channels, its group has {2}",
+                              linear.getName(), input.dim(-1), group.channels));
           accumulateChannelAbsMax(input.floats(), group.channels,
                                   activationMax[found->second]);
           return llvm::Error::success();
@@ -118,9 +117,8 @@ struct SmoothQuantPass
         accumulateColumnAbsMax(weight->floats(), rows, cols, weightMax);
         weights.push_back(std::move(*weight));
       }
-      std::vector<float> scales =
-          smoothQuantScales(activationMax[index], weightMax, alpha,
-                            scaleClampMin);
+      std::vector<float> scales = smoothQuantScales(
+          activationMax[index], weightMax, alpha, scaleClampMin);
       for (auto [consumer, weight] : llvm::zip(group.consumers, weights)) {
         Tensor scaled = weight.clone();
         auto [rows, cols] = matrixShape(scaled);
@@ -135,9 +133,9 @@ struct SmoothQuantPass
         Tensor divided = value->clone();
         auto [rows, cols] = matrixShape(divided);
         if (rows != group.channels)
-          return smoothError(llvm::formatv(
-              "'{0}' has {1} rows for {2} channels", param.getName(), rows,
-              group.channels));
+          return smoothError(
+              llvm::formatv("'{0}' has {1} rows for {2} channels",
+                            param.getName(), rows, group.channels));
         divideRows(divided.floats(), rows, cols, scales);
         layer.update(param, std::move(divided));
       }
@@ -159,14 +157,13 @@ struct SmoothQuantPass
     options.overwrite = overwrite;
     options.algorithm = "smoothquant";
     options.settings = llvm::formatv("alpha={0} scale_clamp_min={1}",
-                                     alpha.getValue(),
-                                     scaleClampMin.getValue())
+                                     alpha.getValue(), scaleClampMin.getValue())
                            .str();
     ModuleOp module = getOperation();
     llvm::json::Array scalingLayers = describeGroups(module);
-    FailureOr<LayerwiseReport> report = runLayerwise(
-        module, options,
-        [&](LayerContext &layer) { return smoothLayer(layer); });
+    FailureOr<LayerwiseReport> report =
+        runLayerwise(module, options,
+                     [&](LayerContext &layer) { return smoothLayer(layer); });
     if (failed(report))
       return signalPassFailure();
     if (failed(recordAlgoConfig(

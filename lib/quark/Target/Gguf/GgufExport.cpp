@@ -194,10 +194,11 @@ private:
                                      ? rowOrder(ggufName, shape[0])
                                      : std::vector<int64_t>();
     WeightStore *weights = &store;
+    std::string file = param.getFile().value_or("").str();
     return add(
         param, hfName, shape, ggml,
-        [weights, hfName, ggml, order]() -> llvm::Expected<Bytes> {
-          llvm::Expected<Tensor> value = weights->get(hfName);
+        [weights, hfName, file, ggml, order]() -> llvm::Expected<Bytes> {
+          llvm::Expected<Tensor> value = weights->get(hfName, file);
           if (!value)
             return value.takeError();
           std::vector<float> floats(value->floats().begin(),

@@ -122,6 +122,24 @@ private:
       return param.emitError()
              << "the model checkpoint has no tensor '" << name << "'";
     TensorRef tensor = *ref;
+    if (std::optional<llvm::StringRef> file = param.getFile()) {
+      // Rewritten by an algorithm (float32 in its file): written in the
+      // checkpoint's dtype for that tensor, which the model computes in.
+      TensorDType dtype = tensor.info->dtype;
+      llvm::SmallVector<int64_t, 4> shape = tensor.info->shape;
+      WeightStore *weights = &store;
+      std::string path = file->str();
+      return add(
+          param,
+          {name, dtype, shape,
+           [weights, name, path, dtype, shape]() -> llvm::Expected<Bytes> {
+             llvm::Expected<Tensor> value = weights->get(name, path);
+             if (!value)
+               return value.takeError();
+             return encodeStoredFloats(StoredLayout(), dtype, shape,
+                                       value->floats());
+           }});
+    }
     return add(param, {name, tensor.info->dtype, tensor.info->shape,
                        [tensor]() -> llvm::Expected<Bytes> {
                          llvm::ArrayRef<uint8_t> bytes = tensor.bytes();

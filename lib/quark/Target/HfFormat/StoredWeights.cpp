@@ -34,7 +34,13 @@ LogicalResult mlir::quark::forEachCheckpointParam(
     ModuleOp module, const llvm::DenseSet<Operation *> &claimed,
     llvm::function_ref<LogicalResult(ParamOp)> fn) {
   WalkResult result = module.walk([&](ParamOp param) {
-    if (param.getFile() || param.getLayout() || claimed.contains(param))
+    // A float param with a file is a weight an algorithm rewrote
+    // (SmoothQuant's norms); other params with files hold stored codes
+    // and parameters, which their quantized layer claims.
+    bool rewritten =
+        param.getFile() && isa<FloatType>(param.getType().getElementType());
+    if ((param.getFile() && !rewritten) || param.getLayout() ||
+        claimed.contains(param))
       return WalkResult::advance();
     return failed(fn(param)) ? WalkResult::interrupt() : WalkResult::advance();
   });

@@ -223,13 +223,16 @@ private:
   }
 
   FailureOr<std::string> floatParam(ParamOp param) {
-    if (param.getFile() || param.getLayout())
+    // A float param with a file is a weight an algorithm rewrote.
+    if (param.getLayout() ||
+        (param.getFile() && !isa<FloatType>(param.getType().getElementType())))
       return param.emitError()
              << "ONNX export: a stored parameter outside a dequantize";
     std::string name = param.getName().str();
     if (auto it = paramNames.find(name); it != paramNames.end())
       return it->second;
-    llvm::Expected<Tensor> value = store.get(name);
+    llvm::Expected<Tensor> value =
+        store.get(name, param.getFile().value_or(""));
     if (!value)
       return param.emitError() << llvm::toString(value.takeError());
     auto type = cast<RankedTensorType>(param.getType());
