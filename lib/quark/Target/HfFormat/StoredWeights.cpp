@@ -34,11 +34,15 @@ LogicalResult mlir::quark::forEachCheckpointParam(
     ModuleOp module, const llvm::DenseSet<Operation *> &claimed,
     llvm::function_ref<LogicalResult(ParamOp)> fn) {
   WalkResult result = module.walk([&](ParamOp param) {
-    // A float param with a file is a weight an algorithm rewrote
-    // (SmoothQuant's norms); other params with files hold stored codes
-    // and parameters, which their quantized layer claims.
-    bool rewritten =
-        param.getFile() && isa<FloatType>(param.getType().getElementType());
+    // A float param with a file that no quantizer reads as its scale is a
+    // weight an algorithm rewrote (SmoothQuant's norms); other params with
+    // files hold stored codes and parameters, which their layer claims.
+    bool quantParam = llvm::any_of(param->getUses(), [](OpOperand &use) {
+      return isa<DequantizeOp, FakeQuantOp, QuantizeOp>(use.getOwner()) &&
+             use.getOperandNumber() > 0;
+    });
+    bool rewritten = param.getFile() && !quantParam &&
+                     isa<FloatType>(param.getType().getElementType());
     if ((param.getFile() && !rewritten) || param.getLayout() ||
         claimed.contains(param))
       return WalkResult::advance();
