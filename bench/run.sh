@@ -4,13 +4,15 @@
 #   checkpoint-open.json     opening a 7B-shaped checkpoint (time, RSS)
 #   rtn-throughput.json      weight-only RTN vs a copy of the same bytes;
 #                            calibration time split (7B-shaped, bounded RSS)
+#   gptq.json                GPTQ on a 4096x4096 linear vs a PyTorch CPU
+#                            implementation (target <= 0.5x its time)
 #
 #   bench/run.sh                  all
-#   bench/run.sh forward|open|rtn one
+#   bench/run.sh forward|open|rtn|gptq one
 # Extra arguments go to the benchmark script (e.g. --threads 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cmake --build "${QUARK_BUILD_DIR:-$root/build}" --target quark-quantize quark-inspect quark-translate
+cmake --build "${QUARK_BUILD_DIR:-$root/build}" --target quark-quantize quark-inspect quark-translate quark-bench-gptq
 what=${1:-all}
 shift || true
 status=0
@@ -22,5 +24,8 @@ if [[ $what == all || $what == open ]]; then
 fi
 if [[ $what == all || $what == rtn ]]; then
   /usr/bin/python3 "$root/bench/rtn_throughput.py" "$@" || status=1
+fi
+if [[ $what == all || $what == gptq ]]; then
+  /usr/bin/python3 "$root/bench/gptq_bench.py" "$@" || status=1
 fi
 exit $status
