@@ -34,6 +34,10 @@ llvm::Error gptqPassError(const llvm::Twine &message) {
 
 struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
   using Base::Base;
+  // Reads the calibration and checkpoint options.
+  friend LayerwiseOptions
+  mlir::quark::layerwiseOptions<GptqPass>(const GptqPass &, llvm::StringRef,
+                                          std::string);
 
   /// The numerics GPTQ quantizes `linear`'s weight with, or nothing (with a
   /// warning where the spec has no grid GPTQ can search).
@@ -122,28 +126,17 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
   void runOnOperation() override {
     setBlasThreads(
         static_cast<int>(llvm::parallel::strategy.compute_thread_count()));
-    LayerwiseOptions options;
-    options.calibration = {dataset, tokenizerDir, seqLen, numCalibData,
-                           batchSize};
-    options.checkpointDir = checkpointDir;
-    options.resume = resume;
-    options.overwrite = overwrite;
-    options.algorithm = "gptq";
-    options.settings =
+    LayerwiseOptions options = layerwiseOptions(
+        *this, "gptq",
         llvm::formatv("block_size={0} damp_percent={1} desc_act={2} "
                       "static_groups={3}",
                       blockSize.getValue(), dampPercent.getValue(),
                       descAct.getValue(), staticGroups.getValue())
-            .str();
+            .str());
     ModuleOp module = getOperation();
     // Quark's inside_layer_modules: the first layer's quantized linears.
     llvm::json::Array insideLayerModules;
-    BlockOp first;
-    module.walk([&](BlockOp block) {
-      if (!first)
-        first = block;
-    });
-    if (first)
+    if (BlockOp first = firstDecoderLayer(module))
       first.getBody().walk([&](LinearOp linear) {
         if (linear.getQuantAttr())
           insideLayerModules.push_back(

@@ -523,3 +523,13 @@ std::string mlir::quark::decoderLayersPrefix(ModuleOp module) {
   });
   return prefix;
 }
+
+BlockOp mlir::quark::firstDecoderLayer(ModuleOp module) {
+  BlockOp first;
+  module.walk([&](BlockOp block) {
+    if (!first)
+      first = block;
+    return first ? WalkResult::interrupt() : WalkResult::advance();
+  });
+  return first;
+}

@@ -109,6 +109,27 @@ FailureOr<LayerwiseReport>
 runLayerwise(ModuleOp module, const LayerwiseOptions &options,
              llvm::function_ref<llvm::Error(LayerContext &)> processLayer);
 
+/// The engine's options from a layer-by-layer pass's own (every such pass
+/// declares the same calibration and checkpoint options in Passes.td).
+template <typename PassOptions>
+LayerwiseOptions layerwiseOptions(const PassOptions &pass,
+                                  llvm::StringRef algorithm,
+                                  std::string settings) {
+  LayerwiseOptions options;
+  options.calibration = {pass.dataset, pass.tokenizerDir, pass.seqLen,
+                         pass.numCalibData, pass.batchSize};
+  options.checkpointDir = pass.checkpointDir;
+  options.resume = pass.resume;
+  options.overwrite = pass.overwrite;
+  options.algorithm = algorithm.str();
+  options.settings = std::move(settings);
+  return options;
+}
+
+/// The first decoder layer of `module` (null when it has none): where the
+/// algo_config's per-layer names are taken from.
+BlockOp firstDecoderLayer(ModuleOp module);
+
 /// Appends `entry` (a Quark AlgoConfig dict) to the algo_config of the
 /// module's quantization config, which the exporters write.
 LogicalResult recordAlgoConfig(ModuleOp module, llvm::json::Object entry);

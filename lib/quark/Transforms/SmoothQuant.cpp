@@ -39,11 +39,7 @@ std::pair<int64_t, int64_t> matrixShape(const Tensor &value) {
 /// Quark's scaling_layers entries for the first decoder layer's groups.
 llvm::json::Array describeGroups(ModuleOp module) {
   llvm::json::Array entries;
-  BlockOp first;
-  module.walk([&](BlockOp block) {
-    if (!first)
-      first = block;
-  });
+  BlockOp first = firstDecoderLayer(module);
   if (!first)
     return entries;
   for (ScalingGroup &group : findScalingGroups(first)) {
@@ -70,6 +66,10 @@ llvm::json::Array describeGroups(ModuleOp module) {
 struct SmoothQuantPass
     : mlir::quark::impl::QuarkSmoothQuantBase<SmoothQuantPass> {
   using Base::Base;
+  // Reads the calibration and checkpoint options.
+  friend LayerwiseOptions
+  mlir::quark::layerwiseOptions<SmoothQuantPass>(const SmoothQuantPass &,
+                                                 llvm::StringRef, std::string);
 
   llvm::Error smoothLayer(LayerContext &layer) {
     SmallVector<ScalingGroup> groups;
@@ -149,16 +149,11 @@ struct SmoothQuantPass
       getOperation().emitError() << "smoothquant: alpha must be in [0, 1]";
       return signalPassFailure();
     }
-    LayerwiseOptions options;
-    options.calibration = {dataset, tokenizerDir, seqLen, numCalibData,
-                           batchSize};
-    options.checkpointDir = checkpointDir;
-    options.resume = resume;
-    options.overwrite = overwrite;
-    options.algorithm = "smoothquant";
-    options.settings = llvm::formatv("alpha={0} scale_clamp_min={1}",
-                                     alpha.getValue(), scaleClampMin.getValue())
-                           .str();
+    LayerwiseOptions options = layerwiseOptions(
+        *this, "smoothquant",
+        llvm::formatv("alpha={0} scale_clamp_min={1}", alpha.getValue(),
+                      scaleClampMin.getValue())
+            .str());
     ModuleOp module = getOperation();
     llvm::json::Array scalingLayers = describeGroups(module);
     FailureOr<LayerwiseReport> report =
