@@ -284,16 +284,18 @@ struct RemoveOnExit {
   }
 };
 
-/// The bundled calibration text, next to the sources of this build.
-std::string defaultCalibrationText() {
-  return std::string(QUARK_SOURCE_DIR) + "/data/tom-sawyer.txt";
+/// The calibration text: --dataset, or the bundled one next to the sources
+/// of this build.
+std::string calibrationText() {
+  return calibDataset.empty()
+             ? std::string(QUARK_SOURCE_DIR) + "/data/tom-sawyer.txt"
+             : calibDataset.getValue();
 }
 
 /// The calibration settings every --quant_algo pass shares.
 template <typename Options>
 void setAlgorithmOptions(Options &options, const std::string &checkpoint) {
-  options.dataset =
-      calibDataset.empty() ? defaultCalibrationText() : calibDataset;
+  options.dataset = calibrationText();
   options.seqLen = seqLen;
   options.numCalibData = numCalibData;
   options.batchSize = batchSize;
@@ -598,8 +600,7 @@ int main(int argc, char **argv) {
       return 1;
 
     CalibrationOptions calibration;
-    calibration.dataset =
-        calibDataset.empty() ? defaultCalibrationText() : calibDataset;
+    calibration.dataset = calibrationText();
     calibration.seqLen = seqLen;
     calibration.numCalibData = numCalibData;
     calibration.batchSize = batchSize;

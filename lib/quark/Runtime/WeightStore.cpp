@@ -54,14 +54,17 @@ llvm::Expected<TensorRef> WeightStore::locate(llvm::StringRef name,
   return *tensor;
 }
 
+/// The key of tensor `name` of `file` in the cache and the overrides.
+static std::string keyOf(llvm::StringRef name, llvm::StringRef file) {
+  return (file + "\n" + name).str();
+}
+
 llvm::Expected<llvm::SmallVector<int64_t, 4>>
 WeightStore::shapeOf(llvm::StringRef name, llvm::StringRef file) {
-  {
-    auto overridden = overrides.find((file + "\n" + name).str());
-    if (overridden != overrides.end()) {
-      llvm::ArrayRef<int64_t> shape = overridden->second.shape();
-      return llvm::SmallVector<int64_t, 4>(shape.begin(), shape.end());
-    }
+  if (auto overridden = overrides.find(keyOf(name, file));
+      overridden != overrides.end()) {
+    llvm::ArrayRef<int64_t> shape = overridden->second.shape();
+    return llvm::SmallVector<int64_t, 4>(shape.begin(), shape.end());
   }
   llvm::Expected<TensorRef> tensor = locate(name, file);
   if (!tensor)
@@ -85,18 +88,16 @@ llvm::Error WeightStore::readRows(llvm::StringRef name, llvm::StringRef file,
                         begin, end, name, rows, out.size()));
     return rowElements;
   };
-  {
-    auto overridden = overrides.find((file + "\n" + name).str());
-    if (overridden != overrides.end()) {
-      const Tensor &value = overridden->second;
-      llvm::Expected<int64_t> rowElements =
-          rowsOf(value.shape(), value.numElements());
-      if (!rowElements)
-        return rowElements.takeError();
-      std::copy_n(value.floats().begin() + begin * *rowElements, out.size(),
-                  out.begin());
-      return llvm::Error::success();
-    }
+  if (auto overridden = overrides.find(keyOf(name, file));
+      overridden != overrides.end()) {
+    const Tensor &value = overridden->second;
+    llvm::Expected<int64_t> rowElements =
+        rowsOf(value.shape(), value.numElements());
+    if (!rowElements)
+      return rowElements.takeError();
+    std::copy_n(value.floats().begin() + begin * *rowElements, out.size(),
+                out.begin());
+    return llvm::Error::success();
   }
   llvm::Expected<TensorRef> tensor = locate(name, file);
   if (!tensor)
@@ -123,12 +124,9 @@ void WeightStore::release(llvm::StringRef name, llvm::StringRef file) {
 
 llvm::Expected<Tensor> WeightStore::get(llvm::StringRef name,
                                         llvm::StringRef file) {
-  {
-    auto overridden = overrides.find((file + "\n" + name).str());
-    if (overridden != overrides.end())
-      return overridden->second;
-  }
-  std::string key = (file + "\n" + name).str();
+  std::string key = keyOf(name, file);
+  if (auto overridden = overrides.find(key); overridden != overrides.end())
+    return overridden->second;
   auto cached = cache.find(key);
   if (cached != cache.end())
     return cached->second;
@@ -224,11 +222,11 @@ llvm::Expected<Tensor> WeightStore::getCodes(llvm::StringRef name,
 
 void WeightStore::set(llvm::StringRef name, Tensor value,
                       llvm::StringRef file) {
-  overrides[(file + "\n" + name).str()] = std::move(value);
+  overrides[keyOf(name, file)] = std::move(value);
 }
 
 void WeightStore::unset(llvm::StringRef name, llvm::StringRef file) {
-  overrides.erase((file + "\n" + name).str());
+  overrides.erase(keyOf(name, file));
 }
 
 size_t WeightStore::cachedBytes() const {

@@ -37,21 +37,6 @@ using namespace mlir::quark;
 
 namespace {
 
-/// Scale and zero-point types of `spec` applied to `type`.
-FailureOr<std::pair<RankedTensorType, RankedTensorType>>
-paramTypes(TensorSpecAttr spec, RankedTensorType type, Operation *at) {
-  FailureOr<SmallVector<int64_t>> shape =
-      getParamShape(spec, type.getShape(), [&] { return at->emitOpError(); });
-  if (failed(shape))
-    return failure();
-  Builder builder(at->getContext());
-  RankedTensorType zeroType;
-  if (spec.hasZeroPoint())
-    zeroType = RankedTensorType::get(*shape, builder.getI32Type());
-  return std::make_pair(RankedTensorType::get(*shape, builder.getF32Type()),
-                        zeroType);
-}
-
 /// `fake_quant(value)` with parameters the input derives itself: none for
 /// MX, block formats and casts, `compute_qparams(value)` otherwise.
 FailureOr<Value> quantizeFromData(OpBuilder &builder, Location loc,

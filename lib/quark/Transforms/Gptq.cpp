@@ -28,16 +28,12 @@ using namespace mlir::quark;
 
 namespace {
 
-llvm::Error gptqPassError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
-}
-
 struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
   using Base::Base;
   // Reads the calibration and checkpoint options.
   friend LayerwiseOptions
   mlir::quark::layerwiseOptions<GptqPass>(const GptqPass &, llvm::StringRef,
-                                          std::string);
+                                          llvm::json::Object);
 
   /// The numerics GPTQ quantizes `linear`'s weight with, or nothing (with a
   /// warning where the spec has no grid GPTQ can search).
@@ -112,8 +108,8 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
         llvm::Expected<GptqResult> result =
             gptqQuantize(numerics, rows, cols, weight->floats(), matrix, gptq);
         if (!result)
-          return gptqPassError("'" + linear.getName() +
-                               "': " + llvm::toString(result.takeError()));
+          return layerError("'" + linear.getName() +
+                            "': " + llvm::toString(result.takeError()));
         layer.update(param,
                      Tensor::fromFloats(weight->shape(), result->weight));
         layer.setQuantized(linear, std::move(result->params));
@@ -126,13 +122,6 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
   void runOnOperation() override {
     setBlasThreads(
         static_cast<int>(llvm::parallel::strategy.compute_thread_count()));
-    LayerwiseOptions options = layerwiseOptions(
-        *this, "gptq",
-        llvm::formatv("block_size={0} damp_percent={1} desc_act={2} "
-                      "static_groups={3}",
-                      blockSize.getValue(), dampPercent.getValue(),
-                      descAct.getValue(), staticGroups.getValue())
-            .str());
     ModuleOp module = getOperation();
     // Quark's inside_layer_modules: the first layer's quantized linears.
     llvm::json::Array insideLayerModules;
@@ -142,21 +131,18 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
           insideLayerModules.push_back(
               layerRelativeName(linear.getName(), first));
       });
-    FailureOr<LayerwiseReport> report =
-        runLayerwise(module, options,
-                     [&](LayerContext &layer) { return quantizeLayer(layer); });
-    if (failed(report))
-      return signalPassFailure();
-    if (failed(recordAlgoConfig(
-            module,
-            llvm::json::Object{
-                {"name", "gptq"},
-                {"block_size", blockSize.getValue()},
-                {"damp_percent", dampPercent.getValue()},
-                {"desc_act", descAct.getValue()},
-                {"static_groups", staticGroups.getValue()},
-                {"inside_layer_modules", std::move(insideLayerModules)},
-                {"model_decoder_layers", decoderLayersPrefix(module)}})))
+    LayerwiseOptions options = layerwiseOptions(
+        *this, "gptq",
+        llvm::json::Object{
+            {"name", "gptq"},
+            {"block_size", blockSize.getValue()},
+            {"damp_percent", dampPercent.getValue()},
+            {"desc_act", descAct.getValue()},
+            {"static_groups", staticGroups.getValue()},
+            {"inside_layer_modules", std::move(insideLayerModules)}});
+    if (failed(runLayerwise(module, options, [&](LayerContext &layer) {
+          return quantizeLayer(layer);
+        })))
       return signalPassFailure();
   }
 };

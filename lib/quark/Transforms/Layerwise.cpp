@@ -8,7 +8,6 @@
 #include "quark/Config/QuantConfig.h"
 #include "quark/Import/HuggingFace.h"
 #include "quark/Support/AtomicFile.h"
-#include "quark/Support/MiniFloat.h"
 #include "quark/Support/Progress.h"
 #include "quark/Support/Safetensors.h"
 
@@ -27,10 +26,11 @@
 using namespace mlir;
 using namespace mlir::quark;
 
-namespace {
-llvm::Error layerError(const llvm::Twine &message) {
+llvm::Error mlir::quark::layerError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
+
+namespace {
 
 /// What one finished layer changed, as progress.json records it.
 struct LayerRecord {
@@ -76,26 +76,16 @@ std::optional<LayerRecord> recordFromJson(const llvm::json::Value &value) {
   return record;
 }
 
-/// The parameter tensor types of `linear`'s quantized weight.
+/// The scale and zero-point types of `linear`'s quantized weight.
 FailureOr<std::pair<RankedTensorType, RankedTensorType>>
 weightParamTypes(LinearOp linear, TensorSpecAttr spec) {
-  auto weightType = cast<RankedTensorType>(linear.getWeight().getType());
-  FailureOr<SmallVector<int64_t>> shape = getParamShape(
-      spec, weightType.getShape(), [&] { return linear.emitError(); });
-  if (failed(shape))
-    return failure();
-  Builder builder(linear.getContext());
-  RankedTensorType zeroType;
-  if (spec.hasZeroPoint())
-    zeroType = RankedTensorType::get(*shape, builder.getI32Type());
-  return std::make_pair(RankedTensorType::get(*shape, builder.getF32Type()),
-                        zeroType);
+  return paramTypes(spec, cast<RankedTensorType>(linear.getWeight().getType()),
+                    linear);
 }
 
 TensorSpecAttr weightSpecOf(LinearOp linear) {
   LayerSpecAttr layer = linear.getQuantAttr();
-  return layer ? dyn_cast_or_null<TensorSpecAttr>(layer.getWeight())
-               : TensorSpecAttr();
+  return layer ? singleStage(layer.getWeight()) : TensorSpecAttr();
 }
 
 /// Points the layer's IR at what `record` says its file holds: updated
@@ -195,15 +185,12 @@ llvm::Expected<LayerRecord> writeLayer(LayerContext &context,
     // Quantized weights stay float32: their values lie on the grid of
     // float32 scales.
     std::vector<float> values(value.floats().begin(), value.floats().end());
-    Type element = param.getType().getElementType();
-    std::optional<QuantDType> precision;
-    if (element.isBF16())
-      precision = QuantDType::BFloat16;
-    else if (element.isF16())
-      precision = QuantDType::Float16;
-    if (precision && !quantizedWeights.contains(param))
+    if (!quantizedWeights.contains(param)) {
+      ScalePrecision precision =
+          floatTypePrecision(param.getType().getElementType());
       for (float &x : values)
-        x = roundToMiniFloat(*getDTypeInfo(*precision).format, x);
+        x = roundScale(x, precision); // rounds as torch's .to(dtype)
+    }
     addFloats(param.getName().str(), value.shape(), values);
   }
   for (const LayerContext::Quantized &entry : context.quantized()) {
@@ -308,12 +295,28 @@ std::string fingerprintOf(ModuleOp module, const LayerwiseOptions &options) {
   (void)llvm::sys::fs::file_size(calibration.dataset, datasetSize);
   os << "\n"
      << options.algorithm << "\n"
-     << options.settings << "\n"
+     << llvm::json::Value(llvm::json::Object(options.algoConfig)) << "\n"
      << calibration.dataset << " " << datasetSize << " "
      << calibration.tokenizerDir << " " << calibration.seqLen << " "
      << calibration.numCalibData << " " << calibration.batchSize;
   return llvm::utohexstr(llvm::xxh3_64bits(llvm::StringRef(text)),
                          /*LowerCase=*/true);
+}
+
+/// Appends `entry` to the algo_config of the module's quantization config,
+/// which the exporters write.
+LogicalResult recordAlgoConfig(ModuleOp module, llvm::json::Object entry) {
+  auto attr = module->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
+  if (!attr)
+    return module.emitError() << "the module has no '" << kQuantConfigAttr
+                              << "': run quark-attach-config first";
+  FailureOr<QuantConfig> config =
+      QuantConfig::fromAttr(attr, [&] { return module.emitError(); });
+  if (failed(config))
+    return failure();
+  config->algoConfig.push_back(llvm::json::Value(std::move(entry)));
+  module->setAttr(kQuantConfigAttr, config->toAttr(module.getContext()));
+  return success();
 }
 } // namespace
 
@@ -340,9 +343,7 @@ llvm::Expected<Tensor> LayerContext::read(ParamOp param) {
 }
 
 void LayerContext::update(ParamOp param, Tensor value) {
-  std::string file = param.getFile().value_or("").str();
-  store.set(param.getName(), value, file);
-  overrides.emplace_back(param.getName().str(), file);
+  store.set(param.getName(), value, param.getFile().value_or(""));
   for (auto &entry : updated)
     if (entry.first == param) {
       entry.second = std::move(value);
@@ -352,19 +353,18 @@ void LayerContext::update(ParamOp param, Tensor value) {
 }
 
 void LayerContext::releaseUpdates() {
-  for (const auto &[name, file] : overrides)
-    store.unset(name, file);
-  overrides.clear();
+  for (auto &[param, value] : updated)
+    store.unset(param.getName(), param.getFile().value_or(""));
 }
 
 void LayerContext::setQuantized(LinearOp linear, QuantParams params) {
   quantizedWeights.push_back({linear, std::move(params)});
 }
 
-FailureOr<LayerwiseReport> mlir::quark::runLayerwise(
+LogicalResult mlir::quark::runLayerwise(
     ModuleOp module, const LayerwiseOptions &options,
     llvm::function_ref<llvm::Error(LayerContext &)> processLayer) {
-  auto fail = [&](const llvm::Twine &message) -> FailureOr<LayerwiseReport> {
+  auto fail = [&](const llvm::Twine &message) -> LogicalResult {
     module.emitError() << options.algorithm << ": " << message;
     return failure();
   };
@@ -426,8 +426,6 @@ FailureOr<LayerwiseReport> mlir::quark::runLayerwise(
       loadCalibrationBatches(module, options.calibration);
   if (failed(data))
     return failure();
-  LayerwiseReport report;
-  report.windows = data->windows;
 
   WeightStore store(modelDir.str());
   store.setCaching(false);
@@ -458,7 +456,6 @@ FailureOr<LayerwiseReport> mlir::quark::runLayerwise(
       if (failed(applyRecord(block, earlier->second, path)))
         return failure();
       progress.layers.push_back(earlier->second);
-      ++report.resumed;
     } else {
       if (llvm::Error error = processLayer(context))
         return fail("'" + name + "': " + llvm::toString(std::move(error)));
@@ -468,15 +465,14 @@ FailureOr<LayerwiseReport> mlir::quark::runLayerwise(
       llvm::Expected<LayerRecord> record = writeLayer(context, path, relative);
       if (!record)
         return fail("'" + name + "': " + llvm::toString(record.takeError()));
+      // The layer reads its file from now on.
+      context.releaseUpdates();
       if (failed(applyRecord(block, *record, path)))
         return failure();
-      // The layer now reads its file; the values held in memory go.
-      context.releaseUpdates();
       progress.layers.push_back(std::move(*record));
       if (llvm::Error error =
               saveProgress(progressPath, progress, options.algorithm))
         return fail(llvm::toString(std::move(error)));
-      ++report.layers;
     }
     // The next layer's inputs: this layer's outputs as it now is.
     llvm::Expected<std::vector<std::vector<Tensor>>> outputs =
@@ -487,41 +483,21 @@ FailureOr<LayerwiseReport> mlir::quark::runLayerwise(
     bar.update(++finished);
   }
   bar.finish();
-  return report;
-}
-
-LogicalResult mlir::quark::recordAlgoConfig(ModuleOp module,
-                                            llvm::json::Object entry) {
-  auto attr = module->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
-  if (!attr)
-    return module.emitError() << "the module has no '" << kQuantConfigAttr
-                              << "': run quark-attach-config first";
-  FailureOr<QuantConfig> config =
-      QuantConfig::fromAttr(attr, [&] { return module.emitError(); });
-  if (failed(config))
-    return failure();
-  config->algoConfig.push_back(llvm::json::Value(std::move(entry)));
-  module->setAttr(kQuantConfigAttr, config->toAttr(module.getContext()));
-  return success();
+  // `model.layers` for layers named `model.layers.N`.
+  llvm::json::Object entry = options.algoConfig;
+  llvm::StringRef firstName = blocks.front().getName();
+  size_t dot = firstName.rfind('.');
+  entry["model_decoder_layers"] =
+      dot == llvm::StringRef::npos ? "" : firstName.take_front(dot).str();
+  return recordAlgoConfig(module, std::move(entry));
 }
 
 std::string mlir::quark::layerRelativeName(llvm::StringRef name,
                                            BlockOp block) {
-  llvm::StringRef prefix = block.getName();
-  if (name.consume_front(prefix) && name.consume_front("."))
-    return name.str();
+  llvm::StringRef rest = name;
+  if (rest.consume_front(block.getName()) && rest.consume_front("."))
+    return rest.str();
   return name.str();
-}
-
-std::string mlir::quark::decoderLayersPrefix(ModuleOp module) {
-  std::string prefix;
-  module.walk([&](BlockOp block) {
-    llvm::StringRef name = block.getName();
-    size_t dot = name.rfind('.');
-    if (prefix.empty() && dot != llvm::StringRef::npos)
-      prefix = name.take_front(dot).str();
-  });
-  return prefix;
 }
 
 BlockOp mlir::quark::firstDecoderLayer(ModuleOp module) {

@@ -43,10 +43,13 @@ struct LayerwiseOptions {
   std::string checkpointDir;
   bool resume = false;
   bool overwrite = false;
-  /// The algorithm's name (its folder in checkpointDir) and its options as
-  /// text (part of the fingerprint).
+  /// The algorithm's name: its folder in checkpointDir.
   std::string algorithm;
-  std::string settings;
+  /// Its Quark AlgoConfig entry (name and settings; the engine adds
+  /// model_decoder_layers), appended to the module's algo_config when the
+  /// run succeeds. It holds every setting, so it is also what the
+  /// checkpoint's fingerprint takes of them.
+  llvm::json::Object algoConfig;
 };
 
 /// One decoder layer as an algorithm sees it.
@@ -58,8 +61,6 @@ public:
 
   BlockOp getBlock() { return block; }
   Type getModelFloat() const { return modelFloat; }
-  /// Number of calibration batches and the windows in each.
-  size_t numBatches() const { return inputs.size(); }
   /// Runs the layer on every batch with the weights as changed so far;
   /// `hook` sees each linear's input. Returns each batch's outputs when
   /// `keepOutputs`.
@@ -74,8 +75,8 @@ public:
   /// quantized by its weight spec with `params`.
   void setQuantized(LinearOp linear, QuantParams params);
 
-  /// Drops the in-memory values of the updated weights (once they are
-  /// written and the IR reads them from the layer's file).
+  /// Drops the in-memory values of the updated weights, once they are
+  /// written and before the IR is pointed at the layer's file.
   void releaseUpdates();
 
   struct Quantized {
@@ -94,18 +95,12 @@ private:
   Type modelFloat;
   std::vector<std::pair<ParamOp, Tensor>> updated;
   std::vector<Quantized> quantizedWeights;
-  std::vector<std::pair<std::string, std::string>> overrides; // name, file
-};
-
-struct LayerwiseReport {
-  int64_t layers = 0;  // processed in this run
-  int64_t resumed = 0; // taken from the checkpoint
-  int64_t windows = 0;
 };
 
 /// Runs `processLayer` on every decoder layer of `module`'s @forward in
-/// order, as described above. Errors are diagnostics on `module`.
-FailureOr<LayerwiseReport>
+/// order, as described above, then records the algo_config entry. Errors
+/// are diagnostics on `module`.
+LogicalResult
 runLayerwise(ModuleOp module, const LayerwiseOptions &options,
              llvm::function_ref<llvm::Error(LayerContext &)> processLayer);
 
@@ -114,7 +109,7 @@ runLayerwise(ModuleOp module, const LayerwiseOptions &options,
 template <typename PassOptions>
 LayerwiseOptions layerwiseOptions(const PassOptions &pass,
                                   llvm::StringRef algorithm,
-                                  std::string settings) {
+                                  llvm::json::Object algoConfig) {
   LayerwiseOptions options;
   options.calibration = {pass.dataset, pass.tokenizerDir, pass.seqLen,
                          pass.numCalibData, pass.batchSize};
@@ -122,7 +117,7 @@ LayerwiseOptions layerwiseOptions(const PassOptions &pass,
   options.resume = pass.resume;
   options.overwrite = pass.overwrite;
   options.algorithm = algorithm.str();
-  options.settings = std::move(settings);
+  options.algoConfig = std::move(algoConfig);
   return options;
 }
 
@@ -130,16 +125,12 @@ LayerwiseOptions layerwiseOptions(const PassOptions &pass,
 /// algo_config's per-layer names are taken from.
 BlockOp firstDecoderLayer(ModuleOp module);
 
-/// Appends `entry` (a Quark AlgoConfig dict) to the algo_config of the
-/// module's quantization config, which the exporters write.
-LogicalResult recordAlgoConfig(ModuleOp module, llvm::json::Object entry);
-
 /// The name of `linear` relative to its decoder layer (`self_attn.q_proj`
 /// in `model.layers.0`), as Quark's scaling_layers name modules.
 std::string layerRelativeName(llvm::StringRef name, BlockOp block);
 
-/// `model.layers` for blocks named `model.layers.N`.
-std::string decoderLayersPrefix(ModuleOp module);
+/// An error for an algorithm's processLayer to return.
+llvm::Error layerError(const llvm::Twine &message);
 
 } // namespace mlir::quark
 

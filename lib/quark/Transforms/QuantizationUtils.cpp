@@ -2,7 +2,10 @@
 
 #include "QuantizationUtils.h"
 
+#include "quark/Analysis/SpecNumerics.h"
 #include "quark/Import/HuggingFace.h"
+
+#include "mlir/IR/Builders.h"
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -64,4 +67,19 @@ FailureOr<std::optional<HistogramMethod>> mlir::quark::observerMethod(
   return emitError() << "observer_cls " << stringifyObserverClass(*observer)
                      << " is not implemented (min-max, histogram, percentile, "
                         "MSE and the block observers are)";
+}
+
+FailureOr<std::pair<RankedTensorType, RankedTensorType>>
+mlir::quark::paramTypes(TensorSpecAttr spec, RankedTensorType type,
+                        Operation *at) {
+  FailureOr<SmallVector<int64_t>> shape =
+      getParamShape(spec, type.getShape(), [&] { return at->emitOpError(); });
+  if (failed(shape))
+    return failure();
+  Builder builder(at->getContext());
+  RankedTensorType zeroType;
+  if (spec.hasZeroPoint())
+    zeroType = RankedTensorType::get(*shape, builder.getI32Type());
+  return std::make_pair(RankedTensorType::get(*shape, builder.getF32Type()),
+                        zeroType);
 }

@@ -27,6 +27,11 @@ observerMethod(TensorSpecAttr spec,
 /// field is empty or two-stage.
 TensorSpecAttr singleStage(Attribute field);
 
+/// Scale (f32) and zero-point (i32, null when `spec` has none) tensor
+/// types of `spec` applied to a tensor of `type`; errors go to `at`.
+FailureOr<std::pair<RankedTensorType, RankedTensorType>>
+paramTypes(TensorSpecAttr spec, RankedTensorType type, Operation *at);
+
 } // namespace mlir::quark
 
 #endif // QUARK_LIB_TRANSFORMS_QUANTIZATIONUTILS_H

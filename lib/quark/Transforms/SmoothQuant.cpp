@@ -26,10 +26,6 @@ using namespace mlir::quark;
 
 namespace {
 
-llvm::Error smoothError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
-}
-
 /// Rows and columns of a weight viewed as [first dim, rest].
 std::pair<int64_t, int64_t> matrixShape(const Tensor &value) {
   int64_t rows = value.shape().empty() ? 1 : value.shape().front();
@@ -67,9 +63,8 @@ struct SmoothQuantPass
     : mlir::quark::impl::QuarkSmoothQuantBase<SmoothQuantPass> {
   using Base::Base;
   // Reads the calibration and checkpoint options.
-  friend LayerwiseOptions
-  mlir::quark::layerwiseOptions<SmoothQuantPass>(const SmoothQuantPass &,
-                                                 llvm::StringRef, std::string);
+  friend LayerwiseOptions mlir::quark::layerwiseOptions<SmoothQuantPass>(
+      const SmoothQuantPass &, llvm::StringRef, llvm::json::Object);
 
   llvm::Error smoothLayer(LayerContext &layer) {
     SmallVector<ScalingGroup> groups;
@@ -93,7 +88,7 @@ struct SmoothQuantPass
             return llvm::Error::success();
           const ScalingGroup &group = groups[found->second];
           if (input.dim(-1) != group.channels)
-            return smoothError(
+            return layerError(
                 llvm::formatv("'{0}' reads {1} channels, its group has {2}",
                               linear.getName(), input.dim(-1), group.channels));
           accumulateChannelAbsMax(input.floats(), group.channels,
@@ -133,9 +128,9 @@ struct SmoothQuantPass
         Tensor divided = value->clone();
         auto [rows, cols] = matrixShape(divided);
         if (rows != group.channels)
-          return smoothError(
-              llvm::formatv("'{0}' has {1} rows for {2} channels",
-                            param.getName(), rows, group.channels));
+          return layerError(llvm::formatv("'{0}' has {1} rows for {2} channels",
+                                          param.getName(), rows,
+                                          group.channels));
         divideRows(divided.floats(), rows, cols, scales);
         layer.update(param, std::move(divided));
       }
@@ -149,26 +144,16 @@ struct SmoothQuantPass
       getOperation().emitError() << "smoothquant: alpha must be in [0, 1]";
       return signalPassFailure();
     }
+    ModuleOp module = getOperation();
     LayerwiseOptions options = layerwiseOptions(
         *this, "smoothquant",
-        llvm::formatv("alpha={0} scale_clamp_min={1}", alpha.getValue(),
-                      scaleClampMin.getValue())
-            .str());
-    ModuleOp module = getOperation();
-    llvm::json::Array scalingLayers = describeGroups(module);
-    FailureOr<LayerwiseReport> report =
-        runLayerwise(module, options,
-                     [&](LayerContext &layer) { return smoothLayer(layer); });
-    if (failed(report))
-      return signalPassFailure();
-    if (failed(recordAlgoConfig(
-            module,
-            llvm::json::Object{
-                {"name", "smooth"},
-                {"alpha", alpha.getValue()},
-                {"scale_clamp_min", scaleClampMin.getValue()},
-                {"scaling_layers", std::move(scalingLayers)},
-                {"model_decoder_layers", decoderLayersPrefix(module)}})))
+        llvm::json::Object{{"name", "smooth"},
+                           {"alpha", alpha.getValue()},
+                           {"scale_clamp_min", scaleClampMin.getValue()},
+                           {"scaling_layers", describeGroups(module)}});
+    if (failed(runLayerwise(module, options, [&](LayerContext &layer) {
+          return smoothLayer(layer);
+        })))
       return signalPassFailure();
   }
 };
