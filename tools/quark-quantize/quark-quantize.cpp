@@ -154,7 +154,7 @@ static cl::opt<int64_t> batchSize("batch_size",
 static cl::list<std::string>
     quantAlgo("quant_algo",
               cl::desc("algorithms applied before calibration, in the order "
-                       "given, comma-separated: smoothquant, gptq"),
+                       "given, comma-separated: smoothquant, awq, gptq"),
               cl::CommaSeparated, cl::cat(category));
 static cl::opt<double> smoothAlpha("smooth_alpha",
                                    cl::desc("SmoothQuant's alpha"),
@@ -304,6 +304,27 @@ void setAlgorithmOptions(Options &options, const std::string &checkpoint) {
   options.overwrite = overwrite;
 }
 
+/// --quant_algo's names, and the pass each adds.
+constexpr llvm::StringLiteral kAlgorithms[] = {"smoothquant", "awq", "gptq"};
+
+void addAlgorithmPass(PassManager &pm, llvm::StringRef name,
+                      const std::string &checkpoint) {
+  if (name == "smoothquant") {
+    QuarkSmoothQuantOptions options;
+    options.alpha = smoothAlpha;
+    setAlgorithmOptions(options, checkpoint);
+    pm.addPass(createQuarkSmoothQuant(options));
+  } else if (name == "awq") {
+    QuarkAwqOptions options;
+    setAlgorithmOptions(options, checkpoint);
+    pm.addPass(createQuarkAwq(options));
+  } else if (name == "gptq") {
+    QuarkGptqOptions options;
+    setAlgorithmOptions(options, checkpoint);
+    pm.addPass(createQuarkGptq(options));
+  }
+}
+
 /// What each quantized layer got: for the report.
 llvm::json::Array layerSummary(ModuleOp module) {
   llvm::json::Array layers;
@@ -398,9 +419,10 @@ int main(int argc, char **argv) {
     return fail("--model_export needs a quantized model (a --quant_scheme "
                 "or --config)");
   for (const std::string &name : quantAlgo)
-    if (name != "smoothquant" && name != "gptq")
-      return fail("--quant_algo '" + name +
-                  "': supported algorithms are smoothquant and gptq");
+    if (!llvm::is_contained(kAlgorithms, name))
+      return fail(
+          "--quant_algo '" + name + "': supported algorithms are " +
+          llvm::join(llvm::ArrayRef<llvm::StringLiteral>(kAlgorithms), ", "));
   if (!quantAlgo.empty() && !quantize)
     return fail("--quant_algo needs a quantized model (a --quant_scheme or "
                 "--config)");
@@ -574,18 +596,8 @@ int main(int argc, char **argv) {
     // calibrated, as Quark applies them.
     if (!quantAlgo.empty()) {
       PassManager algorithms(&context);
-      for (const std::string &name : quantAlgo) {
-        if (name == "smoothquant") {
-          QuarkSmoothQuantOptions options;
-          options.alpha = smoothAlpha;
-          setAlgorithmOptions(options, algoCheckpoint);
-          algorithms.addPass(createQuarkSmoothQuant(options));
-        } else if (name == "gptq") {
-          QuarkGptqOptions options;
-          setAlgorithmOptions(options, algoCheckpoint);
-          algorithms.addPass(createQuarkGptq(options));
-        }
-      }
+      for (const std::string &name : quantAlgo)
+        addAlgorithmPass(algorithms, name, algoCheckpoint);
       start = Clock::now();
       if (failed(algorithms.run(*quantized)))
         return 1;

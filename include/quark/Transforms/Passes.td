@@ -298,6 +298,54 @@ def QuarkSmoothQuant : Pass<"quark-smoothquant", "::mlir::ModuleOp"> {
   ];
 }
 
+def QuarkAwq : Pass<"quark-awq", "::mlir::ModuleOp"> {
+  let summary = "AWQ: activation-aware per-channel weight scales and clipping";
+  let description = [{
+    Decoder layer by decoder layer: one run of the layer records, for the
+    input of every quantized linear, the mean |x| per channel and the
+    second moment (2/T) sum x x^T. For each scaling group (see
+    quark-test-scaling-groups) with a quantized linear, the ratio k/grid
+    (k = 0..grid-1) whose scales s = mean|x|^ratio (normalised) give the
+    least output error of the group's linears with weights Q(W*s)/s is
+    kept; the weights are multiplied by s and the producer (norm or
+    linear) divided by s, so the float model is unchanged. Then, with
+    `clip`, every quantized linear except q/k projections gets llm-awq's
+    clip search: each weight group is clamped to the shrink of max|w|
+    (up to max-shrink) with the least output error. Layer i+1 sees the
+    outputs of the rewritten layer i. The weights stay float; the usual
+    observers and quark-quantize-weights quantize them afterwards.
+  }];
+  let options = [
+    Option<"grid", "grid", "int64_t", /*default=*/"20",
+           "ratios k/grid tried for k = 0..grid-1">,
+    Option<"clip", "clip", "bool", /*default=*/"true",
+           "search a clip range per weight group after scaling">,
+    Option<"maxShrink", "max-shrink", "double", /*default=*/"0.5",
+           "largest fraction of max|w| the clip search removes">,
+    Option<"dataset", "dataset", "std::string", /*default=*/"",
+           "calibration text (as quark-calibrate's)">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"512",
+           "tokens per calibration window">,
+    Option<"numCalibData", "num-calib-data", "int64_t", /*default=*/"128",
+           "calibration windows (fewer when the text is shorter)">,
+    Option<"batchSize", "batch-size", "int64_t", /*default=*/"1",
+           "windows per forward pass">,
+    Option<"tokenizerDir", "tokenizer", "std::string", /*default=*/"",
+           "tokenizer folder (default: the model folder)">,
+    Option<"checkpointDir", "checkpoint-dir", "std::string", /*default=*/"",
+           "folder for the per-layer results (required)">,
+    Option<"resume", "resume", "bool", /*default=*/"false",
+           "continue a run interrupted in checkpoint-dir">,
+    Option<"overwrite", "overwrite", "bool", /*default=*/"false",
+           "start over where checkpoint-dir holds an earlier run">,
+  ];
+  let dependentDialects = ["::mlir::quark::QuarkDialect"];
+  let statistics = [
+    Statistic<"numGroups", "groups", "scaling groups searched">,
+    Statistic<"numClipped", "clipped", "weights clip-searched">,
+  ];
+}
+
 def QuarkGptq : Pass<"quark-gptq", "::mlir::ModuleOp"> {
   let summary = "GPTQ: quantizes weights with second-order error feedback";
   let description = [{

@@ -11,7 +11,6 @@
 #include "Layerwise.h"
 
 #include "quark/Algorithms/Gptq.h"
-#include "quark/Analysis/SpecNumerics.h"
 #include "quark/Transforms/Passes.h"
 
 #include "llvm/ADT/MapVector.h"
@@ -35,41 +34,26 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
   mlir::quark::layerwiseOptions<GptqPass>(const GptqPass &, llvm::StringRef,
                                           llvm::json::Object);
 
-  /// The numerics GPTQ quantizes `linear`'s weight with, or nothing (with a
-  /// warning where the spec has no grid GPTQ can search).
-  std::optional<TensorQuantSpec> numericsOf(LinearOp linear, Type modelFloat) {
-    LayerSpecAttr layer = linear.getQuantAttr();
-    if (!layer || !layer.getWeight() ||
-        !linear.getWeight().getDefiningOp<ParamOp>())
-      return std::nullopt;
-    auto spec = dyn_cast<TensorSpecAttr>(layer.getWeight());
-    auto warn = [&](llvm::StringRef why) {
-      linear.emitWarning() << "gptq: '" << linear.getName() << "' " << why
-                           << "; its weight is rounded to nearest instead";
-      return std::nullopt;
-    };
-    if (!spec)
-      return warn("has a two-stage weight spec");
-    FailureOr<TensorQuantSpec> numerics = getTensorQuantSpec(
-        spec, modelFloat, [&] { return linear.emitError(); });
-    if (failed(numerics))
-      return std::nullopt;
-    if (!ElementFakeQuantizer::supports(*numerics))
-      return warn("has a cast or block-format weight spec");
-    if (cast<ShapedType>(linear.getWeight().getType()).getRank() != 2)
-      return warn("has a weight that is not a matrix");
-    return *numerics;
-  }
-
   llvm::Error quantizeLayer(LayerContext &layer) {
     // The stages: linears grouped by the value they read, in order.
     llvm::MapVector<Value, SmallVector<std::pair<LinearOp, TensorQuantSpec>>>
         stages;
-    layer.getBlock().getBody().walk([&](LinearOp linear) {
-      if (std::optional<TensorQuantSpec> numerics =
-              numericsOf(linear, layer.getModelFloat()))
-        stages[linear.getInput()].push_back({linear, *numerics});
+    WalkResult walked = layer.getBlock().getBody().walk([&](LinearOp linear) {
+      FailureOr<std::optional<TensorQuantSpec>> numerics =
+          elementwiseWeightNumerics(
+              linear, layer.getModelFloat(), [&](llvm::StringRef why) {
+                linear.emitWarning()
+                    << "gptq: '" << linear.getName() << "' " << why
+                    << "; its weight is rounded to nearest instead";
+              });
+      if (failed(numerics))
+        return WalkResult::interrupt();
+      if (*numerics)
+        stages[linear.getInput()].push_back({linear, **numerics});
+      return WalkResult::advance();
     });
+    if (walked.wasInterrupted())
+      return layerError("a weight spec does not resolve");
     GptqOptions gptq;
     gptq.blockSize = blockSize;
     gptq.dampPercent = dampPercent;

@@ -4,6 +4,7 @@
 
 #include "QuantizationUtils.h"
 
+#include "quark/Analysis/ScalingGroups.h"
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Config/QuantConfig.h"
 #include "quark/Import/HuggingFace.h"
@@ -296,6 +297,7 @@ std::string fingerprintOf(ModuleOp module, const LayerwiseOptions &options) {
   os << "\n"
      << options.algorithm << "\n"
      << llvm::json::Value(llvm::json::Object(options.algoConfig)) << "\n"
+     << llvm::json::Value(llvm::json::Object(options.extraSettings)) << "\n"
      << calibration.dataset << " " << datasetSize << " "
      << calibration.tokenizerDir << " " << calibration.seqLen << " "
      << calibration.numCalibData << " " << calibration.batchSize;
@@ -490,6 +492,60 @@ LogicalResult mlir::quark::runLayerwise(
   entry["model_decoder_layers"] =
       dot == llvm::StringRef::npos ? "" : firstName.take_front(dot).str();
   return recordAlgoConfig(module, std::move(entry));
+}
+
+llvm::json::Array mlir::quark::scalingLayersConfig(ModuleOp module) {
+  llvm::json::Array entries;
+  BlockOp first = firstDecoderLayer(module);
+  if (!first)
+    return entries;
+  for (ScalingGroup &group : findScalingGroups(first)) {
+    llvm::json::Array layers;
+    std::string common;
+    for (auto [index, constConsumer] : llvm::enumerate(group.consumers)) {
+      LinearOp consumer = constConsumer;
+      std::string name = layerRelativeName(consumer.getName(), first);
+      layers.push_back(name);
+      std::string parent = llvm::StringRef(name).rsplit('.').first.str();
+      common = index == 0 ? parent : (common == parent ? common : "");
+    }
+    entries.push_back(llvm::json::Object{
+        {"prev_op", layerRelativeName(group.producerName(), first)},
+        {"layers", std::move(layers)},
+        {"inp", layerRelativeName(group.consumers.front().getName(), first)},
+        {"module2inspect", group.consumers.size() > 1 && !common.empty()
+                               ? llvm::json::Value(common)
+                               : llvm::json::Value(nullptr)}});
+  }
+  return entries;
+}
+
+FailureOr<std::optional<TensorQuantSpec>>
+mlir::quark::elementwiseWeightNumerics(
+    LinearOp linear, Type modelFloat,
+    llvm::function_ref<void(llvm::StringRef)> unsupported) {
+  LayerSpecAttr layer = linear.getQuantAttr();
+  if (!layer || !layer.getWeight() ||
+      !linear.getWeight().getDefiningOp<ParamOp>())
+    return std::optional<TensorQuantSpec>();
+  auto spec = dyn_cast<TensorSpecAttr>(layer.getWeight());
+  if (!spec) {
+    unsupported("has a two-stage weight spec");
+    return std::optional<TensorQuantSpec>();
+  }
+  FailureOr<TensorQuantSpec> numerics =
+      getTensorQuantSpec(spec, modelFloat, [&] { return linear.emitError(); });
+  if (failed(numerics))
+    return failure();
+  if (!ElementFakeQuantizer::supports(*numerics)) {
+    unsupported("has a cast or block-format weight spec");
+    return std::optional<TensorQuantSpec>();
+  }
+  if (cast<ShapedType>(linear.getWeight().getType()).getRank() != 2) {
+    unsupported("has a weight that is not a matrix");
+    return std::optional<TensorQuantSpec>();
+  }
+  return std::optional<TensorQuantSpec>(*numerics);
 }
 
 std::string mlir::quark::layerRelativeName(llvm::StringRef name,

@@ -50,6 +50,9 @@ struct LayerwiseOptions {
   /// run succeeds. It holds every setting, so it is also what the
   /// checkpoint's fingerprint takes of them.
   llvm::json::Object algoConfig;
+  /// Settings outside Quark's AlgoConfig schema that change the result:
+  /// fingerprinted with it, not exported.
+  llvm::json::Object extraSettings;
 };
 
 /// One decoder layer as an algorithm sees it.
@@ -128,6 +131,19 @@ BlockOp firstDecoderLayer(ModuleOp module);
 /// The name of `linear` relative to its decoder layer (`self_attn.q_proj`
 /// in `model.layers.0`), as Quark's scaling_layers name modules.
 std::string layerRelativeName(llvm::StringRef name, BlockOp block);
+
+/// Quark's scaling_layers entries ({prev_op, layers, inp,
+/// module2inspect}) for the scaling groups of the first decoder layer.
+llvm::json::Array scalingLayersConfig(ModuleOp module);
+
+/// The numerics of `linear`'s weight when an algorithm can work on it
+/// element by element (a matrix param with a single-stage integer,
+/// scaled-float or MX spec), or nothing: then `unsupported` is told why,
+/// unless the linear has no weight spec at all. Fails (with a diagnostic)
+/// on a spec that does not resolve.
+FailureOr<std::optional<TensorQuantSpec>> elementwiseWeightNumerics(
+    LinearOp linear, Type modelFloat,
+    llvm::function_ref<void(llvm::StringRef)> unsupported);
 
 /// An error for an algorithm's processLayer to return.
 llvm::Error layerError(const llvm::Twine &message);

@@ -499,8 +499,12 @@ struct QuantizeWeightsPass
           getTensorQuantSpec(spec, element, emitError);
       if (failed(numerics))
         return WalkResult::interrupt();
-      StoredWeight weight{op, param, spec,  twoStage, *numerics, {},
-                          {}, {},    false, {},       false,     {}};
+      StoredWeight weight;
+      weight.quantizer = op;
+      weight.param = param;
+      weight.spec = spec;
+      weight.twoStage = twoStage;
+      weight.numerics = *numerics;
       if (auto fakeQuant = dyn_cast<FakeQuantOp>(op)) {
         if (fakeQuant.getScale())
           weight.givenScale = fakeQuant.getScale().getDefiningOp<ParamOp>();

@@ -32,33 +32,6 @@ std::pair<int64_t, int64_t> matrixShape(const Tensor &value) {
   return {rows, rows == 0 ? 0 : value.numElements() / rows};
 }
 
-/// Quark's scaling_layers entries for the first decoder layer's groups.
-llvm::json::Array describeGroups(ModuleOp module) {
-  llvm::json::Array entries;
-  BlockOp first = firstDecoderLayer(module);
-  if (!first)
-    return entries;
-  for (ScalingGroup &group : findScalingGroups(first)) {
-    llvm::json::Array layers;
-    std::string common;
-    for (auto [index, constConsumer] : llvm::enumerate(group.consumers)) {
-      LinearOp consumer = constConsumer;
-      std::string name = layerRelativeName(consumer.getName(), first);
-      layers.push_back(name);
-      std::string parent = llvm::StringRef(name).rsplit('.').first.str();
-      common = index == 0 ? parent : (common == parent ? common : "");
-    }
-    entries.push_back(llvm::json::Object{
-        {"prev_op", layerRelativeName(group.producerName(), first)},
-        {"layers", std::move(layers)},
-        {"inp", layerRelativeName(group.consumers.front().getName(), first)},
-        {"module2inspect", group.consumers.size() > 1 && !common.empty()
-                               ? llvm::json::Value(common)
-                               : llvm::json::Value(nullptr)}});
-  }
-  return entries;
-}
-
 struct SmoothQuantPass
     : mlir::quark::impl::QuarkSmoothQuantBase<SmoothQuantPass> {
   using Base::Base;
@@ -150,7 +123,7 @@ struct SmoothQuantPass
         llvm::json::Object{{"name", "smooth"},
                            {"alpha", alpha.getValue()},
                            {"scale_clamp_min", scaleClampMin.getValue()},
-                           {"scaling_layers", describeGroups(module)}});
+                           {"scaling_layers", scalingLayersConfig(module)}});
     if (failed(runLayerwise(module, options, [&](LayerContext &layer) {
           return smoothLayer(layer);
         })))
