@@ -12,7 +12,7 @@
 # Extra arguments go to the benchmark script (e.g. --threads 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cmake --build "${QUARK_BUILD_DIR:-$root/build}" --target quark-quantize quark-inspect quark-translate quark-bench-gptq
+cmake --build "${QUARK_BUILD_DIR:-$root/build}" --target quark-quantize quark-inspect quark-translate quark-bench-gptq quark-bench-awq
 what=${1:-all}
 shift || true
 status=0
