@@ -81,8 +81,8 @@ int main(int argc, char **argv) {
   auto is = [](const NpyArray &array, std::initializer_list<int64_t> shape) {
     return llvm::ArrayRef<int64_t>(array.shape) == llvm::ArrayRef(shape);
   };
-  if (!is(*gate, {inter, hidden}) ||
-      !is(*up, {inter, hidden}) || !is(*down, {hidden, inter}))
+  if (!is(*gate, {inter, hidden}) || !is(*up, {inter, hidden}) ||
+      !is(*down, {hidden, inter}))
     return fail("expected gate/up [inter, hidden] and down [hidden, inter]");
 
   TensorQuantSpec spec;
@@ -98,8 +98,8 @@ int main(int argc, char **argv) {
   ChannelAbsMean meanIn, meanMid;
   momentIn.add(x->values, tokens, tokens);
   meanIn.add(x->values, hidden);
-  std::vector<float> g = timesTransposed(x->values, gate->values, tokens,
-                                         inter, hidden);
+  std::vector<float> g =
+      timesTransposed(x->values, gate->values, tokens, inter, hidden);
   std::vector<float> u =
       timesTransposed(x->values, up->values, tokens, inter, hidden);
   for (size_t i = 0; i < g.size(); ++i)
@@ -132,7 +132,8 @@ int main(int argc, char **argv) {
   divideHessian(hIn, first->scales);
   divideHessian(hMid, second->scales);
   for (auto [weight, rows, cols, moment] :
-       {std::tuple(&wg, inter, hidden, &hIn), std::tuple(&wu, inter, hidden, &hIn),
+       {std::tuple(&wg, inter, hidden, &hIn),
+        std::tuple(&wu, inter, hidden, &hIn),
         std::tuple(&wd, hidden, inter, &hMid)})
     if (llvm::Expected<std::vector<float>> maxima =
             awqClip(spec, rows, cols, *weight, *moment);

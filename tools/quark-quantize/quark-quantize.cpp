@@ -151,14 +151,19 @@ static cl::opt<int64_t> batchSize("batch_size",
                                   cl::desc("calibration windows per pass"),
                                   cl::init(1), cl::cat(category));
 // Algorithms.
-static cl::list<std::string>
-    quantAlgo("quant_algo",
-              cl::desc("algorithms applied before calibration, in the order "
-                       "given, comma-separated: smoothquant, awq, gptq"),
-              cl::CommaSeparated, cl::cat(category));
+static cl::list<std::string> quantAlgo(
+    "quant_algo",
+    cl::desc("algorithms applied before calibration, in the order "
+             "given, comma-separated: rotation, smoothquant, awq, gptq"),
+    cl::CommaSeparated, cl::cat(category));
 static cl::opt<double> smoothAlpha("smooth_alpha",
                                    cl::desc("SmoothQuant's alpha"),
                                    cl::init(0.5), cl::cat(category));
+static cl::opt<bool> rotationR4(
+    "rotation_r4",
+    cl::desc("rotation: also rotate down_proj's input online (QuaRot's R4; "
+             "the result cannot be exported to hf_format or GGUF)"),
+    cl::cat(category));
 static cl::opt<std::string> algoCheckpointDir(
     "algo_checkpoint_dir",
     cl::desc("per-layer results of --quant_algo (default: OUTPUT_DIR.algo); "
@@ -305,11 +310,17 @@ void setAlgorithmOptions(Options &options, const std::string &checkpoint) {
 }
 
 /// --quant_algo's names, and the pass each adds.
-constexpr llvm::StringLiteral kAlgorithms[] = {"smoothquant", "awq", "gptq"};
+constexpr llvm::StringLiteral kAlgorithms[] = {"rotation", "smoothquant", "awq",
+                                               "gptq"};
 
 void addAlgorithmPass(PassManager &pm, llvm::StringRef name,
                       const std::string &checkpoint) {
-  if (name == "smoothquant") {
+  if (name == "rotation") {
+    QuarkRotateOptions options;
+    options.r4 = rotationR4;
+    options.checkpointDir = checkpoint;
+    pm.addPass(createQuarkRotate(options));
+  } else if (name == "smoothquant") {
     QuarkSmoothQuantOptions options;
     options.alpha = smoothAlpha;
     setAlgorithmOptions(options, checkpoint);

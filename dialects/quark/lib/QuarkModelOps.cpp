@@ -157,6 +157,13 @@ LogicalResult RMSNormOp::verify() {
   return success();
 }
 
+LogicalResult HadamardOp::verify() {
+  auto input = getInput().getType();
+  if (input.getRank() == 0 || ShapedType::isDynamic(lastDim(input)))
+    return emitOpError("expects a static last dimension to rotate");
+  return success();
+}
+
 LogicalResult LayerNormOp::verify() {
   auto input = getInput().getType();
   if (input != getResult().getType())

@@ -45,6 +45,13 @@ forEachCheckpointParam(ModuleOp module,
                        const llvm::DenseSet<Operation *> &claimed,
                        llvm::function_ref<LogicalResult(ParamOp)> fn);
 
+/// Fails (naming the op) where the module computes something a
+/// checkpoint of `format` cannot say: an online Hadamard rotation
+/// (quark-rotate r4) has no tensor or config field in hf_format or GGUF,
+/// and a loader would run the rotated weights without it.
+LogicalResult checkCheckpointExpressible(ModuleOp module,
+                                         llvm::StringRef format);
+
 /// Reads stored codes and parameters from a WeightStore.
 class StoredWeightReader {
 public:

@@ -346,6 +346,40 @@ def QuarkAwq : Pass<"quark-awq", "::mlir::ModuleOp"> {
   ];
 }
 
+def QuarkRotate : Pass<"quark-rotate", "::mlir::ModuleOp"> {
+  let summary = "QuaRot R1: rotate the residual stream by a Hadamard matrix";
+  let description = [{
+    Folds every RMSNorm weight on the residual stream into the linears that
+    read the norm (and sets it to 1), then rotates the hidden state by
+    M = (H_K (x) H_{2^m})^T / sqrt(hidden): the embedding rows and the
+    reading linears' weights become W M, the linears that add into the
+    residual stream (o_proj, down_proj) M^T W. The float model computes the
+    same function, with the activation outliers spread over all channels,
+    so per-tensor activation scales and weight groups waste less range.
+    Needs an RMSNorm decoder (Llama, Mistral, Qwen2, ...) with an untied
+    lm_head; LayerNorm models, mixtures of experts and norms feeding other
+    ops are refused with the op named. The rewritten params of each decoder
+    layer (and of the embedding, final norm and lm_head, "model") are
+    written to <checkpoint-dir>/rotation/<unit>.safetensors in the model's
+    precision and read from there. With `r4`, the input of each MLP's
+    down projection is also rotated online by a quark.hadamard of its size
+    (its weight multiplied by the same matrix): the activation outliers
+    that SmoothQuant and R1 cannot reach are spread too.
+  }];
+  let options = [
+    Option<"r4", "r4", "bool", /*default=*/"false",
+           "also rotate down_proj's input online (quark.hadamard), QuaRot's "
+           "R4; not expressible in hf_format or GGUF checkpoints">,
+    Option<"checkpointDir", "checkpoint-dir", "std::string", /*default=*/"",
+           "folder for the rotated weights (required)">,
+  ];
+  let dependentDialects = ["::mlir::quark::QuarkDialect"];
+  let statistics = [
+    Statistic<"numUnits", "units", "weight files written">,
+    Statistic<"numOnline", "online", "online rotations inserted (r4)">,
+  ];
+}
+
 def QuarkGptq : Pass<"quark-gptq", "::mlir::ModuleOp"> {
   let summary = "GPTQ: quantizes weights with second-order error feedback";
   let description = [{

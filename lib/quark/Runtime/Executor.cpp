@@ -2,6 +2,8 @@
 
 #include "quark/Runtime/Executor.h"
 
+#include "quark/Support/Hadamard.h"
+
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Runtime/Kernels.h"
 #include "quark/Support/Parallel.h"
@@ -521,6 +523,18 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
             Tensor out = Tensor::empty(gate.shape(), ElementKind::F32);
             kernels::gatedActivation(toKernel(act.getKind()), gate.f32(),
                                      up.f32(), out.f32(), gate.numElements());
+            results.push_back(out);
+            return llvm::Error::success();
+          })
+          .Case([&](HadamardOp rotate) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            int64_t n = x.dim(-1);
+            llvm::Expected<HadamardRotation> rotation =
+                HadamardRotation::get(n);
+            if (!rotation)
+              return opError(op, llvm::toString(rotation.takeError()));
+            Tensor out = x.clone();
+            rotation->rotateRows(out.floats(), out.numElements() / n);
             results.push_back(out);
             return llvm::Error::success();
           })

@@ -164,15 +164,7 @@ llvm::Expected<LayerRecord> writeLayer(LayerContext &context,
   LayerRecord record;
   record.block = context.getBlock().getName().str();
   record.file = relative.str();
-  std::vector<SafetensorsWriter::Declaration> declarations;
-  std::vector<std::vector<uint8_t>> contents;
-  auto addFloats = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
-                       llvm::ArrayRef<float> values) {
-    declarations.push_back(
-        {name, TensorDType::F32, llvm::SmallVector<int64_t, 4>(shape)});
-    auto bytes = reinterpret_cast<const uint8_t *>(values.data());
-    contents.emplace_back(bytes, bytes + values.size() * sizeof(float));
-  };
+  std::vector<ParamFileEntry> entries;
   llvm::DenseSet<Operation *> quantizedWeights;
   for (const LayerContext::Quantized &entry : context.quantized()) {
     LinearOp linear = entry.linear;
@@ -181,18 +173,10 @@ llvm::Expected<LayerRecord> writeLayer(LayerContext &context,
   for (const auto &[constParam, value] : context.updates()) {
     ParamOp param = constParam;
     record.updated.push_back(param.getName().str());
-    // A float weight is kept in the precision the model declares for it
-    // (bf16, fp16): what an export writes and the model computes with.
     // Quantized weights stay float32: their values lie on the grid of
     // float32 scales.
-    std::vector<float> values(value.floats().begin(), value.floats().end());
-    if (!quantizedWeights.contains(param)) {
-      ScalePrecision precision =
-          floatTypePrecision(param.getType().getElementType());
-      for (float &x : values)
-        x = roundScale(x, precision); // rounds as torch's .to(dtype)
-    }
-    addFloats(param.getName().str(), value.shape(), values);
+    entries.push_back(rewrittenParamEntry(
+        param, value, /*keepFloat32=*/quantizedWeights.contains(param)));
   }
   for (const LayerContext::Quantized &entry : context.quantized()) {
     LinearOp linear = entry.linear;
@@ -214,25 +198,21 @@ llvm::Expected<LayerRecord> writeLayer(LayerContext &context,
                                       linear.getName(),
                                       entry.params.scales.size(),
                                       types->first.getNumElements()));
-    addFloats(name + "_scale", types->first.getShape(), entry.params.scales);
-    if (types->second) {
-      declarations.push_back(
+    auto bytesOf = [](const auto &values) {
+      auto bytes = reinterpret_cast<const uint8_t *>(values.data());
+      return std::vector<uint8_t>(bytes,
+                                  bytes + values.size() * sizeof(values[0]));
+    };
+    entries.push_back({name + "_scale", TensorDType::F32,
+                       llvm::SmallVector<int64_t, 4>(types->first.getShape()),
+                       bytesOf(entry.params.scales)});
+    if (types->second)
+      entries.push_back(
           {name + "_zero_point", TensorDType::I32,
-           llvm::SmallVector<int64_t, 4>(types->second.getShape())});
-      auto bytes =
-          reinterpret_cast<const uint8_t *>(entry.params.zeroPoints.data());
-      contents.emplace_back(bytes, bytes + entry.params.zeroPoints.size() *
-                                               sizeof(int32_t));
-    }
+           llvm::SmallVector<int64_t, 4>(types->second.getShape()),
+           bytesOf(entry.params.zeroPoints)});
   }
-  llvm::Expected<std::unique_ptr<SafetensorsWriter>> writer =
-      SafetensorsWriter::create(path, declarations, {{"format", "quark-mlir"}});
-  if (!writer)
-    return writer.takeError();
-  for (size_t i = 0; i < declarations.size(); ++i)
-    if (llvm::Error error = (*writer)->write(declarations[i].name, contents[i]))
-      return std::move(error);
-  if (llvm::Error error = (*writer)->finish())
+  if (llvm::Error error = writeParamFile(path, std::move(entries)))
     return std::move(error);
   return record;
 }
@@ -305,9 +285,10 @@ std::string fingerprintOf(ModuleOp module, const LayerwiseOptions &options) {
                          /*LowerCase=*/true);
 }
 
-/// Appends `entry` to the algo_config of the module's quantization config,
-/// which the exporters write.
-LogicalResult recordAlgoConfig(ModuleOp module, llvm::json::Object entry) {
+} // namespace
+
+LogicalResult mlir::quark::recordAlgoConfig(ModuleOp module,
+                                            llvm::json::Object entry) {
   auto attr = module->getAttrOfType<DictionaryAttr>(kQuantConfigAttr);
   if (!attr)
     return module.emitError() << "the module has no '" << kQuantConfigAttr
@@ -320,7 +301,6 @@ LogicalResult recordAlgoConfig(ModuleOp module, llvm::json::Object entry) {
   module->setAttr(kQuantConfigAttr, config->toAttr(module.getContext()));
   return success();
 }
-} // namespace
 
 llvm::Expected<std::vector<std::vector<Tensor>>>
 LayerContext::run(std::function<llvm::Error(LinearOp, const Tensor &)> hook,
@@ -546,6 +526,39 @@ mlir::quark::elementwiseWeightNumerics(
     return std::optional<TensorQuantSpec>();
   }
   return std::optional<TensorQuantSpec>(*numerics);
+}
+
+ParamFileEntry mlir::quark::rewrittenParamEntry(ParamOp param,
+                                                const Tensor &value,
+                                                bool keepFloat32) {
+  std::vector<float> values(value.floats().begin(), value.floats().end());
+  // A float weight is kept in the precision the model declares for it
+  // (bf16, fp16): what an export writes and the model computes with.
+  if (!keepFloat32) {
+    ScalePrecision precision =
+        floatTypePrecision(param.getType().getElementType());
+    for (float &x : values)
+      x = roundScale(x, precision); // rounds as torch's .to(dtype)
+  }
+  auto bytes = reinterpret_cast<const uint8_t *>(values.data());
+  return {param.getName().str(), TensorDType::F32,
+          llvm::SmallVector<int64_t, 4>(value.shape()),
+          std::vector<uint8_t>(bytes, bytes + values.size() * sizeof(float))};
+}
+
+llvm::Error mlir::quark::writeParamFile(llvm::StringRef path,
+                                        std::vector<ParamFileEntry> entries) {
+  std::vector<SafetensorsWriter::Declaration> declarations;
+  for (const ParamFileEntry &entry : entries)
+    declarations.push_back({entry.name, entry.dtype, entry.shape});
+  llvm::Expected<std::unique_ptr<SafetensorsWriter>> writer =
+      SafetensorsWriter::create(path, declarations, {{"format", "quark-mlir"}});
+  if (!writer)
+    return writer.takeError();
+  for (ParamFileEntry &entry : entries)
+    if (llvm::Error error = (*writer)->write(entry.name, entry.bytes))
+      return error;
+  return (*writer)->finish();
 }
 
 std::string mlir::quark::layerRelativeName(llvm::StringRef name,

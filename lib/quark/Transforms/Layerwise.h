@@ -145,6 +145,27 @@ FailureOr<std::optional<TensorQuantSpec>> elementwiseWeightNumerics(
     LinearOp linear, Type modelFloat,
     llvm::function_ref<void(llvm::StringRef)> unsupported);
 
+/// Appends `entry` to the algo_config of the module's quantization config,
+/// which the exporters write.
+LogicalResult recordAlgoConfig(ModuleOp module, llvm::json::Object entry);
+
+/// One tensor of an algorithm's per-layer file.
+struct ParamFileEntry {
+  std::string name;
+  TensorDType dtype;
+  llvm::SmallVector<int64_t, 4> shape;
+  std::vector<uint8_t> bytes;
+};
+
+/// `value` as the new content of `param`: float32 values rounded to the
+/// precision the param declares (bf16, fp16), unless `keepFloat32`.
+ParamFileEntry rewrittenParamEntry(ParamOp param, const Tensor &value,
+                                   bool keepFloat32 = false);
+
+/// Writes `entries` to the safetensors file `path` (atomically).
+llvm::Error writeParamFile(llvm::StringRef path,
+                           std::vector<ParamFileEntry> entries);
+
 /// An error for an algorithm's processLayer to return.
 llvm::Error layerError(const llvm::Twine &message);
 

@@ -1,6 +1,6 @@
 //===- HadamardTest.cpp - Hadamard matrices and rotations -----------------===//
 
-#include "quark/Algorithms/Hadamard.h"
+#include "quark/Support/Hadamard.h"
 
 #include "TestMatrices.h"
 
@@ -72,7 +72,8 @@ class RotationSizes : public ::testing::TestWithParam<std::pair<int, int>> {};
 TEST_P(RotationSizes, IsOrthogonalAndMatchesTheDenseProduct) {
   auto [size, factor] = GetParam();
   llvm::Expected<HadamardRotation> rotation = HadamardRotation::get(size);
-  ASSERT_TRUE(static_cast<bool>(rotation)) << llvm::toString(rotation.takeError());
+  ASSERT_TRUE(static_cast<bool>(rotation))
+      << llvm::toString(rotation.takeError());
   EXPECT_EQ(rotation->factor(), factor);
   std::vector<double> m = rotation->matrix();
   for (int64_t i = 0; i < size; ++i)

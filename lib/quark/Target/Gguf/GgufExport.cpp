@@ -119,6 +119,8 @@ public:
         options(options) {}
 
   LogicalResult build() {
+    if (failed(checkCheckpointExpressible(module, "GGUF")))
+      return failure();
     WalkResult result = module.walk([&](LinearOp linear) {
       return failed(addLinear(linear)) ? WalkResult::interrupt()
                                        : WalkResult::advance();

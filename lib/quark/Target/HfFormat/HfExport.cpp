@@ -688,6 +688,8 @@ mlir::quark::exportHfFormat(ModuleOp module, const HfExportOptions &options) {
     return module.emitError() << "the module has no '" << kModelDirAttr << "'";
   if (llvm::Error error = checkHfExportTarget(modelDir.getValue(), options))
     return module.emitError() << llvm::toString(std::move(error));
+  if (failed(checkCheckpointExpressible(module, "hf_format")))
+    return failure();
   llvm::SmallString<256> out = absolutePath(options.outputDir);
 
   WeightStore store(modelDir.getValue().str());

@@ -51,6 +51,18 @@ LogicalResult mlir::quark::forEachCheckpointParam(
   return failure(result.wasInterrupted());
 }
 
+LogicalResult mlir::quark::checkCheckpointExpressible(ModuleOp module,
+                                                      llvm::StringRef format) {
+  WalkResult result = module.walk([&](HadamardOp rotation) {
+    rotation.emitError() << "an online Hadamard rotation (quark-rotate r4) "
+                            "has no representation in a "
+                         << format
+                         << " checkpoint; rotate without r4 to export";
+    return WalkResult::interrupt();
+  });
+  return failure(result.wasInterrupted());
+}
+
 llvm::Expected<std::vector<int32_t>>
 StoredWeightReader::codes(const StoredWeightIR &stored) {
   ParamOp raw = stored.rawCodes;

@@ -250,6 +250,28 @@ def Quark_GatedActivationOp : Quark_ModelOp<"gated_activation",
   let assemblyFormat = "$kind $gate `,` $up attr-dict `:` type($gate)";
 }
 
+def Quark_HadamardOp : Quark_ModelOp<"hadamard",
+    [AllTypesMatch<["input", "result"]>]> {
+  let summary = "Online Hadamard rotation of the last dimension (QuaRot R4)";
+  let description = [{
+    `result = input M` over the last dimension n, with
+    `M = (H_K (x) H_{n/K})^T / sqrt(n)` as quark-rotate builds it (Sylvester
+    for powers of two; K the first of QuaRot's factors 172, 156, 140, 108,
+    60, 52, 36, 28, 40, 20, 12 with n/K a power of two). quark-rotate puts
+    it before down_proj and multiplies that weight by M, so the layer
+    computes the same function while down_proj's input, rotated, has its
+    outliers spread over every channel.
+
+    ```mlir
+    %r = quark.hadamard %h {name = "model.layers.0.mlp.down_proj.online_rotation"} : tensor<?x?x768xf32>
+    ```
+  }];
+  let arguments = (ins Quark_ActTensor:$input, OptionalAttr<StrAttr>:$name);
+  let results = (outs Quark_ActTensor:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
 def Quark_TopKRouterOp : Quark_ModelOp<"topk_router"> {
   let summary = "Mixture-of-experts routing: softmax, then the top k experts";
   let description = [{

@@ -21,8 +21,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QUARK_ALGORITHMS_HADAMARD_H
-#define QUARK_ALGORITHMS_HADAMARD_H
+#ifndef QUARK_SUPPORT_HADAMARD_H
+#define QUARK_SUPPORT_HADAMARD_H
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
@@ -65,4 +65,4 @@ private:
 
 } // namespace mlir::quark
 
-#endif // QUARK_ALGORITHMS_HADAMARD_H
+#endif // QUARK_SUPPORT_HADAMARD_H

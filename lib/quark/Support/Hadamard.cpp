@@ -1,6 +1,6 @@
 //===- Hadamard.cpp - Hadamard rotations of any QuaRot size ---------------===//
 
-#include "quark/Algorithms/Hadamard.h"
+#include "quark/Support/Hadamard.h"
 
 #include "quark/Support/Parallel.h"
 
@@ -154,8 +154,8 @@ std::vector<int8_t> paleyTwo(const FiniteField &field) {
   const int8_t diagonal[2][2] = {{1, -1}, {-1, -1}};
   for (int64_t i = 0; i < c; ++i)
     for (int64_t j = 0; j < c; ++j) {
-      int8_t conference = i == 0 ? (j == 0 ? 0 : 1)
-                                 : (j == 0 ? 1 : jac[(i - 1) * q + (j - 1)]);
+      int8_t conference =
+          i == 0 ? (j == 0 ? 0 : 1) : (j == 0 ? 1 : jac[(i - 1) * q + (j - 1)]);
       for (int64_t a = 0; a < 2; ++a)
         for (int64_t b = 0; b < 2; ++b)
           h[(2 * i + a) * n + (2 * j + b)] = static_cast<int8_t>(
@@ -171,8 +171,8 @@ std::vector<int8_t> doubled(const std::vector<int8_t> &h, int64_t order) {
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < n; ++j) {
       int8_t value = h[(i % order) * order + (j % order)];
-      out[i * n + j] = i >= order && j >= order ? static_cast<int8_t>(-value)
-                                                : value;
+      out[i * n + j] =
+          i >= order && j >= order ? static_cast<int8_t>(-value) : value;
     }
   return out;
 }
@@ -184,8 +184,8 @@ constexpr int64_t kQuaRotFactors[] = {172, 156, 140, 108, 60, 52,
 
 llvm::Expected<std::vector<int8_t>> mlir::quark::hadamardMatrix(int64_t order) {
   if (order < 1)
-    return hadamardError(llvm::formatv("no Hadamard matrix of order {0}",
-                                       order));
+    return hadamardError(
+        llvm::formatv("no Hadamard matrix of order {0}", order));
   if (order == 1)
     return std::vector<int8_t>{1};
   if (order % 2 == 0 && isPowerOfTwo(order))
