@@ -154,7 +154,8 @@ static cl::opt<int64_t> batchSize("batch_size",
 static cl::list<std::string> quantAlgo(
     "quant_algo",
     cl::desc("algorithms applied before calibration, in the order "
-             "given, comma-separated: rotation, smoothquant, awq, gptq"),
+             "given, comma-separated: rotation, smoothquant, autosmoothquant, "
+             "awq, gptq"),
     cl::CommaSeparated, cl::cat(category));
 static cl::opt<double> smoothAlpha("smooth_alpha",
                                    cl::desc("SmoothQuant's alpha"),
@@ -310,8 +311,8 @@ void setAlgorithmOptions(Options &options, const std::string &checkpoint) {
 }
 
 /// --quant_algo's names, and the pass each adds.
-constexpr llvm::StringLiteral kAlgorithms[] = {"rotation", "smoothquant", "awq",
-                                               "gptq"};
+constexpr llvm::StringLiteral kAlgorithms[] = {
+    "rotation", "smoothquant", "autosmoothquant", "awq", "gptq"};
 
 void addAlgorithmPass(PassManager &pm, llvm::StringRef name,
                       const std::string &checkpoint) {
@@ -325,6 +326,10 @@ void addAlgorithmPass(PassManager &pm, llvm::StringRef name,
     options.alpha = smoothAlpha;
     setAlgorithmOptions(options, checkpoint);
     pm.addPass(createQuarkSmoothQuant(options));
+  } else if (name == "autosmoothquant") {
+    QuarkAutoSmoothQuantOptions options;
+    setAlgorithmOptions(options, checkpoint);
+    pm.addPass(createQuarkAutoSmoothQuant(options));
   } else if (name == "awq") {
     QuarkAwqOptions options;
     setAlgorithmOptions(options, checkpoint);

@@ -11,8 +11,12 @@
 #ifndef QUARK_ALGORITHMS_SMOOTHQUANT_H
 #define QUARK_ALGORITHMS_SMOOTHQUANT_H
 
-#include "llvm/ADT/ArrayRef.h"
+#include "quark/Support/TensorQuant.h"
 
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -42,6 +46,63 @@ void scaleColumns(llvm::MutableArrayRef<float> weight, int64_t rows,
 /// one row per channel; a linear's output rows).
 void divideRows(llvm::MutableArrayRef<float> weight, int64_t rows, int64_t cols,
                 llvm::ArrayRef<float> scales);
+
+/// Evenly spaced tokens of a stream of activation rows, at most
+/// `capacity` of them: every stride-th token is kept, and when the buffer
+/// fills, every other kept token is dropped and the stride doubles. So
+/// memory is bounded whatever the calibration size.
+class TokenSample {
+public:
+  TokenSample(int64_t channels, int64_t capacity)
+      : width(channels), capacity(std::max<int64_t>(capacity, 2)) {}
+  /// Adds the rows of `activations` ([tokens, channels] row-major).
+  void add(llvm::ArrayRef<float> activations);
+  llvm::ArrayRef<float> tokens() const { return kept; }
+  int64_t count() const {
+    return static_cast<int64_t>(kept.size()) / std::max<int64_t>(width, 1);
+  }
+  int64_t channels() const { return width; }
+
+private:
+  int64_t width, capacity;
+  int64_t stride = 1, seen = 0;
+  std::vector<float> kept;
+};
+
+/// AutoSmoothQuant's score of a smoothed group: the error of the
+/// quantized outputs against the float outputs.
+enum class SmoothLoss { MSE, MAE };
+
+/// One linear of a scaling group as the alpha search sees it.
+struct SmoothSearchLinear {
+  /// The weight quantizer (null: the weight stays float).
+  const TensorQuantSpec *weightSpec = nullptr;
+  /// The input quantizer (null: the activation stays float); `dynamic`
+  /// quantizers take their parameters from each sample, static ones from
+  /// the min/max over every calibration token (`channelMin/Max`, divided
+  /// by the scales).
+  const TensorQuantSpec *inputSpec = nullptr;
+  bool inputDynamic = false;
+  llvm::ArrayRef<float> channelMin, channelMax;
+  int64_t rows = 0, cols = 0;
+  llvm::ArrayRef<float> weight; // [rows, cols]
+  llvm::ArrayRef<float> inputs; // sampled tokens [n, cols]
+};
+
+struct SmoothSearchResult {
+  double alpha = 0;
+  std::vector<float> scales;
+  std::vector<double> losses; // per alpha tried
+};
+
+/// For each alpha, the SmoothQuant scales of the group (from the
+/// activation maxima over all tokens and the weights' column maxima), and
+/// the loss of every linear computing Q(x / s) Q(W * s)^T on its sampled
+/// tokens instead of x W^T; the first alpha with the least loss wins.
+llvm::Expected<SmoothSearchResult> searchSmoothQuantAlpha(
+    llvm::ArrayRef<float> activationAbsMax, llvm::ArrayRef<float> weightAbsMax,
+    llvm::ArrayRef<SmoothSearchLinear> linears, llvm::ArrayRef<double> alphas,
+    SmoothLoss loss, double scaleClampMin = 1e-5);
 
 } // namespace mlir::quark
 

@@ -298,6 +298,50 @@ def QuarkSmoothQuant : Pass<"quark-smoothquant", "::mlir::ModuleOp"> {
   ];
 }
 
+def QuarkAutoSmoothQuant : Pass<"quark-autosmoothquant", "::mlir::ModuleOp"> {
+  let summary = "SmoothQuant with a per-layer, per-group searched alpha";
+  let description = [{
+    As quark-smoothquant, but each scaling group of each decoder layer gets
+    its own alpha: for alpha = k/alpha-grid (k = 0..alpha-grid), the
+    group's linears compute Q(x / s) Q(W * s)^T with their own input and
+    weight quantizers (static input scales from the min/max over every
+    calibration token, dynamic ones per sample) on up to max-tokens evenly
+    spaced calibration tokens; the alpha with the least error against the
+    float outputs (compute-scale-loss: MSE or MAE) is folded in. The
+    chosen alphas are reported as remarks.
+  }];
+  let options = [
+    Option<"computeScaleLoss", "compute-scale-loss", "std::string",
+           /*default=*/"\"MSE\"", "MSE or MAE of the quantized outputs">,
+    Option<"alphaGrid", "alpha-grid", "int64_t", /*default=*/"20",
+           "alphas k/alpha-grid tried for k = 0..alpha-grid">,
+    Option<"maxTokens", "max-tokens", "int64_t", /*default=*/"4096",
+           "calibration tokens each search scores (evenly spaced)">,
+    Option<"scaleClampMin", "scale-clamp-min", "double", /*default=*/"1e-3",
+           "lower bound of the scales (Quark's scale_clamp_min)">,
+    Option<"dataset", "dataset", "std::string", /*default=*/"",
+           "calibration text (as quark-calibrate's)">,
+    Option<"seqLen", "seq-len", "int64_t", /*default=*/"512",
+           "tokens per calibration window">,
+    Option<"numCalibData", "num-calib-data", "int64_t", /*default=*/"128",
+           "calibration windows (fewer when the text is shorter)">,
+    Option<"batchSize", "batch-size", "int64_t", /*default=*/"1",
+           "windows per forward pass">,
+    Option<"tokenizerDir", "tokenizer", "std::string", /*default=*/"",
+           "tokenizer folder (default: the model folder)">,
+    Option<"checkpointDir", "checkpoint-dir", "std::string", /*default=*/"",
+           "folder for the per-layer results (required)">,
+    Option<"resume", "resume", "bool", /*default=*/"false",
+           "continue a run interrupted in checkpoint-dir">,
+    Option<"overwrite", "overwrite", "bool", /*default=*/"false",
+           "start over where checkpoint-dir holds an earlier run">,
+  ];
+  let dependentDialects = ["::mlir::quark::QuarkDialect"];
+  let statistics = [
+    Statistic<"numGroups", "groups", "scaling groups smoothed">,
+  ];
+}
+
 def QuarkAwq : Pass<"quark-awq", "::mlir::ModuleOp"> {
   let summary = "AWQ: activation-aware per-channel weight scales and clipping";
   let description = [{

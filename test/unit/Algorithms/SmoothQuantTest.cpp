@@ -75,3 +75,136 @@ TEST(SmoothQuant, FloatOutputIsUnchanged) {
 }
 
 } // namespace
+
+namespace {
+
+TEST(TokenSample, KeepsEvenlySpacedTokensWithinCapacity) {
+  TokenSample sample(2, 8);
+  std::vector<float> rows;
+  for (int t = 0; t < 100; ++t) {
+    rows.push_back(static_cast<float>(t));
+    rows.push_back(-static_cast<float>(t));
+  }
+  // In uneven batches, as calibration windows arrive.
+  sample.add(llvm::ArrayRef<float>(rows).slice(0, 2 * 37));
+  sample.add(llvm::ArrayRef<float>(rows).slice(2 * 37));
+  ASSERT_LE(sample.count(), 8);
+  ASSERT_GE(sample.count(), 4);
+  llvm::ArrayRef<float> kept = sample.tokens();
+  float stride = kept[2] - kept[0];
+  EXPECT_EQ(kept[0], 0.0f);
+  for (int64_t t = 0; t < sample.count(); ++t) {
+    EXPECT_EQ(kept[2 * t], stride * static_cast<float>(t));
+    EXPECT_EQ(kept[2 * t + 1], -kept[2 * t]);
+  }
+  EXPECT_EQ(stride, 16.0f); // 100 tokens: strides 1, 2, 4, 8, 16
+}
+
+struct SearchCase {
+  std::vector<float> x, w, actMax, weightMax, channelMin, channelMax;
+  int64_t tokens = 256, hidden = 64, out = 48;
+};
+
+SearchCase makeSearchCase() {
+  SearchCase c;
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  c.x.resize(c.tokens * c.hidden);
+  c.w.resize(c.out * c.hidden);
+  for (float &v : c.x)
+    v = normal(rng);
+  for (int64_t j = 3; j < c.hidden; j += 16)
+    for (int64_t t = 0; t < c.tokens; ++t)
+      c.x[t * c.hidden + j] *= 40.0f; // outlier channels
+  for (float &v : c.w)
+    v = 0.05f * normal(rng);
+  accumulateChannelAbsMax(c.x, c.hidden, c.actMax);
+  accumulateColumnAbsMax(c.w, c.out, c.hidden, c.weightMax);
+  c.channelMin.assign(c.hidden, 0.0f);
+  c.channelMax.assign(c.hidden, 0.0f);
+  for (int64_t t = 0; t < c.tokens; ++t)
+    for (int64_t j = 0; j < c.hidden; ++j) {
+      c.channelMin[j] = std::min(c.channelMin[j], c.x[t * c.hidden + j]);
+      c.channelMax[j] = std::max(c.channelMax[j], c.x[t * c.hidden + j]);
+    }
+  return c;
+}
+
+TensorQuantSpec int8PerTensor() {
+  TensorQuantSpec spec;
+  spec.dtype = QuantDType::Int8;
+  spec.qscheme = QScheme::PerTensor;
+  return spec;
+}
+
+// Without quantizers every alpha keeps the float output: the losses are
+// float round-off.
+TEST(AutoSmoothQuant, FloatLossesVanish) {
+  SearchCase c = makeSearchCase();
+  SmoothSearchLinear linear;
+  linear.rows = c.out;
+  linear.cols = c.hidden;
+  linear.weight = c.w;
+  linear.inputs = c.x;
+  llvm::Expected<SmoothSearchResult> result = searchSmoothQuantAlpha(
+      c.actMax, c.weightMax, linear, {0.0, 0.25, 0.5, 0.75, 1.0},
+      SmoothLoss::MSE, 1e-3);
+  ASSERT_TRUE(static_cast<bool>(result));
+  for (double loss : result->losses)
+    EXPECT_LT(loss, 1e-9);
+}
+
+// W8A8 per-tensor: the searched alpha's scales are SmoothQuant's for that
+// alpha, its loss is the least on the grid, and it is far below the loss
+// without smoothing (s = 1, obtained as alpha 0.5 with equal statistics).
+TEST(AutoSmoothQuant, SearchFindsTheBestAlpha) {
+  SearchCase c = makeSearchCase();
+  TensorQuantSpec spec = int8PerTensor();
+  SmoothSearchLinear linear;
+  linear.weightSpec = &spec;
+  linear.inputSpec = &spec;
+  linear.channelMin = c.channelMin;
+  linear.channelMax = c.channelMax;
+  linear.rows = c.out;
+  linear.cols = c.hidden;
+  linear.weight = c.w;
+  linear.inputs = c.x;
+  std::vector<double> grid;
+  for (int k = 0; k <= 20; ++k)
+    grid.push_back(k / 20.0);
+  for (SmoothLoss loss : {SmoothLoss::MSE, SmoothLoss::MAE}) {
+    llvm::Expected<SmoothSearchResult> result =
+        searchSmoothQuantAlpha(c.actMax, c.weightMax, linear, grid, loss, 1e-3);
+    ASSERT_TRUE(static_cast<bool>(result));
+    ASSERT_EQ(result->losses.size(), grid.size());
+    double least =
+        *std::min_element(result->losses.begin(), result->losses.end());
+    EXPECT_EQ(
+        result->losses[static_cast<size_t>(std::lround(result->alpha * 20))],
+        least);
+    EXPECT_EQ(result->scales,
+              smoothQuantScales(c.actMax, c.weightMax, result->alpha, 1e-3));
+    llvm::Expected<SmoothSearchResult> plain =
+        searchSmoothQuantAlpha(c.actMax, c.actMax, linear, {0.5}, loss, 1e-3);
+    ASSERT_TRUE(static_cast<bool>(plain));
+    for (float s : plain->scales)
+      ASSERT_FLOAT_EQ(s, 1.0f);
+    EXPECT_LT(least, 0.5 * plain->losses[0]);
+  }
+}
+
+TEST(AutoSmoothQuant, MismatchedShapesAreErrors) {
+  SearchCase c = makeSearchCase();
+  SmoothSearchLinear linear;
+  linear.rows = c.out;
+  linear.cols = c.hidden - 1;
+  linear.weight = c.w;
+  linear.inputs = c.x;
+  llvm::Expected<SmoothSearchResult> result = searchSmoothQuantAlpha(
+      c.actMax, c.weightMax, linear, {0.5}, SmoothLoss::MSE);
+  ASSERT_FALSE(static_cast<bool>(result));
+  EXPECT_NE(llvm::toString(result.takeError()).find("64 channels"),
+            std::string::npos);
+}
+
+} // namespace
