@@ -6,9 +6,11 @@
 #                            calibration time split (7B-shaped, bounded RSS)
 #   gptq.json                GPTQ on a 4096x4096 linear vs a PyTorch CPU
 #                            implementation (target <= 0.5x its time)
+#   awq.json                 AWQ on a Llama MLP (hidden 1024) vs a PyTorch
+#                            llm-awq search
 #
 #   bench/run.sh                  all
-#   bench/run.sh forward|open|rtn|gptq one
+#   bench/run.sh forward|open|rtn|gptq|awq one
 # Extra arguments go to the benchmark script (e.g. --threads 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,5 +29,8 @@ if [[ $what == all || $what == rtn ]]; then
 fi
 if [[ $what == all || $what == gptq ]]; then
   /usr/bin/python3 "$root/bench/gptq_bench.py" "$@" || status=1
+fi
+if [[ $what == all || $what == awq ]]; then
+  /usr/bin/python3 "$root/bench/awq_bench.py" "$@" || status=1
 fi
 exit $status

@@ -13,12 +13,18 @@
 // (order q + 1, q = 3 mod 4) for 12, 20, 28, 60, 108, 140; type II (order
 // 2(q + 1), q = 1 mod 4) for 36 and 52; 40 is 20 doubled. So M is
 // QuaRot's exactly for power-of-two n and an equally valid orthogonal
-// Hadamard rotation (not the same matrix) otherwise. Orders 156 and 172 have
-// no such construction and are refused.
+// Hadamard rotation (not the same matrix) otherwise.
+//
+// Orders 156 and 172 (Llama-2's intermediate 11008 = 172 * 64) have no such
+// construction, and sizes such as 100 have no factor at all; for them
+// H_K / sqrt(K) is replaced by the orthonormal DCT-II of order K (K the
+// listed factor, or the odd part of n). M = (C_K (x) H_{n/K})^T /
+// sqrt(n/K) is still orthogonal and mixes every channel with every other,
+// though its entries are not all of equal magnitude as a Hadamard
+// matrix's are.
 //
 // x M costs n log n + n K per row: a fast Walsh-Hadamard transform of each
-// length-2^m block, then H_K across the blocks, in double.
-//
+// length-2^m block, then the K x K factor across the blocks, in double.
 //===----------------------------------------------------------------------===//
 
 #ifndef QUARK_SUPPORT_HADAMARD_H
@@ -44,6 +50,8 @@ public:
   int64_t size() const { return n; }
   /// K, the non-power-of-two factor (1 for powers of two).
   int64_t factor() const { return k; }
+  /// Whether M is a Hadamard matrix (else its K factor is a DCT).
+  bool isHadamard() const { return hadamard; }
 
   /// Each of the `count` rows of `data` ([count, n] row-major) becomes
   /// row M: what a weight's input side (W M for W [rows, n]) and an
@@ -55,12 +63,14 @@ public:
   std::vector<double> matrix() const;
 
 private:
-  HadamardRotation(int64_t n, int64_t k, std::vector<int8_t> factorMatrix)
-      : n(n), k(k), factorMatrix(std::move(factorMatrix)) {}
+  HadamardRotation(int64_t n, int64_t k, std::vector<double> factorMatrix,
+                   bool hadamard)
+      : n(n), k(k), factorMatrix(std::move(factorMatrix)), hadamard(hadamard) {}
   void rotate(double *row, double *scratch) const;
 
   int64_t n, k;
-  std::vector<int8_t> factorMatrix; // H_K
+  std::vector<double> factorMatrix; // H_K / sqrt(K), or the DCT-II
+  bool hadamard;
 };
 
 } // namespace mlir::quark

@@ -6,6 +6,7 @@
 
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -208,6 +209,19 @@ llvm::Expected<std::vector<int8_t>> mlir::quark::hadamardMatrix(int64_t order) {
       "order {0} has no Paley or doubling construction here", order));
 }
 
+/// The orthonormal DCT-II matrix of order k (row-major):
+/// C[i][j] = c_i cos(pi (2j + 1) i / 2k), c_0 = sqrt(1/k), c_i = sqrt(2/k).
+std::vector<double> dctMatrix(int64_t k) {
+  std::vector<double> c(static_cast<size_t>(k * k));
+  double pi = std::acos(-1.0);
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < k; ++j)
+      c[i * k + j] = std::sqrt((i == 0 ? 1.0 : 2.0) / static_cast<double>(k)) *
+                     std::cos(pi * static_cast<double>((2 * j + 1) * i) /
+                              static_cast<double>(2 * k));
+  return c;
+}
+
 llvm::Expected<HadamardRotation> HadamardRotation::get(int64_t size) {
   if (size < 1)
     return hadamardError(llvm::formatv("no rotation of size {0}", size));
@@ -219,24 +233,27 @@ llvm::Expected<HadamardRotation> HadamardRotation::get(int64_t size) {
         factor = k;
         break;
       }
-    if (factor == 0)
-      return hadamardError(llvm::formatv(
-          "size {0} is not K * 2^m for a power of two or K in 12, 20, 28, "
-          "36, 40, 52, 60, 108, 140, 156, 172",
-          size));
+    if (factor == 0) // the odd part
+      for (factor = size; factor % 2 == 0; factor /= 2) {
+      }
   }
-  llvm::Expected<std::vector<int8_t>> matrix = hadamardMatrix(factor);
-  if (!matrix)
-    return hadamardError(llvm::formatv("size {0} needs a Hadamard matrix of "
-                                       "order {1}: {2}",
-                                       size, factor,
-                                       llvm::toString(matrix.takeError())));
-  return HadamardRotation(size, factor, std::move(*matrix));
+  std::vector<double> normalized(static_cast<size_t>(factor * factor));
+  bool hadamard = true;
+  if (llvm::Expected<std::vector<int8_t>> matrix = hadamardMatrix(factor)) {
+    double scale = 1.0 / std::sqrt(static_cast<double>(factor));
+    for (size_t i = 0; i < normalized.size(); ++i)
+      normalized[i] = (*matrix)[i] * scale;
+  } else {
+    llvm::consumeError(matrix.takeError());
+    normalized = dctMatrix(factor);
+    hadamard = false;
+  }
+  return HadamardRotation(size, factor, std::move(normalized), hadamard);
 }
 
 void HadamardRotation::rotate(double *row, double *scratch) const {
   int64_t m = n / k;
-  // x (H_K (x) H_m)^T: as X [K, m], H_K X H_m.
+  // x (A (x) H_m)^T / sqrt(m) as X [K, m]: A X H_m / sqrt(m).
   for (int64_t a = 0; a < k; ++a) {
     double *block = row + a * m;
     for (int64_t half = 1; half < m; half *= 2)
@@ -247,7 +264,7 @@ void HadamardRotation::rotate(double *row, double *scratch) const {
           block[i + half] = x - y;
         }
   }
-  double norm = 1.0 / std::sqrt(static_cast<double>(n));
+  double norm = 1.0 / std::sqrt(static_cast<double>(m));
   if (k == 1) {
     for (int64_t i = 0; i < n; ++i)
       row[i] *= norm;
@@ -258,18 +275,13 @@ void HadamardRotation::rotate(double *row, double *scratch) const {
     for (int64_t i = 0; i < m; ++i)
       out[i] = 0;
     for (int64_t a = 0; a < k; ++a) {
-      int8_t sign = factorMatrix[c * k + a];
+      double weight = factorMatrix[c * k + a] * norm;
       const double *block = row + a * m;
-      if (sign > 0)
-        for (int64_t i = 0; i < m; ++i)
-          out[i] += block[i];
-      else
-        for (int64_t i = 0; i < m; ++i)
-          out[i] -= block[i];
+      for (int64_t i = 0; i < m; ++i)
+        out[i] += weight * block[i];
     }
   }
-  for (int64_t i = 0; i < n; ++i)
-    row[i] = scratch[i] * norm;
+  std::copy(scratch, scratch + n, row);
 }
 
 void HadamardRotation::rotateRows(llvm::MutableArrayRef<float> data,

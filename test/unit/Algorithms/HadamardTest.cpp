@@ -37,20 +37,30 @@ INSTANTIATE_TEST_SUITE_P(Orders, HadamardOrders,
                          ::testing::Values(1, 2, 4, 8, 12, 20, 28, 36, 40, 52,
                                            60, 108, 140));
 
-TEST(Hadamard, UnreachableOrdersAreRefused) {
+TEST(Hadamard, UnreachableOrdersHaveNoMatrix) {
   for (int64_t order : {156, 172, 6, 0}) {
     llvm::Expected<std::vector<int8_t>> h = hadamardMatrix(order);
     EXPECT_FALSE(static_cast<bool>(h)) << order;
     llvm::consumeError(h.takeError());
   }
-  llvm::Expected<HadamardRotation> llama2 = HadamardRotation::get(11008);
-  ASSERT_FALSE(static_cast<bool>(llama2));
-  EXPECT_NE(llvm::toString(llama2.takeError()).find("order 172"),
-            std::string::npos);
-  llvm::Expected<HadamardRotation> odd = HadamardRotation::get(100);
-  ASSERT_FALSE(static_cast<bool>(odd));
-  EXPECT_NE(llvm::toString(odd.takeError()).find("size 100"),
-            std::string::npos);
+}
+
+// Sizes without a Hadamard factor rotate by a DCT-II factor instead: 11008
+// (172 * 64, Llama-2's intermediate), 344 (172 * 2), 100 (25 * 4).
+TEST(Hadamard, SizesWithoutAHadamardFactorUseADct) {
+  for (auto [size, factor] : {std::pair<int64_t, int64_t>(11008, 172),
+                              {344, 172},
+                              {312, 156},
+                              {100, 25},
+                              {7, 7}}) {
+    llvm::Expected<HadamardRotation> rotation = HadamardRotation::get(size);
+    ASSERT_TRUE(static_cast<bool>(rotation)) << size;
+    EXPECT_EQ(rotation->factor(), factor) << size;
+    EXPECT_FALSE(rotation->isHadamard()) << size;
+  }
+  llvm::Expected<HadamardRotation> none = HadamardRotation::get(0);
+  ASSERT_FALSE(static_cast<bool>(none));
+  llvm::consumeError(none.takeError());
 }
 
 // For n = 2^m, M is scipy.linalg.hadamard(n) / sqrt(n): entry (i, j) is
@@ -113,7 +123,8 @@ INSTANTIATE_TEST_SUITE_P(
                       std::pair(112, 28), std::pair(144, 36),
                       std::pair(320, 40), std::pair(104, 52),
                       std::pair(240, 60), std::pair(216, 108),
-                      std::pair(280, 140)));
+                      std::pair(280, 140), std::pair(344, 172),
+                      std::pair(100, 25)));
 
 // A rotation keeps the float function of a linear: (x M)(W M)^T = x W^T.
 TEST(Hadamard, RotatingInputAndWeightCancels) {

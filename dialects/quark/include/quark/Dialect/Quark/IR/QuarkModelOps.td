@@ -257,7 +257,9 @@ def Quark_HadamardOp : Quark_ModelOp<"hadamard",
     `result = input M` over the last dimension n, with
     `M = (H_K (x) H_{n/K})^T / sqrt(n)` as quark-rotate builds it (Sylvester
     for powers of two; K the first of QuaRot's factors 172, 156, 140, 108,
-    60, 52, 36, 28, 40, 20, 12 with n/K a power of two). quark-rotate puts
+    60, 52, 36, 28, 40, 20, 12 with n/K a power of two, else the odd part
+    of n; an orthonormal DCT-II of order K where no Hadamard matrix of
+    that order is built, see quark/Support/Hadamard.h). quark-rotate puts
     it before down_proj and multiplies that weight by M, so the layer
     computes the same function while down_proj's input, rotated, has its
     outliers spread over every channel.
