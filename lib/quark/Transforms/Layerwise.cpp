@@ -350,15 +350,12 @@ LogicalResult mlir::quark::runLayerwise(
     module.emitError() << options.algorithm << ": " << message;
     return failure();
   };
-  if (options.checkpointDir.empty())
-    return fail("needs a checkpoint folder (checkpoint-dir) for the "
-                "per-layer results");
-  auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
-  if (!modelDir)
-    return fail(llvm::Twine("the module has no '") + kModelDirAttr + "'");
-  auto forward = module.lookupSymbol<func::FuncOp>(kForwardFunction);
-  if (!forward || forward.isExternal())
-    return fail("the module has no @forward function");
+  FailureOr<AlgorithmModule> target = getAlgorithmModule(
+      module, options.algorithm, options.checkpointDir, "per-layer results");
+  if (failed(target))
+    return failure();
+  StringAttr modelDir = target->modelDir;
+  func::FuncOp forward = target->forward;
   SmallVector<BlockOp> blocks;
   for (Operation &op : forward.front())
     if (auto block = dyn_cast<BlockOp>(op))
@@ -559,6 +556,25 @@ llvm::Error mlir::quark::writeParamFile(llvm::StringRef path,
     if (llvm::Error error = (*writer)->write(entry.name, entry.bytes))
       return error;
   return (*writer)->finish();
+}
+
+FailureOr<AlgorithmModule>
+mlir::quark::getAlgorithmModule(ModuleOp module, llvm::StringRef algorithm,
+                                llvm::StringRef checkpointDir,
+                                llvm::StringRef what) {
+  auto fail = [&](const llvm::Twine &message) {
+    module.emitError() << algorithm << ": " << message;
+    return failure();
+  };
+  if (checkpointDir.empty())
+    return fail("needs a checkpoint folder (checkpoint-dir) for the " + what);
+  auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
+  if (!modelDir)
+    return fail(llvm::Twine("the module has no '") + kModelDirAttr + "'");
+  auto forward = module.lookupSymbol<func::FuncOp>(kForwardFunction);
+  if (!forward || forward.isExternal())
+    return fail("the module has no @forward function");
+  return AlgorithmModule{modelDir, forward};
 }
 
 std::string mlir::quark::layerRelativeName(llvm::StringRef name,

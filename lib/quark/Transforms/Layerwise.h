@@ -29,6 +29,7 @@
 #include "quark/Support/TensorQuant.h"
 #include "quark/Transforms/Calibration.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/JSON.h"
 
@@ -123,6 +124,21 @@ LayerwiseOptions layerwiseOptions(const PassOptions &pass,
   options.algoConfig = std::move(algoConfig);
   return options;
 }
+
+/// What an algorithm pass rewrites: the model folder its params read from
+/// and its @forward.
+struct AlgorithmModule {
+  StringAttr modelDir;
+  func::FuncOp forward;
+};
+
+/// `module`'s AlgorithmModule, or an error `<algorithm>: ...` on the module
+/// when `checkpointDir` (where the pass writes `what`) is unset or the
+/// module was not imported from a model folder.
+FailureOr<AlgorithmModule> getAlgorithmModule(ModuleOp module,
+                                              llvm::StringRef algorithm,
+                                              llvm::StringRef checkpointDir,
+                                              llvm::StringRef what);
 
 /// The first decoder layer of `module` (null when it has none): where the
 /// algo_config's per-layer names are taken from.

@@ -198,16 +198,12 @@ struct RotatePass : mlir::quark::impl::QuarkRotateBase<RotatePass> {
       module.emitError() << "rotation: " << message;
       signalPassFailure();
     };
-    if (checkpointDir.empty())
-      return fail("needs a checkpoint folder (checkpoint-dir) for the "
-                  "rotated weights");
-    auto modelDir = module->getAttrOfType<StringAttr>(kModelDirAttr);
-    if (!modelDir)
-      return fail(llvm::Twine("the module has no '") + kModelDirAttr + "'");
-    auto forward = module.lookupSymbol<func::FuncOp>(kForwardFunction);
-    if (!forward || forward.isExternal())
-      return fail("the module has no @forward function");
-    FailureOr<RotationPlan> found = plan(forward);
+    FailureOr<AlgorithmModule> target = getAlgorithmModule(
+        module, "rotation", checkpointDir, "rotated weights");
+    if (failed(target))
+      return signalPassFailure();
+    StringAttr modelDir = target->modelDir;
+    FailureOr<RotationPlan> found = plan(target->forward);
     if (failed(found))
       return signalPassFailure();
     RotationPlan &rotation = *found;
