@@ -400,9 +400,10 @@ def QuarkRotate : Pass<"quark-rotate", "::mlir::ModuleOp"> {
     residual stream (o_proj, down_proj) M^T W. The float model computes the
     same function, with the activation outliers spread over all channels,
     so per-tensor activation scales and weight groups waste less range.
-    Needs an RMSNorm decoder (Llama, Mistral, Qwen2, ...) with an untied
-    lm_head; LayerNorm models, mixtures of experts and norms feeding other
-    ops are refused with the op named. The rewritten params of each decoder
+    Needs an RMSNorm decoder (Llama, Mistral, Qwen2, ...); a tied lm_head
+    is untied (its own `lm_head.weight`, and exports say
+    tie_word_embeddings = false); LayerNorm models, mixtures of experts and
+    norms feeding other ops are refused with the op named. The rewritten params of each decoder
     layer (and of the embedding, final norm and lm_head, "model") are
     written to <checkpoint-dir>/rotation/<unit>.safetensors in the model's
     precision and read from there. With `r4`, the input of each MLP's
@@ -421,6 +422,7 @@ def QuarkRotate : Pass<"quark-rotate", "::mlir::ModuleOp"> {
   let statistics = [
     Statistic<"numUnits", "units", "weight files written">,
     Statistic<"numOnline", "online", "online rotations inserted (r4)">,
+    Statistic<"numUntied", "untied", "tied lm_heads given their own weight">,
   ];
 }
 

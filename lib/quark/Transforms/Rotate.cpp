@@ -55,6 +55,9 @@ struct RotationPlan {
   llvm::SmallVector<LinearOp> outputSide;
   /// Norm weights that become 1.
   llvm::SmallVector<ParamOp> norms;
+  /// lm_head when it reads the embedding table (tied embeddings): the
+  /// rotation unties it, since E M and (E diag(g)) M differ.
+  LinearOp tiedHead;
   int64_t hidden = 0;
 };
 
@@ -182,10 +185,13 @@ struct RotatePass : mlir::quark::impl::QuarkRotateBase<RotatePass> {
         return refuse(linear,
                       "'" + linear.getName() + "' has no plain weight param");
       if (linear.getWeight().getDefiningOp<ParamOp>().getName() ==
-          plan.embedding.getName())
-        return refuse(linear, "'" + linear.getName() +
-                                  "' shares the embedding table (tied "
-                                  "embeddings): untie it before rotating");
+          plan.embedding.getName()) {
+        if (linear->getParentOfType<BlockOp>() || plan.tiedHead)
+          return refuse(linear, "'" + linear.getName() +
+                                    "' reads the embedding table inside the "
+                                    "model; only a tied lm_head is untied");
+        plan.tiedHead = linear;
+      }
     }
     if (plan.inputSide.empty() || plan.outputSide.empty())
       return refuse(forward, "no linears read or write the residual stream");
@@ -234,6 +240,19 @@ struct RotatePass : mlir::quark::impl::QuarkRotateBase<RotatePass> {
     addParam(rotation.embedding);
     for (ParamOp norm : rotation.norms)
       addParam(norm);
+    // A tied head gets its own param, lm_head.weight, starting from the
+    // embedding table; the export then says tie_word_embeddings = false.
+    llvm::DenseMap<Operation *, ParamOp> initialValueOf;
+    if (LinearOp head = rotation.tiedHead) {
+      auto shared = head.getWeight().getDefiningOp<ParamOp>();
+      OpBuilder builder(shared);
+      auto own = ParamOp::create(builder, shared.getLoc(), shared.getType(),
+                                 builder.getStringAttr("lm_head.weight"),
+                                 StringAttr(), StringAttr());
+      head.getWeightMutable().assign(own);
+      initialValueOf[own] = shared;
+      ++numUntied;
+    }
     llvm::DenseMap<Operation *, LinearOp> linearOfWeight;
     for (auto &[op, norm] : rotation.inputSide) {
       auto linear = cast<LinearOp>(op);
@@ -273,6 +292,8 @@ struct RotatePass : mlir::quark::impl::QuarkRotateBase<RotatePass> {
     WeightStore store(modelDir.str());
     store.setCaching(false);
     auto read = [&](ParamOp param) {
+      if (ParamOp initial = initialValueOf.lookup(param))
+        param = initial;
       return store.get(param.getName(), param.getFile().value_or(""));
     };
     int64_t n = rotation.hidden;
@@ -345,6 +366,10 @@ struct RotatePass : mlir::quark::impl::QuarkRotateBase<RotatePass> {
         param.setFileAttr(file);
       ++numUnits;
     }
+
+    for (auto &[own, shared] : initialValueOf)
+      if (shared->use_empty())
+        shared->erase();
 
     llvm::json::Object entry{{"name", "rotation"},
                              {"r1", true},

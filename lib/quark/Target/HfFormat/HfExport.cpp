@@ -118,15 +118,24 @@ private:
     if (!checkpoint)
       return param.emitError() << llvm::toString(checkpoint.takeError());
     std::optional<TensorRef> ref = (*checkpoint)->find(name);
-    if (!ref)
+    std::optional<llvm::StringRef> file = param.getFile();
+    if (!ref && !file)
       return param.emitError()
              << "the model checkpoint has no tensor '" << name << "'";
-    TensorRef tensor = *ref;
-    if (std::optional<llvm::StringRef> file = param.getFile()) {
+    if (file) {
       // Rewritten by an algorithm (float32 in its file): written in the
-      // checkpoint's dtype for that tensor, which the model computes in.
-      TensorDType dtype = tensor.info->dtype;
-      llvm::SmallVector<int64_t, 4> shape = tensor.info->shape;
+      // checkpoint's dtype for that tensor, which the model computes in;
+      // a tensor the algorithm added (an untied lm_head) in the param's.
+      TensorDType dtype = TensorDType::F32;
+      llvm::SmallVector<int64_t, 4> shape(param.getType().getShape());
+      if (ref) {
+        dtype = ref->info->dtype;
+        shape = ref->info->shape;
+      } else if (param.getType().getElementType().isBF16()) {
+        dtype = TensorDType::BF16;
+      } else if (param.getType().getElementType().isF16()) {
+        dtype = TensorDType::F16;
+      }
       WeightStore *weights = &store;
       std::string path = file->str();
       return add(
@@ -140,6 +149,7 @@ private:
                                        value->floats());
            }});
     }
+    TensorRef tensor = *ref;
     return add(param, {name, tensor.info->dtype, tensor.info->shape,
                        [tensor]() -> llvm::Expected<Bytes> {
                          llvm::ArrayRef<uint8_t> bytes = tensor.bytes();
@@ -549,6 +559,12 @@ llvm::Error writeFolder(ModuleOp module, const ManifestBuilder &manifest,
   if (!config || !config->getAsObject())
     return makeError(configIn + ": not a JSON object");
   (*config->getAsObject())["quantization_config"] = quantizationConfig;
+  // A head an algorithm untied (quark-rotate) is its own tensor now.
+  bool ownHead = false;
+  module.walk(
+      [&](ParamOp param) { ownHead |= param.getName() == "lm_head.weight"; });
+  if (ownHead)
+    (*config->getAsObject())["tie_word_embeddings"] = false;
   llvm::SmallString<256> configOut(dir);
   llvm::sys::path::append(configOut, "config.json");
   if (llvm::Error error = writeJson(configOut, *config))
