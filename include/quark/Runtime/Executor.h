@@ -17,12 +17,14 @@
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Runtime/Tensor.h"
 #include "quark/Runtime/WeightStore.h"
+#include "quark/Support/Hadamard.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/Error.h"
 
 #include <functional>
+#include <map>
 #include <vector>
 
 namespace mlir::quark {
@@ -91,6 +93,8 @@ private:
   llvm::DenseMap<Value, Tensor> constants;
   llvm::DenseMap<Value, bool> constness;
   llvm::DenseMap<Block *, std::vector<std::vector<Value>>> deaths;
+  /// quark.hadamard's rotations by size, built once per executor.
+  std::map<int64_t, HadamardRotation> rotations;
 };
 
 /// Converts a DenseElementsAttr (float or integer) to a tensor.

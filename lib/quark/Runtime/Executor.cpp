@@ -2,8 +2,6 @@
 
 #include "quark/Runtime/Executor.h"
 
-#include "quark/Support/Hadamard.h"
-
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Runtime/Kernels.h"
 #include "quark/Support/Parallel.h"
@@ -529,12 +527,16 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
           .Case([&](HadamardOp rotate) -> llvm::Error {
             const Tensor &x = *inputs[0];
             int64_t n = x.dim(-1);
-            llvm::Expected<HadamardRotation> rotation =
-                HadamardRotation::get(n);
-            if (!rotation)
-              return opError(op, llvm::toString(rotation.takeError()));
+            auto cached = rotations.find(n);
+            if (cached == rotations.end()) {
+              llvm::Expected<HadamardRotation> rotation =
+                  HadamardRotation::get(n);
+              if (!rotation)
+                return opError(op, llvm::toString(rotation.takeError()));
+              cached = rotations.emplace(n, std::move(*rotation)).first;
+            }
             Tensor out = x.clone();
-            rotation->rotateRows(out.floats(), out.numElements() / n);
+            cached->second.rotateRows(out.floats(), out.numElements() / n);
             results.push_back(out);
             return llvm::Error::success();
           })

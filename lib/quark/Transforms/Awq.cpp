@@ -40,6 +40,29 @@ struct InputStatistics {
   explicit InputStatistics(int64_t channels) : secondMoment(channels) {}
   GptqHessian secondMoment; // one sample per token: (2/T) sum x x^T
   ChannelAbsMean meanAbs;
+  /// The scales the input is divided by once its group's are folded.
+  std::vector<float> foldedScales;
+
+  /// The second moment as a matrix, formed once for every linear reading
+  /// the input.
+  const std::vector<float> &moment() {
+    if (matrix.empty())
+      matrix = secondMoment.matrix();
+    return matrix;
+  }
+  /// The moment of the divided inputs, for the clip search; only once every
+  /// scale search (which reads moment()) is done.
+  const std::vector<float> &foldedMoment() {
+    moment();
+    if (!foldedScales.empty()) {
+      divideHessian(matrix, foldedScales);
+      foldedScales.clear();
+    }
+    return matrix;
+  }
+
+private:
+  std::vector<float> matrix;
 };
 
 /// llm-awq leaves query and key projections unclipped (their errors pass
@@ -65,22 +88,14 @@ struct AwqPass : mlir::quark::impl::QuarkAwqBase<AwqPass> {
 
   llvm::Error processLayer(LayerContext &layer) {
     // The quantized weights AWQ can score, and the groups that hold one.
-    llvm::MapVector<Operation *, TensorQuantSpec> numerics;
-    WalkResult walked = layer.getBlock().getBody().walk([&](LinearOp linear) {
-      FailureOr<std::optional<TensorQuantSpec>> spec =
-          elementwiseWeightNumerics(
-              linear, layer.getModelFloat(), [&](llvm::StringRef why) {
-                linear.emitWarning() << "awq: '" << linear.getName() << "' "
-                                     << why << "; AWQ leaves it as it is";
-              });
-      if (failed(spec))
-        return WalkResult::interrupt();
-      if (*spec)
-        numerics.insert({linear, **spec});
-      return WalkResult::advance();
-    });
-    if (walked.wasInterrupted())
-      return layerError("a weight spec does not resolve");
+    llvm::Expected<llvm::MapVector<Operation *, TensorQuantSpec>> found =
+        layerWeightNumerics(layer, [](LinearOp linear, llvm::StringRef why) {
+          linear.emitWarning() << "awq: '" << linear.getName() << "' " << why
+                               << "; AWQ leaves it as it is";
+        });
+    if (!found)
+      return found.takeError();
+    llvm::MapVector<Operation *, TensorQuantSpec> &numerics = *found;
     if (numerics.empty())
       return llvm::Error::success();
     SmallVector<ScalingGroup> groups;
@@ -129,9 +144,8 @@ struct AwqPass : mlir::quark::impl::QuarkAwqBase<AwqPass> {
     if (!ran)
       return ran.takeError();
 
-    // Scale search and folding, group by group. `inputScales` remembers
-    // what each scaled input is now divided by, for the clip search.
-    llvm::DenseMap<Value, std::vector<float>> inputScales;
+    // Scale search and folding, group by group; each scaled input
+    // remembers its scales for the clip search.
     for (ScalingGroup &group : groups) {
       // mean |x| over the consumer that sees the most tokens (the router
       // and not an expert, in an MoE group).
@@ -144,31 +158,29 @@ struct AwqPass : mlir::quark::impl::QuarkAwqBase<AwqPass> {
       if (!widest || widest->meanAbs.tokens() == 0)
         continue; // an MoE group no token reached
       std::vector<Tensor> weights;
-      std::vector<std::vector<float>> moments;
-      SmallVector<AwqLinear> linears;
       for (LinearOp consumer : group.consumers) {
         llvm::Expected<Tensor> weight =
             layer.read(consumer.getWeight().getDefiningOp<ParamOp>());
         if (!weight)
           return weight.takeError();
         weights.push_back(std::move(*weight));
-        InputStatistics &stats = *statistics[consumer.getInput()];
-        // Only scored linears need their input's moment.
-        bool scored =
-            numerics.count(consumer) && stats.secondMoment.samples() > 0;
-        moments.push_back(scored ? stats.secondMoment.matrix()
-                                 : std::vector<float>());
       }
-      for (auto [index, consumer] : llvm::enumerate(group.consumers)) {
-        auto spec = numerics.find(consumer);
+      SmallVector<AwqLinear> linears;
+      for (auto [index, constConsumer] : llvm::enumerate(group.consumers)) {
+        LinearOp consumer = constConsumer;
+        InputStatistics &stats = *statistics[consumer.getInput()];
         const Tensor &weight = weights[index];
         AwqLinear linear;
-        linear.spec = moments[index].empty() ? nullptr : &spec->second;
         linear.rows = weight.dim(0);
         linear.cols = weight.dim(1);
         linear.weight = weight.floats();
-        linear.hessian = moments[index];
-        linear.tokens = statistics[consumer.getInput()]->meanAbs.tokens();
+        linear.tokens = stats.meanAbs.tokens();
+        // Only scored linears need their input's moment.
+        auto spec = numerics.find(consumer);
+        if (spec != numerics.end() && stats.secondMoment.samples() > 0) {
+          linear.spec = &spec->second;
+          linear.hessian = stats.moment();
+        }
         linears.push_back(linear);
       }
       llvm::Expected<AwqScaleSearch> search =
@@ -176,28 +188,11 @@ struct AwqPass : mlir::quark::impl::QuarkAwqBase<AwqPass> {
       if (!search)
         return layerError("group of '" + group.producerName() +
                           "': " + llvm::toString(search.takeError()));
-      const std::vector<float> &scales = search->scales;
-      for (auto [consumer, weight] : llvm::zip(group.consumers, weights)) {
-        Tensor scaled = weight.clone();
-        scaleColumns(scaled.floats(), scaled.dim(0), scaled.dim(1), scales);
-        layer.update(consumer.getWeight().getDefiningOp<ParamOp>(),
-                     std::move(scaled));
-        inputScales[consumer.getInput()] = scales;
-      }
-      for (ParamOp param : group.producerParams) {
-        llvm::Expected<Tensor> value = layer.read(param);
-        if (!value)
-          return value.takeError();
-        Tensor divided = value->clone();
-        int64_t rows = divided.shape().empty() ? 1 : divided.dim(0);
-        if (rows != group.channels)
-          return layerError(llvm::formatv("'{0}' has {1} rows for {2} channels",
-                                          param.getName(), rows,
-                                          group.channels));
-        divideRows(divided.floats(), rows, divided.numElements() / rows,
-                   scales);
-        layer.update(param, std::move(divided));
-      }
+      if (llvm::Error error =
+              foldGroupScales(layer, group, weights, search->scales))
+        return error;
+      for (LinearOp consumer : group.consumers)
+        statistics[consumer.getInput()]->foldedScales = search->scales;
       ++numGroups;
     }
     if (!clip)
@@ -211,10 +206,6 @@ struct AwqPass : mlir::quark::impl::QuarkAwqBase<AwqPass> {
       if (stats.secondMoment.samples() == 0 || !awqCanClip(spec) ||
           isQueryOrKey(linear.getName()))
         continue;
-      std::vector<float> moment = stats.secondMoment.matrix();
-      auto divided = inputScales.find(linear.getInput());
-      if (divided != inputScales.end())
-        divideHessian(moment, divided->second);
       auto param = linear.getWeight().getDefiningOp<ParamOp>();
       llvm::Expected<Tensor> weight = layer.read(param);
       if (!weight)
@@ -222,7 +213,7 @@ struct AwqPass : mlir::quark::impl::QuarkAwqBase<AwqPass> {
       Tensor clipped = weight->clone();
       llvm::Expected<std::vector<float>> maxima =
           awqClip(spec, clipped.dim(0), clipped.dim(1), clipped.floats(),
-                  moment, clipOptions);
+                  stats.foldedMoment(), clipOptions);
       if (!maxima)
         return layerError("'" + linear.getName() +
                           "': " + llvm::toString(maxima.takeError()));

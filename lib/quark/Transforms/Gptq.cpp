@@ -38,22 +38,17 @@ struct GptqPass : mlir::quark::impl::QuarkGptqBase<GptqPass> {
     // The stages: linears grouped by the value they read, in order.
     llvm::MapVector<Value, SmallVector<std::pair<LinearOp, TensorQuantSpec>>>
         stages;
-    WalkResult walked = layer.getBlock().getBody().walk([&](LinearOp linear) {
-      FailureOr<std::optional<TensorQuantSpec>> numerics =
-          elementwiseWeightNumerics(
-              linear, layer.getModelFloat(), [&](llvm::StringRef why) {
-                linear.emitWarning()
-                    << "gptq: '" << linear.getName() << "' " << why
-                    << "; its weight is rounded to nearest instead";
-              });
-      if (failed(numerics))
-        return WalkResult::interrupt();
-      if (*numerics)
-        stages[linear.getInput()].push_back({linear, **numerics});
-      return WalkResult::advance();
-    });
-    if (walked.wasInterrupted())
-      return layerError("a weight spec does not resolve");
+    llvm::Expected<llvm::MapVector<Operation *, TensorQuantSpec>> numerics =
+        layerWeightNumerics(layer, [](LinearOp linear, llvm::StringRef why) {
+          linear.emitWarning() << "gptq: '" << linear.getName() << "' " << why
+                               << "; its weight is rounded to nearest instead";
+        });
+    if (!numerics)
+      return numerics.takeError();
+    for (auto &[op, spec] : *numerics) {
+      auto linear = cast<LinearOp>(op);
+      stages[linear.getInput()].push_back({linear, spec});
+    }
     GptqOptions gptq;
     gptq.blockSize = blockSize;
     gptq.dampPercent = dampPercent;

@@ -4,6 +4,7 @@
 
 #include "QuantizationUtils.h"
 
+#include "quark/Algorithms/SmoothQuant.h"
 #include "quark/Analysis/ScalingGroups.h"
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Config/QuantConfig.h"
@@ -297,6 +298,13 @@ LogicalResult mlir::quark::recordAlgoConfig(ModuleOp module,
       QuantConfig::fromAttr(attr, [&] { return module.emitError(); });
   if (failed(config))
     return failure();
+  // `model.layers` for layers named `model.layers.N`.
+  if (BlockOp first = firstDecoderLayer(module)) {
+    llvm::StringRef name = first.getName();
+    size_t dot = name.rfind('.');
+    entry["model_decoder_layers"] =
+        dot == llvm::StringRef::npos ? "" : name.take_front(dot).str();
+  }
   config->algoConfig.push_back(llvm::json::Value(std::move(entry)));
   module->setAttr(kQuantConfigAttr, config->toAttr(module.getContext()));
   return success();
@@ -462,13 +470,7 @@ LogicalResult mlir::quark::runLayerwise(
     bar.update(++finished);
   }
   bar.finish();
-  // `model.layers` for layers named `model.layers.N`.
-  llvm::json::Object entry = options.algoConfig;
-  llvm::StringRef firstName = blocks.front().getName();
-  size_t dot = firstName.rfind('.');
-  entry["model_decoder_layers"] =
-      dot == llvm::StringRef::npos ? "" : firstName.take_front(dot).str();
-  return recordAlgoConfig(module, std::move(entry));
+  return recordAlgoConfig(module, options.algoConfig);
 }
 
 llvm::json::Array mlir::quark::scalingLayersConfig(ModuleOp module) {
@@ -575,6 +577,59 @@ mlir::quark::getAlgorithmModule(ModuleOp module, llvm::StringRef algorithm,
   if (!forward || forward.isExternal())
     return fail("the module has no @forward function");
   return AlgorithmModule{modelDir, forward};
+}
+
+std::pair<int64_t, int64_t> mlir::quark::matrixShape(const Tensor &value) {
+  int64_t rows = value.shape().empty() ? 1 : value.shape().front();
+  return {rows, rows == 0 ? 0 : value.numElements() / rows};
+}
+
+llvm::Error mlir::quark::foldGroupScales(LayerContext &layer,
+                                         const ScalingGroup &group,
+                                         llvm::ArrayRef<Tensor> consumerWeights,
+                                         llvm::ArrayRef<float> scales) {
+  for (auto [constConsumer, weight] :
+       llvm::zip(group.consumers, consumerWeights)) {
+    LinearOp consumer = constConsumer;
+    Tensor scaled = weight.clone();
+    auto [rows, cols] = matrixShape(scaled);
+    scaleColumns(scaled.floats(), rows, cols, scales);
+    layer.update(consumer.getWeight().getDefiningOp<ParamOp>(),
+                 std::move(scaled));
+  }
+  for (ParamOp param : group.producerParams) {
+    llvm::Expected<Tensor> value = layer.read(param);
+    if (!value)
+      return value.takeError();
+    Tensor divided = value->clone();
+    auto [rows, cols] = matrixShape(divided);
+    if (rows != group.channels)
+      return layerError(llvm::formatv("'{0}' has {1} rows for {2} channels",
+                                      param.getName(), rows, group.channels));
+    divideRows(divided.floats(), rows, cols, scales);
+    layer.update(param, std::move(divided));
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<llvm::MapVector<Operation *, TensorQuantSpec>>
+mlir::quark::layerWeightNumerics(
+    LayerContext &layer,
+    llvm::function_ref<void(LinearOp, llvm::StringRef)> unsupported) {
+  llvm::MapVector<Operation *, TensorQuantSpec> numerics;
+  WalkResult walked = layer.getBlock().getBody().walk([&](LinearOp linear) {
+    FailureOr<std::optional<TensorQuantSpec>> spec = elementwiseWeightNumerics(
+        linear, layer.getModelFloat(),
+        [&](llvm::StringRef why) { unsupported(linear, why); });
+    if (failed(spec))
+      return WalkResult::interrupt();
+    if (*spec)
+      numerics.insert({linear, **spec});
+    return WalkResult::advance();
+  });
+  if (walked.wasInterrupted())
+    return layerError("a weight spec does not resolve");
+  return numerics;
 }
 
 std::string mlir::quark::layerRelativeName(llvm::StringRef name,

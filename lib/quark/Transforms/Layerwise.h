@@ -23,6 +23,7 @@
 #ifndef QUARK_LIB_TRANSFORMS_LAYERWISE_H
 #define QUARK_LIB_TRANSFORMS_LAYERWISE_H
 
+#include "quark/Analysis/ScalingGroups.h"
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Runtime/Executor.h"
 #include "quark/Runtime/WeightStore.h"
@@ -31,6 +32,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/Support/JSON.h"
 
 #include <functional>
@@ -46,7 +48,7 @@ struct LayerwiseOptions {
   bool overwrite = false;
   /// The algorithm's name: its folder in checkpointDir.
   std::string algorithm;
-  /// Its Quark AlgoConfig entry (name and settings; the engine adds
+  /// Its Quark AlgoConfig entry (name and settings; recordAlgoConfig adds
   /// model_decoder_layers), appended to the module's algo_config when the
   /// run succeeds. It holds every setting, so it is also what the
   /// checkpoint's fingerprint takes of them.
@@ -161,8 +163,20 @@ FailureOr<std::optional<TensorQuantSpec>> elementwiseWeightNumerics(
     LinearOp linear, Type modelFloat,
     llvm::function_ref<void(llvm::StringRef)> unsupported);
 
-/// Appends `entry` to the algo_config of the module's quantization config,
-/// which the exporters write.
+/// Rows and columns of a weight viewed as [first dim, rest].
+std::pair<int64_t, int64_t> matrixShape(const Tensor &value);
+
+/// Folds per-channel `scales` into `group` (SmoothQuant, AWQ): the
+/// consumers' weights (`consumerWeights`, as read, in the group's order)
+/// times s column by column, the producer's params divided by s row by
+/// row; the float function is unchanged.
+llvm::Error foldGroupScales(LayerContext &layer, const ScalingGroup &group,
+                            llvm::ArrayRef<Tensor> consumerWeights,
+                            llvm::ArrayRef<float> scales);
+
+/// Appends `entry`, with its model_decoder_layers (`model.layers` for
+/// layers named `model.layers.N`), to the algo_config of the module's
+/// quantization config, which the exporters write.
 LogicalResult recordAlgoConfig(ModuleOp module, llvm::json::Object entry);
 
 /// One tensor of an algorithm's per-layer file.
@@ -181,6 +195,14 @@ ParamFileEntry rewrittenParamEntry(ParamOp param, const Tensor &value,
 /// Writes `entries` to the safetensors file `path` (atomically).
 llvm::Error writeParamFile(llvm::StringRef path,
                            std::vector<ParamFileEntry> entries);
+
+/// elementwiseWeightNumerics of every linear of `layer` that has them,
+/// keyed by the LinearOp in program order; `unsupported` is told about the
+/// others that have a weight spec. An error when a spec does not resolve.
+llvm::Expected<llvm::MapVector<Operation *, TensorQuantSpec>>
+layerWeightNumerics(
+    LayerContext &layer,
+    llvm::function_ref<void(LinearOp, llvm::StringRef)> unsupported);
 
 /// An error for an algorithm's processLayer to return.
 llvm::Error layerError(const llvm::Twine &message);

@@ -381,12 +381,6 @@ struct RotatePass : mlir::quark::impl::QuarkRotateBase<RotatePass> {
                              {"random_r2", false},
                              {"online_r1_rotation", false},
                              {"trainable", false}};
-    if (BlockOp first = firstDecoderLayer(module)) {
-      llvm::StringRef name = first.getName();
-      size_t dot = name.rfind('.');
-      entry["model_decoder_layers"] =
-          dot == llvm::StringRef::npos ? "" : name.take_front(dot).str();
-    }
     if (failed(recordAlgoConfig(module, std::move(entry))))
       return signalPassFailure();
   }

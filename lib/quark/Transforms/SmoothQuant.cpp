@@ -39,12 +39,6 @@ using namespace mlir::quark;
 
 namespace {
 
-/// Rows and columns of a weight viewed as [first dim, rest].
-std::pair<int64_t, int64_t> matrixShape(const Tensor &value) {
-  int64_t rows = value.shape().empty() ? 1 : value.shape().front();
-  return {rows, rows == 0 ? 0 : value.numElements() / rows};
-}
-
 /// What one run of a decoder layer tells about a scaling group.
 struct GroupStatistics {
   const ScalingGroup *group;
@@ -144,26 +138,9 @@ smoothLayer(LayerContext &layer, ScaleChooser chooseScales,
     llvm::Expected<std::vector<float>> scales = chooseScales(statistics);
     if (!scales)
       return scales.takeError();
-    for (auto [consumer, weight] :
-         llvm::zip(group.consumers, statistics.weights)) {
-      Tensor scaled = weight.clone();
-      auto [rows, cols] = matrixShape(scaled);
-      scaleColumns(scaled.floats(), rows, cols, *scales);
-      layer.update(consumer.getWeight().getDefiningOp<ParamOp>(),
-                   std::move(scaled));
-    }
-    for (ParamOp param : group.producerParams) {
-      llvm::Expected<Tensor> value = layer.read(param);
-      if (!value)
-        return value.takeError();
-      Tensor divided = value->clone();
-      auto [rows, cols] = matrixShape(divided);
-      if (rows != group.channels)
-        return layerError(llvm::formatv("'{0}' has {1} rows for {2} channels",
-                                        param.getName(), rows, group.channels));
-      divideRows(divided.floats(), rows, cols, *scales);
-      layer.update(param, std::move(divided));
-    }
+    if (llvm::Error error =
+            foldGroupScales(layer, group, statistics.weights, *scales))
+      return error;
     ++numGroups;
   }
   return llvm::Error::success();
