@@ -1,0 +1,83 @@
+//===- Passes.h - quark conversions and GPU pipelines -----------*- C++ -*-===//
+
+#ifndef QUARK_CONVERSION_PASSES_H
+#define QUARK_CONVERSION_PASSES_H
+
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
+
+#include <string>
+
+namespace mlir {
+class OpPassManager;
+namespace quark {
+
+#define GEN_PASS_DECL
+#include "quark/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "quark/Conversion/Passes.h.inc"
+
+/// Options of quark-lower-to-rocdl-pipeline.
+struct RocdlPipelineOptions
+    : public PassPipelineOptions<RocdlPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("AMD GPU: gfx942, gfx90a, gfx950, gfx1100"),
+      llvm::cl::init("gfx942")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("folder with amdgcn/bitcode and llvm/bin/ld.lld (default: "
+                     "$ROCM_PATH, else the one the build set up)"),
+      llvm::cl::init("")};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("gpu-module-to-binary format: bin (HSACO), isa, llvm"),
+      llvm::cl::init("bin")};
+  PassOptions::Option<std::string> outputDir{
+      *this, "dir",
+      llvm::cl::desc("write the kernels and kernels.json here (optional)"),
+      llvm::cl::init("")};
+};
+
+/// Options of quark-lower-to-nvvm-pipeline.
+struct NvvmPipelineOptions
+    : public PassPipelineOptions<NvvmPipelineOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("NVIDIA GPU: sm_90, sm_80, ..."),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX version feature"),
+      llvm::cl::init("+ptx80")};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("gpu-module-to-binary format: isa (PTX), bin (cubin, "
+                     "needs ptxas), fatbin"),
+      llvm::cl::init("isa")};
+  PassOptions::Option<std::string> outputDir{
+      *this, "dir",
+      llvm::cl::desc("write the kernels and kernels.json here (optional)"),
+      llvm::cl::init("")};
+};
+
+/// quark -> linalg -> bufferized loops -> gpu kernels -> ROCDL -> HSACO.
+void buildQuarkToRocdlPipeline(OpPassManager &pm,
+                               const RocdlPipelineOptions &options);
+/// The same kernels for NVIDIA: NVVM -> PTX / cubin.
+void buildQuarkToNvvmPipeline(OpPassManager &pm,
+                              const NvvmPipelineOptions &options);
+/// quark -> linalg -> loops -> LLVM dialect for the host CPU, with C
+/// interfaces (`_mlir_ciface_<fn>`) and results as out-parameters: what
+/// quark-run-kernel JIT-compiles.
+void buildQuarkToCpuPipeline(OpPassManager &pm);
+
+/// Registers the three pipelines with the pass registry.
+void registerQuarkPipelines();
+
+/// The ROCm toolkit folder the build prepared (amdgcn/bitcode and
+/// llvm/bin/ld.lld as links to Debian's files), or "" if none.
+std::string defaultRocmToolkitPath();
+
+} // namespace quark
+} // namespace mlir
+
+#endif // QUARK_CONVERSION_PASSES_H

@@ -1,0 +1,95 @@
+//===- Passes.td - quark conversions to upstream dialects --*- tablegen -*-===//
+//
+// quark -> linalg, and the steps of the GPU and CPU pipelines that upstream
+// MLIR does not provide.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUARK_CONVERSION_PASSES_TD
+#define QUARK_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertQuarkToLinalg : Pass<"convert-quark-to-linalg", "::mlir::ModuleOp"> {
+  let summary = "Lowers quantized quark ops to linalg with Quark's numerics";
+  let description = [{
+    Rewrites `quark.quantize`, `quark.dequantize`, `quark.fake_quant`,
+    `quark.unpack`, `quark.storage_cast` and `quark.linear` as
+    `linalg.generic` ops over `arith` / `math`, computing exactly what the
+    Support numerics compute:
+
+    * integer codes: `clamp(round(x * (1 / max(scale, FLT_MIN))) + zp)` with
+      the spec's rounding (half even by default; a NaN gives the zero point),
+      dequantized as `float(code - zp) * scale`;
+    * narrow floats (fp8 e4m3 / e5m2 and their fnuz forms, e5m3, fp6, fp4):
+      `x / scale` encoded round-half-even with saturation by explicit bit
+      arithmetic (upstream `arith.truncf` has no lowering for these types on
+      the CPU, and its APFloat lowering overflows to NaN), with Quark's
+      special cases (fp4 / fp6 drop the sign of zero; NaN keeps the format's
+      NaN code or its largest value);
+    * scales per tensor, per channel, per group (`k floordiv group`) and per
+      block are indexing maps; f32, bf16, f16 and E8M0 scale types decode to
+      f32;
+    * packed int4 / uint4 (eight per i32 word, `reorder` or `order`) and fp4
+      (two per byte) unpack by shifting the word selected by `k floordiv n`.
+
+    Codes become their storage types (`i8`, `i4`, `f8E4M3FN`, `f4E2M1FN`,
+    ...), function signatures included. A `quark.linear` becomes a GEMM
+    `linalg.generic` over `[M, N, K]` with f32 accumulation; when both its
+    operands are dequantized int8 (or both fp8) codes with per-tensor or
+    per-row scales, the GEMM multiplies the codes (i32 accumulation for
+    int8) and applies `acc * scale_x[m] * scale_w[n]` in an epilogue, the
+    form of a W8A8 kernel. The decoding of weights (unpack, dequantize) is
+    then fused into the GEMM's body, so a W4A16 GEMM reads packed words and
+    scales directly.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::math::MathDialect",
+                           "::mlir::tensor::TensorDialect"];
+  let options = [
+    Option<"fuseWeightDecoding", "fuse-weight-decoding", "bool",
+           /*default=*/"true",
+           "fuse unpack / dequantize producers into the GEMMs that read them">,
+  ];
+}
+
+def QuarkOutlineLinearKernels : Pass<"quark-outline-linear-kernels",
+                                     "::mlir::ModuleOp"> {
+  let summary = "Extracts every quantized linear layer as a kernel function";
+  let description = [{
+    For each `quark.linear` whose weight is decoded from stored codes
+    (`quark.dequantize`, through `quark.unpack` for packed codes), builds a
+    function taking the activation (with `tokens` rows), the stored codes,
+    scales and zero points, and returning the output. Layers with the same
+    shapes and specs share one kernel; the module then holds only these
+    kernel functions (the model is dropped) and each carries
+    `quark.layers`, the names of the layers it serves.
+  }];
+  let options = [
+    Option<"tokens", "tokens", "int64_t", /*default=*/"16",
+           "rows of the activation (tokens in a batch) the kernels are built for">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::quark::QuarkDialect"];
+}
+
+def QuarkWriteGpuBinaries : Pass<"quark-write-gpu-binaries",
+                                 "::mlir::ModuleOp"> {
+  let summary = "Writes the kernels of gpu.binary ops and a launch manifest";
+  let description = [{
+    Writes each object of every `gpu.binary` to
+    `<dir>/<binary>.<chip>.<hsaco|cubin|ptx|s>` and `<dir>/kernels.json`:
+    for every host function, its memref arguments (shape and element type)
+    and its `gpu.launch_func` ops in order, with the kernel's grid and block
+    sizes and where each kernel argument comes from (a function argument or
+    a buffer the function allocates). The HIP launcher runs a function from
+    this manifest. Files are written atomically.
+  }];
+  let options = [
+    Option<"outputDir", "dir", "std::string", /*default=*/"",
+           "folder to write the kernel files into (created if missing)">,
+  ];
+}
+
+#endif // QUARK_CONVERSION_PASSES_TD

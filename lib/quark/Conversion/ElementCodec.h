@@ -1,0 +1,58 @@
+//===- ElementCodec.h - Quark's per-element numerics as arith ops -*- C++ -*-//
+//
+// The scalar formulas of Support/ScalarQuant.h and Support/MiniFloat.h,
+// emitted as arith/math operations on f32 and i32 values, for the bodies of
+// the linalg ops convert-quark-to-linalg builds. Every builder here mirrors
+// one Support function; the CPU-JIT tests compare the two bit for bit.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUARK_CONVERSION_ELEMENTCODEC_H
+#define QUARK_CONVERSION_ELEMENTCODEC_H
+
+#include "quark/Support/QuantLayout.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Value.h"
+
+namespace mlir::quark {
+
+/// How the elements of one spec are quantized and dequantized.
+class ElementCodec {
+public:
+  explicit ElementCodec(const TensorQuantSpec &spec);
+
+  /// The element type codes are held in after conversion: a signless
+  /// integer for integer codes, the builtin narrow float type where MLIR has
+  /// one (f8E4M3FN, f4E2M1FN, ...), i8 for e5m3.
+  Type storageType(MLIRContext *context) const;
+  bool isInteger() const;
+  unsigned bits() const;
+
+  /// Code of the f32 `x` (as the storage type) given its f32 `scale` and,
+  /// for integers, the i32 `zeroPoint` (null for symmetric specs).
+  Value quantize(OpBuilder &b, Location loc, Value x, Value scale,
+                 Value zeroPoint) const;
+  /// f32 value of a code of the storage type.
+  Value dequantize(OpBuilder &b, Location loc, Value code, Value scale,
+                   Value zeroPoint) const;
+  /// The code as a signed i32 (integers) or its bit pattern (floats).
+  Value codeToI32(OpBuilder &b, Location loc, Value code) const;
+
+private:
+  TensorQuantSpec spec_;
+};
+
+/// f32 of a scale of any float type (bf16, f16, f32, f8E8M0FNU).
+Value scaleToF32(OpBuilder &b, Location loc, Value scale);
+/// i32 of a zero point of any integer type (extended by `isUnsigned`).
+Value zeroPointToI32(OpBuilder &b, Location loc, Value zeroPoint,
+                     bool isUnsigned);
+/// Converts an f32 to `type` (round half even) or returns it for f32.
+Value f32To(OpBuilder &b, Location loc, Value value, Type type);
+/// Widens any float to f32.
+Value toF32(OpBuilder &b, Location loc, Value value);
+
+} // namespace mlir::quark
+
+#endif // QUARK_CONVERSION_ELEMENTCODEC_H

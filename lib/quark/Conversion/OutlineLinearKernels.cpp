@@ -1,0 +1,169 @@
+//===- OutlineLinearKernels.cpp - quark-outline-linear-kernels ------------===//
+//
+// A model's quantized linear layers as kernel functions: the activation (and
+// its quantization, for W8A8), the weight's decoding from stored codes, and
+// the GEMM. Layers of one shape and spec share a kernel.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quark/Conversion/Passes.h"
+
+#include "quark/Dialect/Quark/IR/QuarkOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+namespace mlir::quark {
+#define GEN_PASS_DEF_QUARKOUTLINELINEARKERNELS
+#include "quark/Conversion/Passes.h.inc"
+} // namespace mlir::quark
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace {
+
+/// The ops of one quantized linear, producers first, and the activation
+/// value the kernel takes as its first argument.
+struct LinearChain {
+  Value activation;
+  SmallVector<Operation *> ops;
+  /// The ops whose results have the activation's rows.
+  SmallVector<Operation *> rowOps;
+};
+
+std::optional<LinearChain> matchChain(LinearOp linear) {
+  auto weight = linear.getWeight().getDefiningOp<DequantizeOp>();
+  if (!weight)
+    return std::nullopt;
+  LinearChain chain;
+  if (auto unpack = weight.getInput().getDefiningOp<UnpackOp>())
+    chain.ops.push_back(unpack);
+  chain.ops.push_back(weight);
+  chain.activation = linear.getInput();
+  if (auto dequant = linear.getInput().getDefiningOp<DequantizeOp>())
+    if (auto quant = dequant.getInput().getDefiningOp<QuantizeOp>()) {
+      chain.ops.push_back(quant);
+      chain.ops.push_back(dequant);
+      chain.rowOps = {quant, dequant};
+      chain.activation = quant.getInput();
+    }
+  chain.ops.push_back(linear);
+  chain.rowOps.push_back(linear);
+  return chain;
+}
+
+/// `type` with its leading dimensions replaced by `tokens` rows.
+RankedTensorType withRows(Type type, int64_t tokens) {
+  auto ranked = cast<RankedTensorType>(type);
+  return RankedTensorType::get({tokens, ranked.getShape().back()},
+                               ranked.getElementType());
+}
+
+struct OutlineLinearKernelsPass
+    : mlir::quark::impl::QuarkOutlineLinearKernelsBase<
+          OutlineLinearKernelsPass> {
+  using QuarkOutlineLinearKernelsBase::QuarkOutlineLinearKernelsBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (tokens <= 0) {
+      module.emitError("quark-outline-linear-kernels: tokens must be >= 1");
+      return signalPassFailure();
+    }
+    SmallVector<LinearOp> linears;
+    module.walk([&](LinearOp op) { linears.push_back(op); });
+
+    OpBuilder builder(module.getContext());
+    Block *kernelBlock = new Block();
+    builder.setInsertionPointToEnd(kernelBlock);
+    llvm::StringMap<func::FuncOp> bySignature;
+    SmallVector<func::FuncOp> kernels;
+    for (LinearOp linear : linears) {
+      std::optional<LinearChain> chain = matchChain(linear);
+      if (!chain)
+        continue;
+      // Arguments: the activation, then every value the chain reads from
+      // outside (codes, scales, zero points, bias) in first-use order.
+      SmallVector<Value> outside{chain->activation};
+      SmallVector<Type> argTypes{
+          withRows(chain->activation.getType(), tokens)};
+      llvm::SmallPtrSet<Operation *, 8> inChain(chain->ops.begin(),
+                                                chain->ops.end());
+      for (Operation *op : chain->ops)
+        for (Value operand : op->getOperands())
+          if (!inChain.contains(operand.getDefiningOp()) &&
+              !llvm::is_contained(outside, operand)) {
+            outside.push_back(operand);
+            argTypes.push_back(operand.getType());
+          }
+      Type resultType = withRows(linear.getType(), tokens);
+      auto kernel = func::FuncOp::create(
+          builder, linear.getLoc(), "kernel",
+          builder.getFunctionType(argTypes, {resultType}));
+      Block *body = kernel.addEntryBlock();
+      OpBuilder bodyBuilder = OpBuilder::atBlockEnd(body);
+      IRMapping mapping;
+      for (auto [value, arg] : llvm::zip(outside, body->getArguments()))
+        mapping.map(value, arg);
+      for (Operation *op : chain->ops) {
+        Operation *clone = bodyBuilder.clone(*op, mapping);
+        if (llvm::is_contained(chain->rowOps, op))
+          clone->getResult(0).setType(
+              withRows(op->getResult(0).getType(), tokens));
+      }
+      LinearOp cloned = cast<LinearOp>(&body->back());
+      cloned->removeAttr("quant");
+      func::ReturnOp::create(bodyBuilder, linear.getLoc(),
+                             cloned.getResult());
+
+      // Name by content: the printed function without its layer name.
+      cloned->setAttr("name", bodyBuilder.getStringAttr("kernel"));
+      std::string signature;
+      llvm::raw_string_ostream os(signature);
+      kernel.print(os, OpPrintingFlags().elideLargeElementsAttrs());
+      StringAttr layer = linear.getNameAttr();
+      auto [it, inserted] = bySignature.try_emplace(signature, kernel);
+      if (!inserted) {
+        kernel.erase();
+        func::FuncOp existing = it->second;
+        SmallVector<Attribute> layers(
+            existing->getAttrOfType<ArrayAttr>("quark.layers").getValue());
+        layers.push_back(layer);
+        existing->setAttr("quark.layers", builder.getArrayAttr(layers));
+        continue;
+      }
+      cloned->setAttr("name", layer);
+      kernel->setAttr("quark.layers", builder.getArrayAttr({layer}));
+      kernels.push_back(kernel);
+    }
+    if (kernels.empty()) {
+      delete kernelBlock;
+      module.emitError("quark-outline-linear-kernels: no quantized linear "
+                       "layer (a quark.linear whose weight is a "
+                       "quark.dequantize of stored codes); run "
+                       "quark-quantize-weights first");
+      return signalPassFailure();
+    }
+    // Name kernels after their first layer and the row count, then replace
+    // the module's contents with them.
+    for (func::FuncOp kernel : kernels) {
+      std::string name =
+          cast<StringAttr>(kernel->getAttrOfType<ArrayAttr>("quark.layers")[0])
+              .str();
+      for (char &c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+          c = '_';
+      kernel.setSymName(name + "_t" + std::to_string(tokens));
+    }
+    module.getBody()->clear();
+    module.getBody()->getOperations().splice(
+        module.getBody()->end(), kernelBlock->getOperations());
+    delete kernelBlock;
+  }
+};
+
+} // namespace

@@ -1,0 +1,110 @@
+//===- Pipelines.cpp - quark kernels to HSACO, PTX and the host CPU -------===//
+//
+// The pipelines are upstream passes in a fixed order after
+// convert-quark-to-linalg; they are written as textual pipelines so that
+// each step reads as it would on the mlir-opt command line.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quark/Conversion/Passes.h"
+
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::quark;
+
+#ifndef QUARK_ROCM_TOOLKIT_DIR
+#define QUARK_ROCM_TOOLKIT_DIR ""
+#endif
+
+std::string mlir::quark::defaultRocmToolkitPath() {
+  if (std::optional<std::string> env = llvm::sys::Process::GetEnv("ROCM_PATH"))
+    return *env;
+  return QUARK_ROCM_TOOLKIT_DIR;
+}
+
+/// quark -> linalg -> bufferized parallel loops -> outlined gpu kernels.
+/// Each kernel thread computes one element of a 16x16 output tile (the
+/// reduction of a GEMM stays a loop in the thread).
+static const char *kKernelPrefix =
+    "convert-quark-to-linalg, canonicalize, cse, "
+    "one-shot-bufferize{bufferize-function-boundaries "
+    "function-boundary-type-conversion=identity-layout-map}, "
+    "func.func(convert-linalg-to-parallel-loops, "
+    "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16}, "
+    "gpu-map-parallel-loops, convert-parallel-loops-to-gpu), "
+    "canonicalize, gpu-launch-sink-index-computations, gpu-kernel-outlining, "
+    "lower-affine, convert-scf-to-cf, canonicalize, cse";
+
+static void addPipeline(OpPassManager &pm, const std::string &text) {
+  if (failed(parsePassPipeline(text, pm, llvm::errs())))
+    llvm::report_fatal_error("quark: invalid built-in pass pipeline");
+}
+
+static std::string writeStep(const std::string &dir) {
+  return dir.empty() ? std::string()
+                     : ", quark-write-gpu-binaries{dir=" + dir + "}";
+}
+
+void mlir::quark::buildQuarkToRocdlPipeline(
+    OpPassManager &pm, const RocdlPipelineOptions &options) {
+  std::string toolkit = options.toolkit.empty() ? defaultRocmToolkitPath()
+                                                : std::string(options.toolkit);
+  std::string chip = options.chip;
+  std::string text = std::string(kKernelPrefix) +
+                     ", rocdl-attach-target{chip=" + chip + "}, " +
+                     "gpu.module(convert-gpu-to-rocdl{chipset=" + chip +
+                     " runtime=HIP use-bare-ptr-memref-call-conv=true}, "
+                     "reconcile-unrealized-casts), " +
+                     "gpu-module-to-binary{format=" +
+                     std::string(options.format) + " toolkit=" + toolkit +
+                     "}" + writeStep(options.outputDir);
+  addPipeline(pm, text);
+}
+
+void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
+                                           const NvvmPipelineOptions &options) {
+  std::string text =
+      std::string(kKernelPrefix) + ", nvvm-attach-target{chip=" +
+      std::string(options.chip) + " features=" + std::string(options.features) +
+      "}, gpu.module(convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}, "
+      "reconcile-unrealized-casts), gpu-module-to-binary{format=" +
+      std::string(options.format) + "}" + writeStep(options.outputDir);
+  addPipeline(pm, text);
+}
+
+void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm) {
+  addPipeline(pm,
+              "convert-quark-to-linalg, canonicalize, cse, "
+              "one-shot-bufferize{bufferize-function-boundaries "
+              "function-boundary-type-conversion=identity-layout-map}, "
+              "func.func(convert-linalg-to-loops), lower-affine, "
+              "convert-scf-to-cf, expand-strided-metadata, "
+              "finalize-memref-to-llvm, convert-math-to-llvm, "
+              "convert-arith-to-llvm, convert-func-to-llvm, "
+              "convert-cf-to-llvm, reconcile-unrealized-casts");
+}
+
+void mlir::quark::registerQuarkPipelines() {
+  PassPipelineRegistration<RocdlPipelineOptions>(
+      "quark-lower-to-rocdl-pipeline",
+      "quark kernels to AMD GPU code objects (HSACO) through linalg, gpu and "
+      "ROCDL",
+      buildQuarkToRocdlPipeline);
+  PassPipelineRegistration<NvvmPipelineOptions>(
+      "quark-lower-to-nvvm-pipeline",
+      "quark kernels to NVIDIA PTX / cubin through linalg, gpu and NVVM",
+      buildQuarkToNvvmPipeline);
+  PassPipelineRegistration<>(
+      "quark-lower-to-cpu-pipeline",
+      "quark kernels to the LLVM dialect for the host CPU (what "
+      "quark-run-kernel JIT-compiles)",
+      buildQuarkToCpuPipeline);
+}

@@ -1,0 +1,636 @@
+//===- QuarkToLinalg.cpp - convert-quark-to-linalg ------------------------===//
+//
+// Quantization ops become elementwise linalg.generic ops whose bodies are the
+// ElementCodec formulas; quark.linear becomes a GEMM linalg.generic. Weight
+// decoding is then fused into the GEMMs by upstream's elementwise fusion.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quark/Conversion/Passes.h"
+
+#include "ElementCodec.h"
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Dialect/Quark/IR/QuarkOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Func/Transforms/FuncConversions.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::quark {
+#define GEN_PASS_DEF_CONVERTQUARKTOLINALG
+#include "quark/Conversion/Passes.h.inc"
+} // namespace mlir::quark
+
+using namespace mlir;
+using namespace mlir::quark;
+
+/// Marks the generics that decode weights: the fusion step folds them into
+/// the GEMMs that read them.
+static constexpr llvm::StringLiteral kDecodeAttr = "quark.decode";
+
+//===----------------------------------------------------------------------===//
+// Types
+//===----------------------------------------------------------------------===//
+
+/// The storage element of a code element type after conversion.
+static Type convertCodeElement(Type element) {
+  MLIRContext *context = element.getContext();
+  if (auto quantized = dyn_cast<quant::QuantizedType>(element))
+    return IntegerType::get(context, quantized.getStorageTypeIntegralWidth());
+  if (auto qfloat = dyn_cast<QFloatType>(element)) {
+    if (FloatType builtin = qfloat.getBuiltinFloatType())
+      return builtin;
+    return IntegerType::get(context, qfloat.getBitWidth());
+  }
+  if (auto integer = dyn_cast<IntegerType>(element))
+    if (!integer.isSignless())
+      return IntegerType::get(context, integer.getWidth());
+  return element;
+}
+
+namespace {
+struct StorageTypeConverter : TypeConverter {
+  StorageTypeConverter() {
+    addConversion([](Type type) { return type; });
+    addConversion([](RankedTensorType type) -> Type {
+      return type.clone(convertCodeElement(type.getElementType()));
+    });
+    // Signless and signed/unsigned integers of one width share their bits.
+    auto bitcast = [](OpBuilder &b, Type type, ValueRange inputs,
+                      Location loc) -> Value {
+      if (inputs.size() != 1)
+        return {};
+      return tensor::BitcastOp::create(b, loc, type, inputs[0]);
+    };
+    addSourceMaterialization(
+        [](OpBuilder &b, Type type, ValueRange inputs, Location loc) -> Value {
+          return UnrealizedConversionCastOp::create(b, loc, type, inputs)
+              .getResult(0);
+        });
+    addTargetMaterialization(bitcast);
+  }
+};
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Shared builders
+//===----------------------------------------------------------------------===//
+
+/// The map from a value's indices to its parameter's indices under `spec`.
+static FailureOr<AffineMap> paramMap(Operation *op, TensorSpecAttr spec,
+                                     RankedTensorType valueType,
+                                     RankedTensorType paramType) {
+  MLIRContext *context = op->getContext();
+  int64_t rank = valueType.getRank();
+  ArrayRef<int64_t> shape = valueType.getShape();
+  if (paramType.getNumElements() == 1 &&
+      spec.getQSchemeOrDefault() == QSchemeType::per_tensor) {
+    SmallVector<AffineExpr> zeros(paramType.getRank(),
+                                  getAffineConstantExpr(0, context));
+    return AffineMap::get(rank, 0, zeros, context);
+  }
+  int64_t axis = spec.getChAxis().value_or(0);
+  if (axis < 0)
+    axis += rank;
+  switch (spec.getQSchemeOrDefault()) {
+  case QSchemeType::per_channel:
+    return AffineMap::get(rank, 0, {getAffineDimExpr(axis, context)}, context);
+  case QSchemeType::per_group: {
+    int64_t group = spec.getGroupSize().value_or(-1);
+    if (group == -1)
+      group = shape[axis];
+    if (ShapedType::isDynamic(group))
+      return op->emitOpError("needs a static extent along the group axis");
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d = 0; d < rank; ++d)
+      exprs.push_back(d == axis ? getAffineDimExpr(d, context).floorDiv(group)
+                                : getAffineDimExpr(d, context));
+    return AffineMap::get(rank, 0, exprs, context);
+  }
+  case QSchemeType::per_block: {
+    SmallVector<AffineExpr> exprs;
+    for (auto [d, block] : llvm::enumerate(spec.getBlockSize()))
+      exprs.push_back(getAffineDimExpr(d, context).floorDiv(block));
+    return AffineMap::get(rank, 0, exprs, context);
+  }
+  case QSchemeType::per_tensor:
+    break;
+  }
+  return op->emitOpError("has a per_tensor scale with more than one element");
+}
+
+/// An all-parallel generic over `resultType` whose operands are read through
+/// `maps` (the result through the identity).
+static Value buildElementwise(
+    OpBuilder &b, Location loc, RankedTensorType resultType,
+    ValueRange inputs, ArrayRef<AffineMap> maps,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body,
+    bool decodesWeights = false) {
+  Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(),
+                                       resultType.getElementType());
+  SmallVector<AffineMap> indexing(maps.begin(), maps.end());
+  indexing.push_back(b.getMultiDimIdentityMap(resultType.getRank()));
+  SmallVector<utils::IteratorType> iterators(resultType.getRank(),
+                                             utils::IteratorType::parallel);
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{resultType}, inputs, ValueRange{init}, indexing,
+      iterators, [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
+        Value result = body(nested, nestedLoc, args.drop_back());
+        linalg::YieldOp::create(nested, nestedLoc, result);
+      });
+  if (decodesWeights)
+    generic->setAttr(kDecodeAttr, b.getUnitAttr());
+  return generic.getResult(0);
+}
+
+/// Operands of a quantize / dequantize / fake_quant: the value, scale and
+/// zero point with their maps.
+struct QuantOperands {
+  SmallVector<Value> values;
+  SmallVector<AffineMap> maps;
+  bool hasScale = false;
+  bool hasZeroPoint = false;
+};
+
+static FailureOr<QuantOperands>
+collectQuantOperands(Operation *op, TensorSpecAttr spec, Value value,
+                     RankedTensorType valueType, Value scale, Value zeroPoint,
+                     OpBuilder &b) {
+  QuantOperands operands;
+  operands.values.push_back(value);
+  operands.maps.push_back(b.getMultiDimIdentityMap(valueType.getRank()));
+  if (!scale)
+    return operands;
+  auto scaleType = cast<RankedTensorType>(scale.getType());
+  FailureOr<AffineMap> map = paramMap(op, spec, valueType, scaleType);
+  if (failed(map))
+    return failure();
+  operands.values.push_back(scale);
+  operands.maps.push_back(*map);
+  operands.hasScale = true;
+  if (zeroPoint) {
+    operands.values.push_back(zeroPoint);
+    operands.maps.push_back(*map);
+    operands.hasZeroPoint = true;
+  }
+  return operands;
+}
+
+/// The numerics of an op's spec, or an error naming the op.
+static FailureOr<TensorQuantSpec> specNumerics(Operation *op,
+                                               TensorSpecAttr spec,
+                                               Type floatType) {
+  auto emitError = [&]() { return op->emitOpError(); };
+  FailureOr<TensorQuantSpec> numerics =
+      getTensorQuantSpec(spec, floatType, emitError);
+  if (failed(numerics))
+    return failure();
+  if (numerics->isBlockFloat())
+    return op->emitOpError("uses a simulation-only block format (")
+           << stringifyDtype(spec.getDtype())
+           << ") that has no kernel form";
+  return numerics;
+}
+
+static LogicalResult requireStaticScale(Operation *op, Value scale,
+                                        TensorSpecAttr spec) {
+  if (scale || spec.isCast())
+    return success();
+  return op->emitOpError("has no scale operand (dtype = ")
+         << stringifyDtype(spec.getDtype())
+         << "): dynamic and data-derived MX parameters have no kernel form "
+            "yet; calibrate to static scales (quark-freeze) first";
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct StorageCastLowering : OpConversionPattern<StorageCastOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(StorageCastOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type target = getTypeConverter()->convertType(op.getType());
+    Value input = adaptor.getInput();
+    if (input.getType() != target)
+      input = tensor::BitcastOp::create(rewriter, op.getLoc(), target, input);
+    rewriter.replaceOp(op, input);
+    return success();
+  }
+};
+
+/// Shared by quantize, dequantize and fake_quant.
+template <typename OpTy>
+struct QuantOpLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpTy::Adaptor;
+
+  LogicalResult
+  matchAndRewrite(OpTy op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    constexpr bool isQuantize = std::is_same_v<OpTy, QuantizeOp>;
+    constexpr bool isDequantize = std::is_same_v<OpTy, DequantizeOp>;
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    auto resultType = cast<RankedTensorType>(op.getType());
+    Type floatType = isDequantize ? resultType.getElementType()
+                                  : inputType.getElementType();
+    if (isa<quant::UniformQuantizedType,
+            quant::UniformQuantizedPerAxisType>(
+            isQuantize ? resultType.getElementType()
+                       : inputType.getElementType()))
+      return op.emitOpError("has !quant.uniform codes that carry their "
+                            "scale; the kernel form takes scales as operands "
+                            "(!quant.any)");
+    FailureOr<TensorQuantSpec> numerics =
+        specNumerics(op, op.getSpec(), floatType);
+    if (failed(numerics) ||
+        failed(requireStaticScale(op, op.getScale(), op.getSpec())))
+      return failure();
+    FailureOr<QuantOperands> operands = collectQuantOperands(
+        op, op.getSpec(), adaptor.getInput(), inputType, adaptor.getScale(),
+        adaptor.getZeroPoint(), rewriter);
+    if (failed(operands))
+      return failure();
+    auto target = cast<RankedTensorType>(
+        this->getTypeConverter()->convertType(resultType));
+    ElementCodec codec(*numerics);
+    bool isCast = op.getSpec().isCast();
+    bool unsignedCodes = codec.isInteger() &&
+                         !getDTypeInfo(numerics->elementType()).isSigned();
+    bool hasScale = operands->hasScale, hasZeroPoint = operands->hasZeroPoint;
+    Type resultElement = target.getElementType();
+    auto body = [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+      Value scale = hasScale ? scaleToF32(b, loc, args[1]) : Value();
+      Value zeroPoint = hasZeroPoint
+                            ? zeroPointToI32(b, loc, args[2], unsignedCodes)
+                            : Value();
+      if (isCast) {
+        // bfloat16 / float16: quantize rounds to the type, dequantize widens.
+        if (isDequantize)
+          return f32To(b, loc, toF32(b, loc, args[0]), resultElement);
+        Value rounded =
+            f32To(b, loc, toF32(b, loc, args[0]), target.getElementType());
+        if constexpr (isQuantize)
+          return rounded;
+        return f32To(b, loc, toF32(b, loc, rounded), resultElement);
+      }
+      if constexpr (isDequantize)
+        return f32To(b, loc, codec.dequantize(b, loc, args[0], scale, zeroPoint),
+                     resultElement);
+      Value code =
+          codec.quantize(b, loc, toF32(b, loc, args[0]), scale, zeroPoint);
+      if constexpr (isQuantize)
+        return code;
+      return f32To(b, loc, codec.dequantize(b, loc, code, scale, zeroPoint),
+                   resultElement);
+    };
+    if (isCast && !isDequantize && !isQuantize)
+      resultElement = resultType.getElementType();
+    if (isCast && isQuantize)
+      target = resultType;
+    Value result =
+        buildElementwise(rewriter, op.getLoc(), target, operands->values,
+                         operands->maps, body, /*decodesWeights=*/isDequantize);
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct UnpackLowering : OpConversionPattern<UnpackOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(UnpackOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    auto resultType = cast<RankedTensorType>(op.getType());
+    auto target =
+        cast<RankedTensorType>(getTypeConverter()->convertType(resultType));
+    unsigned bits = target.getElementType().getIntOrFloatBitWidth();
+    auto packedType = cast<RankedTensorType>(adaptor.getInput().getType());
+    unsigned wordBits = packedType.getElementType().getIntOrFloatBitWidth();
+    if (bits != 4 || (wordBits != 32 && wordBits != 8))
+      return op.emitOpError("unpacks ")
+             << bits << "-bit codes from " << wordBits
+             << "-bit words; kernels are built for int4 / uint4 in i32 words "
+                "and fp4 in bytes";
+    int64_t perWord = wordBits / bits;
+    // Nibble slot of element j of a word: reorder stores element
+    // [0,2,4,6,1,3,5,7][slot] in slot, so element j sits in slot
+    // j / 2 + (j % 2) * 4; order (and fp4's two per byte) in slot j.
+    bool reorder = wordBits == 32 &&
+                   op.getPackMethod().value_or(PackMethod::reorder) ==
+                       PackMethod::reorder;
+    MLIRContext *context = op.getContext();
+    int64_t rank = target.getRank();
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d = 0; d < rank; ++d)
+      exprs.push_back(d == rank - 1
+                          ? getAffineDimExpr(d, context).floorDiv(perWord)
+                          : getAffineDimExpr(d, context));
+    AffineMap wordMap = AffineMap::get(rank, 0, exprs, context);
+    Type element = target.getElementType();
+    auto body = [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
+      Value index = linalg::IndexOp::create(b, loc, rank - 1);
+      Value j = arith::RemUIOp::create(
+          b, loc, index, arith::ConstantIndexOp::create(b, loc, perWord));
+      Value slot = j;
+      if (reorder) {
+        Value two = arith::ConstantIndexOp::create(b, loc, 2);
+        slot = arith::AddIOp::create(
+            b, loc, arith::DivUIOp::create(b, loc, j, two),
+            arith::MulIOp::create(
+                b, loc, arith::RemUIOp::create(b, loc, j, two),
+                arith::ConstantIndexOp::create(b, loc, 4)));
+      }
+      Type wordType = args[0].getType();
+      Value shift = arith::MulIOp::create(
+          b, loc, arith::IndexCastOp::create(b, loc, wordType, slot),
+          arith::ConstantIntOp::create(b, loc, wordType, bits));
+      Value nibble = arith::TruncIOp::create(
+          b, loc, b.getIntegerType(bits),
+          arith::ShRUIOp::create(b, loc, args[0], shift));
+      if (element != nibble.getType())
+        nibble = arith::BitcastOp::create(b, loc, element, nibble);
+      return nibble;
+    };
+    rewriter.replaceOp(op, buildElementwise(rewriter, op.getLoc(), target,
+                                            {adaptor.getInput()}, {wordMap},
+                                            body, /*decodesWeights=*/true));
+    return success();
+  }
+};
+
+/// The codes, scale and numerics of one GEMM operand in the code domain.
+struct CodeOperand {
+  Value codes;
+  Value scale;
+  TensorQuantSpec numerics;
+};
+
+struct LinearLowering : OpConversionPattern<LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+
+  /// Both operands dequantized from int8 or from the same fp8 format, with
+  /// per-tensor or per-row scales: a GEMM on the codes.
+  static bool codeDomain(LinearOp op, int64_t m, int64_t n,
+                         std::optional<CodeOperand> &x,
+                         std::optional<CodeOperand> &w,
+                         ConversionPatternRewriter &rewriter) {
+    auto dqx = op.getInput().getDefiningOp<DequantizeOp>();
+    auto dqw = op.getWeight().getDefiningOp<DequantizeOp>();
+    if (!dqx || !dqw || !dqx.getScale() || !dqw.getScale() ||
+        dqx.getZeroPoint() || dqw.getZeroPoint())
+      return false;
+    auto none = [] { return InFlightDiagnostic(); };
+    FailureOr<TensorQuantSpec> sx = getTensorQuantSpec(
+        dqx.getSpec(), dqx.getType().getElementType(), none);
+    FailureOr<TensorQuantSpec> sw = getTensorQuantSpec(
+        dqw.getSpec(), dqw.getType().getElementType(), none);
+    if (failed(sx) || failed(sw) || sx->elementType() != sw->elementType())
+      return false;
+    QuantDType type = sx->elementType();
+    if (type != QuantDType::Int8 && type != QuantDType::FP8E4M3 &&
+        type != QuantDType::FP8E5M2)
+      return false;
+    auto count = [](Value v) {
+      return cast<RankedTensorType>(v.getType()).getNumElements();
+    };
+    int64_t nx = count(dqx.getScale()), nw = count(dqw.getScale());
+    if ((nx != 1 && nx != m) || (nw != 1 && nw != n))
+      return false;
+    if (nw == n && n != 1 &&
+        !(dqw.getSpec().getQSchemeOrDefault() == QSchemeType::per_channel &&
+          dqw.getSpec().getChAxis().value_or(0) == 0))
+      return false;
+    x = CodeOperand{rewriter.getRemappedValue(dqx.getInput()),
+                    rewriter.getRemappedValue(dqx.getScale()), *sx};
+    w = CodeOperand{rewriter.getRemappedValue(dqw.getInput()),
+                    rewriter.getRemappedValue(dqw.getScale()), *sw};
+    return true;
+  }
+
+  /// `value` with its leading dimensions collapsed into one.
+  static Value collapseRows(OpBuilder &b, Location loc, Value value) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (type.getRank() == 2)
+      return value;
+    SmallVector<ReassociationIndices> groups(2);
+    for (int64_t d = 0; d + 1 < type.getRank(); ++d)
+      groups[0].push_back(d);
+    groups[1].push_back(type.getRank() - 1);
+    return tensor::CollapseShapeOp::create(b, loc, value, groups);
+  }
+
+  /// A per-row parameter as a rank-1 tensor of `count` elements or, when
+  /// it has one element, read through a constant map.
+  static std::pair<Value, AffineMap> rowParam(OpBuilder &b, Location loc,
+                                              Value param, unsigned dim) {
+    MLIRContext *context = b.getContext();
+    auto type = cast<RankedTensorType>(param.getType());
+    if (type.getNumElements() == 1) {
+      SmallVector<AffineExpr> zeros(type.getRank(),
+                                    getAffineConstantExpr(0, context));
+      return {param, AffineMap::get(2, 0, zeros, context)};
+    }
+    if (type.getRank() != 1) {
+      SmallVector<ReassociationIndices> all(1);
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        all[0].push_back(d);
+      param = tensor::CollapseShapeOp::create(b, loc, param, all);
+    }
+    return {param, AffineMap::get(2, 0, {getAffineDimExpr(dim, context)},
+                                  context)};
+  }
+
+  LogicalResult
+  matchAndRewrite(LinearOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *context = op.getContext();
+    auto resultType = cast<RankedTensorType>(op.getType());
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    auto weightType = cast<RankedTensorType>(op.getWeight().getType());
+    if (inputType.getRank() < 2 || !weightType.hasStaticShape())
+      return op.emitOpError("needs an input of rank >= 2 and a static weight");
+    int64_t n = weightType.getDimSize(0);
+    int64_t m = 1;
+    for (int64_t d = 0; d + 1 < inputType.getRank(); ++d)
+      m = ShapedType::isDynamic(m) || inputType.isDynamicDim(d)
+              ? ShapedType::kDynamic
+              : m * inputType.getDimSize(d);
+
+    std::optional<CodeOperand> x, w;
+    bool onCodes = !ShapedType::isDynamic(m) &&
+                   codeDomain(op, m, n, x, w, rewriter);
+    Value lhs = collapseRows(rewriter, loc,
+                             onCodes ? x->codes : adaptor.getInput());
+    Value rhs = onCodes ? w->codes : adaptor.getWeight();
+    bool integerCodes = onCodes && x->numerics.elementType() == QuantDType::Int8;
+    Type accType = integerCodes ? Type(rewriter.getI32Type())
+                                : Type(rewriter.getF32Type());
+
+    // GEMM over (m, n, k): acc[m, n] += x[m, k] * w[n, k].
+    SmallVector<OpFoldResult> accShape{
+        tensor::getMixedSize(rewriter, loc, lhs, 0), rewriter.getIndexAttr(n)};
+    Value empty = tensor::EmptyOp::create(rewriter, loc, accShape, accType);
+    Value zero = arith::ConstantOp::create(rewriter, loc, accType,
+                                           rewriter.getZeroAttr(accType));
+    Value acc =
+        linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+    AffineExpr dm = getAffineDimExpr(0, context),
+               dn = getAffineDimExpr(1, context),
+               dk = getAffineDimExpr(2, context);
+    SmallVector<AffineMap> maps{AffineMap::get(3, 0, {dm, dk}, context),
+                                AffineMap::get(3, 0, {dn, dk}, context),
+                                AffineMap::get(3, 0, {dm, dn}, context)};
+    SmallVector<utils::IteratorType> iterators{utils::IteratorType::parallel,
+                                               utils::IteratorType::parallel,
+                                               utils::IteratorType::reduction};
+    std::optional<ElementCodec> codec;
+    if (onCodes)
+      codec.emplace(x->numerics);
+    auto gemm = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{acc.getType()}, ValueRange{lhs, rhs},
+        ValueRange{acc}, maps, iterators,
+        [&](OpBuilder &b, Location nestedLoc, ValueRange args) {
+          Value a, c;
+          if (integerCodes) {
+            a = codec->codeToI32(b, nestedLoc, args[0]);
+            c = codec->codeToI32(b, nestedLoc, args[1]);
+            Value product = arith::MulIOp::create(b, nestedLoc, a, c);
+            linalg::YieldOp::create(
+                b, nestedLoc,
+                Value(arith::AddIOp::create(b, nestedLoc, args[2], product)));
+            return;
+          }
+          if (onCodes) {
+            // fp8 x fp8 products are exact in f32; the scales come after.
+            Value one = arith::ConstantFloatOp::create(
+                b, nestedLoc, b.getF32Type(), llvm::APFloat(1.0f));
+            a = codec->dequantize(b, nestedLoc, args[0], one, Value());
+            c = codec->dequantize(b, nestedLoc, args[1], one, Value());
+          } else {
+            a = toF32(b, nestedLoc, args[0]);
+            c = toF32(b, nestedLoc, args[1]);
+          }
+          Value product = arith::MulFOp::create(b, nestedLoc, a, c);
+          linalg::YieldOp::create(
+              b, nestedLoc,
+              Value(arith::AddFOp::create(b, nestedLoc, args[2], product)));
+        });
+    gemm->setAttr("quark.gemm", rewriter.getStringAttr(op.getName()));
+    Value result = gemm.getResult(0);
+
+    // Epilogue over (m, n): scales, bias, the result's element type.
+    Type resultElement = resultType.getElementType();
+    bool needsEpilogue = onCodes || adaptor.getBias() || !resultElement.isF32();
+    if (needsEpilogue) {
+      SmallVector<Value> inputs{result};
+      SmallVector<AffineMap> epilogueMaps{rewriter.getMultiDimIdentityMap(2)};
+      if (onCodes) {
+        for (auto [param, dim] :
+             {std::pair{x->scale, 0u}, std::pair{w->scale, 1u}}) {
+          auto [value, map] = rowParam(rewriter, loc, param, dim);
+          inputs.push_back(value);
+          epilogueMaps.push_back(map);
+        }
+      }
+      bool hasBias = static_cast<bool>(adaptor.getBias());
+      if (hasBias) {
+        inputs.push_back(adaptor.getBias());
+        epilogueMaps.push_back(AffineMap::get(2, 0, {dn}, context));
+      }
+      auto outType = RankedTensorType::get(
+          cast<RankedTensorType>(result.getType()).getShape(), resultElement);
+      result = buildElementwise(
+          rewriter, loc, outType, inputs, epilogueMaps,
+          [&](OpBuilder &b, Location nestedLoc, ValueRange args) -> Value {
+            Value value = args[0];
+            if (integerCodes)
+              value = arith::SIToFPOp::create(b, nestedLoc, b.getF32Type(),
+                                              value);
+            unsigned next = 1;
+            if (onCodes) {
+              value = arith::MulFOp::create(
+                  b, nestedLoc, value, scaleToF32(b, nestedLoc, args[next++]));
+              value = arith::MulFOp::create(
+                  b, nestedLoc, value, scaleToF32(b, nestedLoc, args[next++]));
+            }
+            if (hasBias)
+              value = arith::AddFOp::create(b, nestedLoc, value,
+                                            toF32(b, nestedLoc, args[next]));
+            return f32To(b, nestedLoc, value, resultElement);
+          });
+    }
+    if (resultType.getRank() != 2) {
+      SmallVector<ReassociationIndices> groups(2);
+      for (int64_t d = 0; d + 1 < resultType.getRank(); ++d)
+        groups[0].push_back(d);
+      groups[1].push_back(resultType.getRank() - 1);
+      result = tensor::ExpandShapeOp::create(rewriter, loc, resultType, result,
+                                             groups);
+    }
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+struct ConvertQuarkToLinalgPass
+    : mlir::quark::impl::ConvertQuarkToLinalgBase<ConvertQuarkToLinalgPass> {
+  using ConvertQuarkToLinalgBase::ConvertQuarkToLinalgBase;
+
+  void runOnOperation() override {
+    MLIRContext *context = &getContext();
+    StorageTypeConverter converter;
+    ConversionTarget target(*context);
+    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
+                           math::MathDialect, tensor::TensorDialect>();
+    target.addIllegalOp<QuantizeOp, DequantizeOp, FakeQuantOp, UnpackOp,
+                        PackOp, StorageCastOp, LinearOp, ComputeQParamsOp,
+                        TwoStageFakeQuantOp>();
+    target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
+      return converter.isSignatureLegal(op.getFunctionType()) &&
+             converter.isLegal(&op.getBody());
+    });
+    target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
+        [&](Operation *op) { return converter.isLegal(op); });
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+
+    RewritePatternSet patterns(context);
+    patterns.add<StorageCastLowering, QuantOpLowering<QuantizeOp>,
+                 QuantOpLowering<DequantizeOp>, QuantOpLowering<FakeQuantOp>,
+                 UnpackLowering, LinearLowering>(converter, context);
+    populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
+                                                                   converter);
+    populateReturnOpTypeConversionPattern(patterns, converter);
+    populateCallOpTypeConversionPattern(patterns, converter);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      return signalPassFailure();
+
+    if (!fuseWeightDecoding)
+      return;
+    // Fold unpack / dequantize producers into their consumers (the GEMMs),
+    // so the kernels read packed words and scales.
+    RewritePatternSet fusion(context);
+    linalg::populateElementwiseOpsFusionPatterns(
+        fusion, [](OpOperand *operand) {
+          Operation *producer = operand->get().getDefiningOp();
+          return producer && producer->hasAttr(kDecodeAttr);
+        });
+    linalg::FillOp::getCanonicalizationPatterns(fusion, context);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(fusion))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,648 @@
+//===- quark-run-kernel.cpp - Run a quantized kernel and check it ---------===//
+//
+// Builds one quantized kernel as quark IR (a quantize op, or a W4A16 /
+// W8A8 / MXFP4 GEMM), fills its inputs with random data (and, for
+// quantize, NaN, infinities, signed zeros and out-of-range values),
+// compiles it through convert-quark-to-linalg and runs it:
+//
+//   --device=cpu  the CPU pipeline, JIT-compiled by MLIR's ExecutionEngine;
+//   --device=hip  quark-lower-to-rocdl-pipeline for the GPU's chip, run by
+//                 the HIP launcher (and timed).
+//
+// The result is compared with the Support numerics (the library every other
+// quark path uses). On the CPU the reference adds the products in the
+// kernel's order, so every kernel must match bit for bit; on a GPU the
+// float GEMMs are compared within a relative tolerance.
+//
+//===----------------------------------------------------------------------===//
+
+#include "quark/Analysis/SpecNumerics.h"
+#include "quark/Conversion/Passes.h"
+#include "quark/Dialect/Quark/IR/QuarkOps.h"
+#include "quark/InitAll.h"
+#include "quark/Runtime/HIP/HipLauncher.h"
+#include "quark/Support/DataType.h"
+#include "quark/Support/ScalarQuant.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/AsmParser/AsmParser.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+
+using namespace mlir;
+using namespace mlir::quark;
+
+namespace cl = llvm::cl;
+
+static cl::opt<std::string>
+    kernelKind("kernel",
+               cl::desc("quantize | w4a16 | w8a8-int8 | w8a8-fp8 | mxfp4"),
+               cl::init("w4a16"));
+static cl::opt<std::string> dtypeOption(
+    "dtype",
+    cl::desc("quantize: int8, uint8, int4, uint4, fp8_e4m3, fp8_e5m2, "
+             "fp6_e2m3, fp6_e3m2, fp4; w4a16: int4 (symmetric) or uint4 "
+             "(with zero points)"),
+    cl::init("int4"));
+static cl::opt<int64_t> rows("m", cl::desc("rows (tokens)"), cl::init(16));
+static cl::opt<int64_t> cols("n", cl::desc("output features"), cl::init(64));
+static cl::opt<int64_t> depth("k", cl::desc("input features"), cl::init(256));
+static cl::opt<int64_t> group("group", cl::desc("quantization group size"),
+                              cl::init(128));
+static cl::opt<unsigned> seed("seed", cl::init(1));
+static cl::opt<std::string> device("device", cl::desc("cpu | hip"),
+                                   cl::init("cpu"));
+static cl::opt<bool> emitQuark("emit-quark",
+                               cl::desc("print the kernel's quark IR and stop"));
+static cl::opt<int> iterations("iterations",
+                               cl::desc("timed runs on a GPU (median)"),
+                               cl::init(20));
+
+namespace {
+
+/// A dense host buffer of one kernel argument or result.
+struct Buffer {
+  std::vector<int64_t> shape;
+  unsigned elementBytes = 4;
+  std::vector<uint8_t> bytes;
+
+  int64_t count() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  template <typename T> static Buffer of(std::vector<int64_t> shape,
+                                         const std::vector<T> &values) {
+    Buffer buffer{std::move(shape), sizeof(T), {}};
+    buffer.bytes.resize(values.size() * sizeof(T));
+    std::memcpy(buffer.bytes.data(), values.data(), buffer.bytes.size());
+    return buffer;
+  }
+};
+
+/// A kernel: its IR, inputs and the expected result.
+struct KernelCase {
+  std::string ir;
+  std::vector<Buffer> inputs;
+  Buffer expected;
+  /// Codes compared on their low `codeBits` bits; floats compared as f32.
+  unsigned codeBits = 0;
+};
+
+std::string shapeText(std::vector<int64_t> shape, llvm::StringRef element) {
+  std::string text = "tensor<";
+  for (int64_t d : shape)
+    text += std::to_string(d) + "x";
+  return text + element.str() + ">";
+}
+
+std::string codeType(QuantDType dtype) {
+  const DTypeInfo &info = getDTypeInfo(dtype);
+  if (info.isInteger())
+    return llvm::formatv("!quant.any<{0}{1}:f32>", info.isSigned() ? "i" : "u",
+                         info.bits)
+        .str();
+  return "!quark.qfloat<" + std::string(info.name) + ">";
+}
+
+std::string groupSpec(QuantDType dtype, int64_t groupSize, bool symmetric,
+                      llvm::StringRef extra = "") {
+  bool integer = getDTypeInfo(dtype).isInteger();
+  return llvm::formatv("#quark.spec<dtype = {0}, qscheme = per_group, "
+                       "ch_axis = 1, group_size = {1}, symmetric = {2}, "
+                       "is_dynamic = false, {3}{4}observer_cls = "
+                       "PerGroupMinMaxObserver>",
+                       dtypeName(dtype), groupSize,
+                       symmetric ? "true" : "false",
+                       integer ? "round_method = half_even, scale_type = float, " : "", extra)
+      .str();
+}
+
+std::vector<float> randomFloats(std::mt19937 &rng, int64_t count,
+                                float stddev) {
+  std::normal_distribution<float> normal(0.0f, stddev);
+  std::vector<float> values(count);
+  for (float &v : values)
+    v = normal(rng);
+  return values;
+}
+
+/// Quantize of an [m, k] tensor with per-group scales (and zero points).
+KernelCase quantizeCase(QuantDType dtype, std::mt19937 &rng) {
+  const DTypeInfo &info = getDTypeInfo(dtype);
+  int64_t m = rows, k = depth, groups = k / group;
+  std::vector<float> x = randomFloats(rng, m * k, 3.0f);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            -0.0f,
+                            0.0f,
+                            1e-40f,
+                            -1e-30f,
+                            1e30f,
+                            -7.25f};
+  for (size_t i = 0; i < std::size(specials) && i < x.size(); ++i)
+    x[i * 7 % x.size()] = specials[i];
+  std::uniform_real_distribution<float> scaleDist(0.02f, 0.6f);
+  std::vector<float> scales(m * groups);
+  for (float &s : scales)
+    s = scaleDist(rng);
+  // Exact ties (x / scale = j + 1/2) in the first group, whose scale is a
+  // power of two, so round-half-even is tested against its neighbours.
+  scales[0] = 0.25f;
+  const float ties[] = {0.125f, 0.375f, 0.625f, -0.625f, -0.125f, 1.125f};
+  for (size_t i = 0; i < std::size(ties) && 2 * i + 1 < size_t(group); ++i)
+    x[2 * i + 1] = ties[i];
+  bool symmetric = info.isInteger() ? info.isSigned() : true;
+  std::vector<int32_t> zeros(m * groups, 0);
+  if (!symmetric) {
+    std::uniform_int_distribution<int32_t> zeroDist(
+        static_cast<int32_t>(info.qmin), static_cast<int32_t>(info.qmax));
+    for (int32_t &z : zeros)
+      z = zeroDist(rng);
+  }
+  std::vector<uint8_t> codes(m * k);
+  for (int64_t i = 0; i < m * k; ++i) {
+    int64_t param = (i / k) * groups + (i % k) / group;
+    uint32_t code =
+        info.isInteger()
+            ? static_cast<uint32_t>(quantizeInt(x[i], scales[param],
+                                                zeros[param], info.qmin,
+                                                info.qmax))
+            : quantizeFloat(dtype, x[i], scales[param]);
+    codes[i] = static_cast<uint8_t>(code);
+  }
+  std::string spec = groupSpec(dtype, group, symmetric);
+  std::string xType = shapeText({m, k}, "f32");
+  std::string sType = shapeText({m, groups}, "f32");
+  std::string zType = shapeText({m, groups}, "i32");
+  std::string cType = shapeText({m, k}, codeType(dtype));
+  KernelCase kernel;
+  kernel.ir = llvm::formatv(
+      "func.func @kernel(%x: {0}, %s: {1}{2}) -> {3} {{\n"
+      "  %q = quark.quantize %x scale(%s : {1}){4} {{spec = {5}} : {0} -> "
+      "{3}\n  return %q : {3}\n}\n",
+      xType, sType, symmetric ? "" : ", %z: " + zType, cType,
+      symmetric ? "" : " zero_point(%z : " + zType + ")", spec);
+  kernel.inputs = {Buffer::of({m, k}, x), Buffer::of({m, groups}, scales)};
+  if (!symmetric)
+    kernel.inputs.push_back(Buffer::of({m, groups}, zeros));
+  kernel.expected = Buffer::of({m, k}, codes);
+  kernel.codeBits = info.bits;
+  return kernel;
+}
+
+/// y[m, n] = sum_k x[m, k] * w(n, k), added in k order as the kernel does.
+std::vector<float> referenceGemm(const std::vector<float> &x,
+                                 const std::function<float(int64_t, int64_t)>
+                                     &weight,
+                                 int64_t m, int64_t n, int64_t k) {
+  std::vector<float> w(n * k);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t l = 0; l < k; ++l)
+      w[j * k + l] = weight(j, l);
+  std::vector<float> y(m * n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = 0.0f;
+      for (int64_t l = 0; l < k; ++l) {
+        float product = x[i * k + l] * w[j * k + l];
+        acc = acc + product;
+      }
+      y[i * n + j] = acc;
+    }
+  return y;
+}
+
+/// W4A16 (int4 symmetric or uint4 with zero points), packed in Quark's
+/// reorder layout, per-group scales.
+KernelCase w4a16Case(MLIRContext &context, QuantDType dtype,
+                     std::mt19937 &rng) {
+  const DTypeInfo &info = getDTypeInfo(dtype);
+  bool symmetric = info.isSigned();
+  int64_t m = rows, n = cols, k = depth, groups = k / group;
+  std::vector<float> x = randomFloats(rng, m * k, 1.0f);
+  std::vector<float> weights = randomFloats(rng, n * k, 0.05f);
+  std::vector<float> scales(n * groups);
+  std::vector<int32_t> zeros(n * groups, 0), codes(n * k);
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t g = 0; g < groups; ++g) {
+      float lo = 0, hi = 0;
+      for (int64_t l = g * group; l < (g + 1) * group; ++l) {
+        lo = std::min(lo, weights[j * k + l]);
+        hi = std::max(hi, weights[j * k + l]);
+      }
+      int64_t p = j * groups + g;
+      if (symmetric) {
+        scales[p] = quarkSymmetricIntScale(lo, hi, info.qmin, info.qmax);
+      } else {
+        IntQParams params =
+            quarkAsymmetricIntParams(lo, hi, info.qmin, info.qmax);
+        scales[p] = params.scale;
+        zeros[p] = params.zeroPoint;
+      }
+      for (int64_t l = g * group; l < (g + 1) * group; ++l)
+        codes[j * k + l] = quantizeInt(weights[j * k + l], scales[p],
+                                       zeros[p], info.qmin, info.qmax);
+    }
+  Type codeElement = parseType(codeType(dtype), &context);
+  std::vector<int32_t> packed =
+      packCodes(codeElement, {n, k}, codes, PackMethod::reorder);
+  std::string spec = groupSpec(dtype, group, symmetric);
+  std::string zType = shapeText({n, groups}, "i32");
+  KernelCase kernel;
+  kernel.ir = llvm::formatv(
+      "func.func @kernel(%x: {0}, %p: {1}, %s: {2}{3}) -> {4} {{\n"
+      "  %q = quark.unpack %p pack_method = reorder : {1} -> {5}\n"
+      "  %w = quark.dequantize %q scale(%s : {2}){6} {{spec = {7}} : {5} -> "
+      "{8}\n"
+      "  %y = quark.linear %x, %w {{name = \"w4a16\"} : {0}, {8} -> {4}\n"
+      "  return %y : {4}\n}\n",
+      shapeText({m, k}, "f32"), shapeText({n, k / 8}, "i32"),
+      shapeText({n, groups}, "f32"), symmetric ? "" : ", %z: " + zType,
+      shapeText({m, n}, "f32"), shapeText({n, k}, codeType(dtype)),
+      symmetric ? "" : " zero_point(%z : " + zType + ")", spec,
+      shapeText({n, k}, "f32"));
+  kernel.inputs = {Buffer::of({m, k}, x), Buffer::of({n, k / 8}, packed),
+                   Buffer::of({n, groups}, scales)};
+  if (!symmetric)
+    kernel.inputs.push_back(Buffer::of({n, groups}, zeros));
+  kernel.expected = Buffer::of(
+      {m, n}, referenceGemm(
+                  x,
+                  [&](int64_t j, int64_t l) {
+                    int64_t p = j * groups + l / group;
+                    return dequantizeInt(codes[j * k + l], scales[p],
+                                         zeros[p]);
+                  },
+                  m, n, k));
+  return kernel;
+}
+
+/// W8A8: activations quantized per tensor in the kernel, weights stored as
+/// codes with per-channel scales; the GEMM runs on the codes.
+KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
+  const DTypeInfo &info = getDTypeInfo(dtype);
+  bool integer = info.isInteger();
+  int64_t m = rows, n = cols, k = depth;
+  std::vector<float> x = randomFloats(rng, m * k, 1.0f);
+  std::vector<float> weights = randomFloats(rng, n * k, 0.05f);
+  float xMax = 0;
+  for (float v : x)
+    xMax = std::max(xMax, std::fabs(v));
+  float maxNormal = integer ? 0.0f : static_cast<float>(info.format->maxFinite());
+  float xScale = integer ? quarkSymmetricIntScale(-xMax, xMax, info.qmin,
+                                                  info.qmax)
+                         : quarkFloatScale(-xMax, xMax, maxNormal);
+  std::vector<float> wScales(n);
+  std::vector<uint8_t> wCodes(n * k);
+  auto encode = [&](float v, float s) -> uint8_t {
+    return integer ? static_cast<uint8_t>(
+                         quantizeInt(v, s, 0, info.qmin, info.qmax))
+                   : static_cast<uint8_t>(quantizeFloat(dtype, v, s));
+  };
+  auto decode = [&](uint8_t code) -> float {
+    return integer ? static_cast<float>(static_cast<int8_t>(code))
+                   : dequantizeFloat(dtype, code, 1.0f);
+  };
+  for (int64_t j = 0; j < n; ++j) {
+    float amax = 0;
+    for (int64_t l = 0; l < k; ++l)
+      amax = std::max(amax, std::fabs(weights[j * k + l]));
+    wScales[j] = integer ? quarkSymmetricIntScale(-amax, amax, info.qmin,
+                                                  info.qmax)
+                         : quarkFloatScale(-amax, amax, maxNormal);
+    for (int64_t l = 0; l < k; ++l)
+      wCodes[j * k + l] = encode(weights[j * k + l], wScales[j]);
+  }
+  std::vector<float> expected(m * n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      int32_t intAcc = 0;
+      float floatAcc = 0.0f;
+      for (int64_t l = 0; l < k; ++l) {
+        uint8_t code = encode(x[i * k + l], xScale);
+        if (integer) {
+          intAcc += static_cast<int32_t>(static_cast<int8_t>(code)) *
+                    static_cast<int32_t>(static_cast<int8_t>(wCodes[j * k + l]));
+        } else {
+          float product = decode(code) * decode(wCodes[j * k + l]);
+          floatAcc = floatAcc + product;
+        }
+      }
+      float value = integer ? static_cast<float>(intAcc) : floatAcc;
+      value = value * xScale;
+      expected[i * n + j] = value * wScales[j];
+    }
+  std::string name(info.name);
+  std::string xSpec = llvm::formatv(
+      "#quark.spec<dtype = {0}, qscheme = per_tensor, is_dynamic = false, "
+      "symmetric = true, {1}observer_cls = PerTensorMinMaxObserver>",
+      name, integer ? "round_method = half_even, scale_type = float, " : "");
+  std::string wSpec = llvm::formatv(
+      "#quark.spec<dtype = {0}, qscheme = per_channel, ch_axis = 0, "
+      "symmetric = true, is_dynamic = false, {1}observer_cls = PerChannelMinMaxObserver>",
+      name, integer ? "round_method = half_even, scale_type = float, " : "");
+  std::string storage = integer ? "i8" : (dtype == QuantDType::FP8E4M3
+                                              ? "f8E4M3FN"
+                                              : "f8E5M2");
+  KernelCase kernel;
+  kernel.ir = llvm::formatv(
+      "func.func @kernel(%x: {0}, %sx: tensor<f32>, %wc: {1}, %sw: {2}) -> "
+      "{3} {{\n"
+      "  %qx = quark.quantize %x scale(%sx : tensor<f32>) {{spec = {4}} : {0} "
+      "-> {5}\n"
+      "  %dx = quark.dequantize %qx scale(%sx : tensor<f32>) {{spec = {4}} : "
+      "{5} -> {0}\n"
+      "  %qw = quark.storage_cast %wc : {1} -> {6}\n"
+      "  %dw = quark.dequantize %qw scale(%sw : {2}) {{spec = {7}} : {6} -> "
+      "{8}\n"
+      "  %y = quark.linear %dx, %dw {{name = \"w8a8\"} : {0}, {8} -> {3}\n"
+      "  return %y : {3}\n}\n",
+      shapeText({m, k}, "f32"), shapeText({n, k}, storage),
+      shapeText({n}, "f32"), shapeText({m, n}, "f32"), xSpec,
+      shapeText({m, k}, codeType(dtype)), shapeText({n, k}, codeType(dtype)),
+      wSpec, shapeText({n, k}, "f32"));
+  kernel.inputs = {Buffer::of({m, k}, x), Buffer::of({}, std::vector{xScale}),
+                   Buffer::of({n, k}, wCodes), Buffer::of({n}, wScales)};
+  kernel.expected = Buffer::of({m, n}, expected);
+  return kernel;
+}
+
+/// MXFP4 weights: fp4 codes two per byte, power-of-two scales per 32.
+KernelCase mxfp4Case(MLIRContext &context, std::mt19937 &rng) {
+  int64_t m = rows, n = cols, k = depth, blocks = k / 32;
+  std::vector<float> x = randomFloats(rng, m * k, 1.0f);
+  std::uniform_int_distribution<int32_t> codeDist(0, 15), expDist(-8, 2);
+  std::vector<int32_t> codes(n * k);
+  for (int32_t &c : codes)
+    c = codeDist(rng);
+  std::vector<float> scales(n * blocks);
+  for (float &s : scales)
+    s = std::ldexp(1.0f, expDist(rng));
+  Type codeElement = parseType("!quark.qfloat<fp4>", &context);
+  std::vector<int32_t> packedInts =
+      packCodes(codeElement, {n, k}, codes, std::nullopt);
+  std::vector<uint8_t> packed(packedInts.begin(), packedInts.end());
+  std::string spec =
+      "#quark.spec<dtype = fp4, qscheme = per_group, ch_axis = -1, "
+      "group_size = 32, is_dynamic = false, scale_format = e8m0, "
+      "scale_calculation_mode = even, observer_cls = PerBlockMXObserver>";
+  KernelCase kernel;
+  kernel.ir = llvm::formatv(
+      "func.func @kernel(%x: {0}, %p: {1}, %s: {2}) -> {3} {{\n"
+      "  %q = quark.unpack %p : {1} -> {4}\n"
+      "  %w = quark.dequantize %q scale(%s : {2}) {{spec = {5}} : {4} -> {6}\n"
+      "  %y = quark.linear %x, %w {{name = \"mxfp4\"} : {0}, {6} -> {3}\n"
+      "  return %y : {3}\n}\n",
+      shapeText({m, k}, "f32"), shapeText({n, k / 2}, "ui8"),
+      shapeText({n, blocks}, "f32"), shapeText({m, n}, "f32"),
+      shapeText({n, k}, "!quark.qfloat<fp4>"), spec, shapeText({n, k}, "f32"));
+  kernel.inputs = {Buffer::of({m, k}, x), Buffer::of({n, k / 2}, packed),
+                   Buffer::of({n, blocks}, scales)};
+  kernel.expected = Buffer::of(
+      {m, n}, referenceGemm(
+                  x,
+                  [&](int64_t j, int64_t l) {
+                    return dequantizeFloat(QuantDType::FP4, codes[j * k + l],
+                                           scales[j * blocks + l / 32]);
+                  },
+                  m, n, k));
+  return kernel;
+}
+
+/// Compares `actual` with the expected result; prints a summary line.
+bool compare(const KernelCase &kernel, const std::vector<uint8_t> &actual,
+             double tolerance) {
+  const Buffer &expected = kernel.expected;
+  int64_t count = expected.count(), mismatches = 0, firstBad = -1;
+  double worst = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    bool equal;
+    if (kernel.codeBits) {
+      uint32_t mask = (1u << kernel.codeBits) - 1;
+      equal = (actual[i] & mask) == (expected.bytes[i] & mask);
+    } else {
+      float a, e;
+      std::memcpy(&a, &actual[i * 4], 4);
+      std::memcpy(&e, &expected.bytes[i * 4], 4);
+      if (tolerance == 0) {
+        equal = std::memcmp(&a, &e, 4) == 0;
+      } else {
+        double error = std::fabs(double(a) - e) / std::max(1.0, std::fabs(double(e)));
+        worst = std::max(worst, error);
+        equal = error <= tolerance;
+      }
+    }
+    if (!equal && mismatches++ == 0)
+      firstBad = i;
+  }
+  llvm::outs() << llvm::formatv(
+      "{0} {1}x{2}x{3}: {4} of {5} elements {6}", kernelKind, rows, cols,
+      depth, count - mismatches, count,
+      tolerance == 0 ? "match bit for bit"
+                     : llvm::formatv("within {0:e} (worst {1:e})", tolerance,
+                                     worst)
+                           .str());
+  if (mismatches)
+    llvm::outs() << llvm::formatv("; first mismatch at element {0}", firstBad);
+  llvm::outs() << "\n";
+  return mismatches == 0;
+}
+
+/// The result element size of the kernel's single result.
+std::vector<uint8_t> runOnCpu(ModuleOp module, const KernelCase &kernel) {
+  module.lookupSymbol<func::FuncOp>("kernel")->setAttr(
+      "llvm.emit_c_interface", UnitAttr::get(module.getContext()));
+  PassManager pm(module.getContext());
+  buildQuarkToCpuPipeline(pm);
+  if (failed(pm.run(module)))
+    return {};
+  ExecutionEngineOptions options;
+  options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
+  auto engine = ExecutionEngine::create(module, options);
+  if (!engine) {
+    llvm::errs() << "quark-run-kernel: JIT failed: "
+                 << llvm::toString(engine.takeError()) << "\n";
+    return {};
+  }
+  // Memref descriptors: {allocated, aligned, offset, sizes..., strides...}.
+  auto descriptor = [](void *data, const std::vector<int64_t> &shape) {
+    std::vector<int64_t> d{reinterpret_cast<int64_t>(data),
+                           reinterpret_cast<int64_t>(data), 0};
+    d.insert(d.end(), shape.begin(), shape.end());
+    int64_t stride = 1;
+    std::vector<int64_t> strides(shape.size());
+    for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
+      strides[i] = stride;
+      stride *= shape[i];
+    }
+    d.insert(d.end(), strides.begin(), strides.end());
+    return d;
+  };
+  std::vector<Buffer> inputs = kernel.inputs;
+  std::vector<std::vector<int64_t>> descriptors;
+  for (Buffer &input : inputs)
+    descriptors.push_back(descriptor(input.bytes.data(), input.shape));
+  std::vector<int64_t> result(3 + 2 * kernel.expected.shape.size(), 0);
+  std::vector<void *> pointers{result.data()};
+  for (auto &d : descriptors)
+    pointers.push_back(d.data());
+  std::vector<void *> packed;
+  for (void *&p : pointers)
+    packed.push_back(&p);
+  if (llvm::Error error =
+          (*engine)->invokePacked("_mlir_ciface_kernel", packed)) {
+    llvm::errs() << "quark-run-kernel: " << llvm::toString(std::move(error))
+                 << "\n";
+    return {};
+  }
+  // The result is a fresh contiguous buffer (one byte per sub-byte code).
+  const uint8_t *data = reinterpret_cast<const uint8_t *>(result[1]);
+  size_t bytes = kernel.expected.bytes.size();
+  std::vector<uint8_t> out(data, data + bytes);
+  free(reinterpret_cast<void *>(result[0]));
+  return out;
+}
+
+int runOnHip(ModuleOp module, const KernelCase &kernel) {
+  llvm::Expected<hip::Device> gpu = hip::Device::open();
+  if (!gpu) {
+    llvm::errs() << "quark-run-kernel: " << llvm::toString(gpu.takeError())
+                 << "\n";
+    return 2;
+  }
+  llvm::SmallString<128> dir;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueDirectory("quark-kernels", dir)) {
+    llvm::errs() << "quark-run-kernel: " << ec.message() << "\n";
+    return 1;
+  }
+  RocdlPipelineOptions options;
+  options.chip = gpu->arch();
+  options.outputDir = std::string(dir);
+  PassManager pm(module.getContext());
+  buildQuarkToRocdlPipeline(pm, options);
+  if (failed(pm.run(module)))
+    return 1;
+  llvm::Expected<hip::KernelManifest> manifest =
+      hip::KernelManifest::load(dir);
+  if (!manifest) {
+    llvm::errs() << llvm::toString(manifest.takeError()) << "\n";
+    return 1;
+  }
+  llvm::Expected<hip::Program> program = gpu->load(*manifest, "kernel");
+  if (!program) {
+    llvm::errs() << llvm::toString(program.takeError()) << "\n";
+    return 1;
+  }
+  std::vector<llvm::ArrayRef<uint8_t>> inputs;
+  for (const Buffer &input : kernel.inputs)
+    inputs.push_back(input.bytes);
+  std::vector<std::vector<uint8_t>> outputs;
+  if (llvm::Error error = program->run(inputs, outputs)) {
+    llvm::errs() << llvm::toString(std::move(error)) << "\n";
+    return 1;
+  }
+  // A GPU may contract multiply-adds: float GEMMs get a tolerance.
+  bool ok = compare(kernel, outputs.front(), kernel.codeBits ? 0 : 1e-5);
+  llvm::Expected<double> ms = program->timeMilliseconds(iterations);
+  if (ms)
+    llvm::outs() << llvm::formatv("{0} on {1}: {2:f4} ms (median of {3})\n",
+                                  kernelKind, gpu->arch(), *ms, iterations);
+  else
+    llvm::errs() << llvm::toString(ms.takeError()) << "\n";
+  return ok ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "Run one quantized kernel and check it\n");
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  registerAllQuarkPasses();
+  DialectRegistry registry;
+  registerAllQuarkDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  std::optional<QuantDType> dtype = parseQuantDType(dtypeOption);
+  if (!dtype) {
+    llvm::errs() << "quark-run-kernel: unknown --dtype " << dtypeOption << "\n";
+    return 1;
+  }
+  if (rows <= 0 || cols <= 0 || depth <= 0 || group <= 0 ||
+      depth % group != 0 || depth % 32 != 0) {
+    llvm::errs() << "quark-run-kernel: sizes must be positive, with k a "
+                    "multiple of --group and of 32\n";
+    return 1;
+  }
+  std::mt19937 rng(seed);
+  KernelCase kernel;
+  if (kernelKind == "quantize") {
+    const DTypeInfo &info = getDTypeInfo(*dtype);
+    if (!info.isInteger() && info.kind != DTypeKind::Float) {
+      llvm::errs() << "quark-run-kernel: --dtype " << dtypeOption
+                   << " has no element codes to quantize to\n";
+      return 1;
+    }
+    kernel = quantizeCase(*dtype, rng);
+  } else if (kernelKind == "w4a16") {
+    if (*dtype != QuantDType::Int4 && *dtype != QuantDType::UInt4) {
+      llvm::errs() << "quark-run-kernel: w4a16 takes --dtype int4 or uint4\n";
+      return 1;
+    }
+    kernel = w4a16Case(context, *dtype, rng);
+  } else if (kernelKind == "w8a8-int8") {
+    kernel = w8a8Case(QuantDType::Int8, rng);
+  } else if (kernelKind == "w8a8-fp8") {
+    kernel = w8a8Case(QuantDType::FP8E4M3, rng);
+  } else if (kernelKind == "mxfp4") {
+    kernel = mxfp4Case(context, rng);
+  } else {
+    llvm::errs() << "quark-run-kernel: unknown --kernel " << kernelKind << "\n";
+    return 1;
+  }
+  OwningOpRef<ModuleOp> module =
+      parseSourceString<ModuleOp>(kernel.ir, &context);
+  if (!module)
+    return 1;
+  if (emitQuark) {
+    module->print(llvm::outs());
+    return 0;
+  }
+  if (device == "hip")
+    return runOnHip(*module, kernel);
+  if (device != "cpu") {
+    llvm::errs() << "quark-run-kernel: --device is cpu or hip\n";
+    return 1;
+  }
+  registerBuiltinDialectTranslation(context);
+  registerLLVMDialectTranslation(context);
+  std::vector<uint8_t> actual = runOnCpu(*module, kernel);
+  if (actual.empty())
+    return 1;
+  return compare(kernel, actual, 0) ? 0 : 1;
+}
