@@ -25,6 +25,9 @@ packages=(
   python3-torch python3-numpy python3-sentencepiece sentencepiece
   # ONNX protobufs and the ONNX conformance vectors.
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
+  # GPU kernels: ROCm device bitcode for HSACO, the HIP runtime for the
+  # launcher (it reports "no AMD GPU" on machines without one).
+  rocm-device-libs libamdhip64-dev
   # libFuzzer for the parser fuzz targets (scripts/fuzz.sh).
   libclang-rt-22-dev
   # Reference data comes from npm packages (scripts/fetch-reference-data.sh).
