@@ -24,12 +24,12 @@
 #include "quark/Support/DataType.h"
 #include "quark/Support/ScalarQuant.h"
 
+#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
-#include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -70,8 +70,8 @@ static cl::opt<int64_t> group("group", cl::desc("quantization group size"),
 static cl::opt<unsigned> seed("seed", cl::init(1));
 static cl::opt<std::string> device("device", cl::desc("cpu | hip"),
                                    cl::init("cpu"));
-static cl::opt<bool> emitQuark("emit-quark",
-                               cl::desc("print the kernel's quark IR and stop"));
+static cl::opt<bool>
+    emitQuark("emit-quark", cl::desc("print the kernel's quark IR and stop"));
 static cl::opt<int> iterations("iterations",
                                cl::desc("timed runs on a GPU (median)"),
                                cl::init(20));
@@ -90,8 +90,8 @@ struct Buffer {
       n *= d;
     return n;
   }
-  template <typename T> static Buffer of(std::vector<int64_t> shape,
-                                         const std::vector<T> &values) {
+  template <typename T>
+  static Buffer of(std::vector<int64_t> shape, const std::vector<T> &values) {
     Buffer buffer{std::move(shape), sizeof(T), {}};
     buffer.bytes.resize(values.size() * sizeof(T));
     std::memcpy(buffer.bytes.data(), values.data(), buffer.bytes.size());
@@ -127,13 +127,14 @@ std::string codeType(QuantDType dtype) {
 std::string groupSpec(QuantDType dtype, int64_t groupSize, bool symmetric,
                       llvm::StringRef extra = "") {
   bool integer = getDTypeInfo(dtype).isInteger();
-  return llvm::formatv("#quark.spec<dtype = {0}, qscheme = per_group, "
-                       "ch_axis = 1, group_size = {1}, symmetric = {2}, "
-                       "is_dynamic = false, {3}{4}observer_cls = "
-                       "PerGroupMinMaxObserver>",
-                       dtypeName(dtype), groupSize,
-                       symmetric ? "true" : "false",
-                       integer ? "round_method = half_even, scale_type = float, " : "", extra)
+  return llvm::formatv(
+             "#quark.spec<dtype = {0}, qscheme = per_group, "
+             "ch_axis = 1, group_size = {1}, symmetric = {2}, "
+             "is_dynamic = false, {3}{4}observer_cls = "
+             "PerGroupMinMaxObserver>",
+             dtypeName(dtype), groupSize, symmetric ? "true" : "false",
+             integer ? "round_method = half_even, scale_type = float, " : "",
+             extra)
       .str();
 }
 
@@ -185,9 +186,8 @@ KernelCase quantizeCase(QuantDType dtype, std::mt19937 &rng) {
     int64_t param = (i / k) * groups + (i % k) / group;
     uint32_t code =
         info.isInteger()
-            ? static_cast<uint32_t>(quantizeInt(x[i], scales[param],
-                                                zeros[param], info.qmin,
-                                                info.qmax))
+            ? static_cast<uint32_t>(quantizeInt(
+                  x[i], scales[param], zeros[param], info.qmin, info.qmax))
             : quantizeFloat(dtype, x[i], scales[param]);
     codes[i] = static_cast<uint8_t>(code);
   }
@@ -212,10 +212,10 @@ KernelCase quantizeCase(QuantDType dtype, std::mt19937 &rng) {
 }
 
 /// y[m, n] = sum_k x[m, k] * w(n, k), added in k order as the kernel does.
-std::vector<float> referenceGemm(const std::vector<float> &x,
-                                 const std::function<float(int64_t, int64_t)>
-                                     &weight,
-                                 int64_t m, int64_t n, int64_t k) {
+std::vector<float>
+referenceGemm(const std::vector<float> &x,
+              const std::function<float(int64_t, int64_t)> &weight, int64_t m,
+              int64_t n, int64_t k) {
   std::vector<float> w(n * k);
   for (int64_t j = 0; j < n; ++j)
     for (int64_t l = 0; l < k; ++l)
@@ -261,8 +261,8 @@ KernelCase w4a16Case(MLIRContext &context, QuantDType dtype,
         zeros[p] = params.zeroPoint;
       }
       for (int64_t l = g * group; l < (g + 1) * group; ++l)
-        codes[j * k + l] = quantizeInt(weights[j * k + l], scales[p],
-                                       zeros[p], info.qmin, info.qmax);
+        codes[j * k + l] = quantizeInt(weights[j * k + l], scales[p], zeros[p],
+                                       info.qmin, info.qmax);
     }
   Type codeElement = parseType(codeType(dtype), &context);
   std::vector<int32_t> packed =
@@ -291,8 +291,7 @@ KernelCase w4a16Case(MLIRContext &context, QuantDType dtype,
                   x,
                   [&](int64_t j, int64_t l) {
                     int64_t p = j * groups + l / group;
-                    return dequantizeInt(codes[j * k + l], scales[p],
-                                         zeros[p]);
+                    return dequantizeInt(codes[j * k + l], scales[p], zeros[p]);
                   },
                   m, n, k));
   return kernel;
@@ -309,10 +308,11 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
   float xMax = 0;
   for (float v : x)
     xMax = std::max(xMax, std::fabs(v));
-  float maxNormal = integer ? 0.0f : static_cast<float>(info.format->maxFinite());
-  float xScale = integer ? quarkSymmetricIntScale(-xMax, xMax, info.qmin,
-                                                  info.qmax)
-                         : quarkFloatScale(-xMax, xMax, maxNormal);
+  float maxNormal =
+      integer ? 0.0f : static_cast<float>(info.format->maxFinite());
+  float xScale = integer
+                     ? quarkSymmetricIntScale(-xMax, xMax, info.qmin, info.qmax)
+                     : quarkFloatScale(-xMax, xMax, maxNormal);
   std::vector<float> wScales(n);
   std::vector<uint8_t> wCodes(n * k);
   auto encode = [&](float v, float s) -> uint8_t {
@@ -328,9 +328,9 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
     float amax = 0;
     for (int64_t l = 0; l < k; ++l)
       amax = std::max(amax, std::fabs(weights[j * k + l]));
-    wScales[j] = integer ? quarkSymmetricIntScale(-amax, amax, info.qmin,
-                                                  info.qmax)
-                         : quarkFloatScale(-amax, amax, maxNormal);
+    wScales[j] = integer
+                     ? quarkSymmetricIntScale(-amax, amax, info.qmin, info.qmax)
+                     : quarkFloatScale(-amax, amax, maxNormal);
     for (int64_t l = 0; l < k; ++l)
       wCodes[j * k + l] = encode(weights[j * k + l], wScales[j]);
   }
@@ -342,8 +342,9 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
       for (int64_t l = 0; l < k; ++l) {
         uint8_t code = encode(x[i * k + l], xScale);
         if (integer) {
-          intAcc += static_cast<int32_t>(static_cast<int8_t>(code)) *
-                    static_cast<int32_t>(static_cast<int8_t>(wCodes[j * k + l]));
+          intAcc +=
+              static_cast<int32_t>(static_cast<int8_t>(code)) *
+              static_cast<int32_t>(static_cast<int8_t>(wCodes[j * k + l]));
         } else {
           float product = decode(code) * decode(wCodes[j * k + l]);
           floatAcc = floatAcc + product;
@@ -360,11 +361,11 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
       name, integer ? "round_method = half_even, scale_type = float, " : "");
   std::string wSpec = llvm::formatv(
       "#quark.spec<dtype = {0}, qscheme = per_channel, ch_axis = 0, "
-      "symmetric = true, is_dynamic = false, {1}observer_cls = PerChannelMinMaxObserver>",
+      "symmetric = true, is_dynamic = false, {1}observer_cls = "
+      "PerChannelMinMaxObserver>",
       name, integer ? "round_method = half_even, scale_type = float, " : "");
-  std::string storage = integer ? "i8" : (dtype == QuantDType::FP8E4M3
-                                              ? "f8E4M3FN"
-                                              : "f8E5M2");
+  std::string storage =
+      integer ? "i8" : (dtype == QuantDType::FP8E4M3 ? "f8E4M3FN" : "f8E5M2");
   KernelCase kernel;
   kernel.ir = llvm::formatv(
       "func.func @kernel(%x: {0}, %sx: tensor<f32>, %wc: {1}, %sw: {2}) -> "
@@ -448,7 +449,8 @@ bool compare(const KernelCase &kernel, const std::vector<uint8_t> &actual,
       if (tolerance == 0) {
         equal = std::memcmp(&a, &e, 4) == 0;
       } else {
-        double error = std::fabs(double(a) - e) / std::max(1.0, std::fabs(double(e)));
+        double error =
+            std::fabs(double(a) - e) / std::max(1.0, std::fabs(double(e)));
         worst = std::max(worst, error);
         equal = error <= tolerance;
       }
@@ -457,12 +459,12 @@ bool compare(const KernelCase &kernel, const std::vector<uint8_t> &actual,
       firstBad = i;
   }
   llvm::outs() << llvm::formatv(
-      "{0} {1}x{2}x{3}: {4} of {5} elements {6}", kernelKind, rows, cols,
-      depth, count - mismatches, count,
-      tolerance == 0 ? "match bit for bit"
-                     : llvm::formatv("within {0:e} (worst {1:e})", tolerance,
-                                     worst)
-                           .str());
+      "{0} {1}x{2}x{3}: {4} of {5} elements {6}", kernelKind, rows, cols, depth,
+      count - mismatches, count,
+      tolerance == 0
+          ? "match bit for bit"
+          : llvm::formatv("within {0:e} (worst {1:e})", tolerance, worst)
+                .str());
   if (mismatches)
     llvm::outs() << llvm::formatv("; first mismatch at element {0}", firstBad);
   llvm::outs() << "\n";
@@ -544,8 +546,7 @@ int runOnHip(ModuleOp module, const KernelCase &kernel) {
   buildQuarkToRocdlPipeline(pm, options);
   if (failed(pm.run(module)))
     return 1;
-  llvm::Expected<hip::KernelManifest> manifest =
-      hip::KernelManifest::load(dir);
+  llvm::Expected<hip::KernelManifest> manifest = hip::KernelManifest::load(dir);
   if (!manifest) {
     llvm::errs() << llvm::toString(manifest.takeError()) << "\n";
     return 1;

@@ -19,8 +19,7 @@ namespace quark {
 #include "quark/Conversion/Passes.h.inc"
 
 /// Options of quark-lower-to-rocdl-pipeline.
-struct RocdlPipelineOptions
-    : public PassPipelineOptions<RocdlPipelineOptions> {
+struct RocdlPipelineOptions : public PassPipelineOptions<RocdlPipelineOptions> {
   PassOptions::Option<std::string> chip{
       *this, "chip", llvm::cl::desc("AMD GPU: gfx942, gfx90a, gfx950, gfx1100"),
       llvm::cl::init("gfx942")};
@@ -40,8 +39,7 @@ struct RocdlPipelineOptions
 };
 
 /// Options of quark-lower-to-nvvm-pipeline.
-struct NvvmPipelineOptions
-    : public PassPipelineOptions<NvvmPipelineOptions> {
+struct NvvmPipelineOptions : public PassPipelineOptions<NvvmPipelineOptions> {
   PassOptions::Option<std::string> chip{
       *this, "chip", llvm::cl::desc("NVIDIA GPU: sm_90, sm_80, ..."),
       llvm::cl::init("sm_90")};

@@ -38,8 +38,12 @@ struct Emitter {
   Value shru(Value x, Value amount) const {
     return arith::ShRUIOp::create(b, loc, x, amount);
   }
-  Value add(Value x, Value y) const { return arith::AddIOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) const { return arith::SubIOp::create(b, loc, x, y); }
+  Value add(Value x, Value y) const {
+    return arith::AddIOp::create(b, loc, x, y);
+  }
+  Value sub(Value x, Value y) const {
+    return arith::SubIOp::create(b, loc, x, y);
+  }
   Value cmpi(arith::CmpIPredicate predicate, Value x, Value y) const {
     return arith::CmpIOp::create(b, loc, predicate, x, y);
   }
@@ -72,19 +76,17 @@ Value encodeMiniFloatIR(const Emitter &e, const MiniFloatFormat &format,
   Value absBits = e.andI(bits, 0x7FFFFFFF);
   Value nan = e.cmpi(arith::CmpIPredicate::ugt, absBits, e.i32(0x7F800000));
   float maxFinite = static_cast<float>(format.maxFinite());
-  absBits = arith::MinUIOp::create(
-      e.b, e.loc, absBits, e.i32(llvm::bit_cast<uint32_t>(maxFinite)));
+  absBits = arith::MinUIOp::create(e.b, e.loc, absBits,
+                                   e.i32(llvm::bit_cast<uint32_t>(maxFinite)));
 
   Value exponent32 = e.shru(absBits, e.i32(23));
   Value significand = e.andI(absBits, 0x7FFFFF);
   Value normal32 = e.cmpi(arith::CmpIPredicate::ne, exponent32, e.i32(0));
-  significand = e.select(normal32,
-                         arith::OrIOp::create(e.b, e.loc, significand,
-                                              e.i32(0x800000)),
-                         significand);
+  significand = e.select(
+      normal32, arith::OrIOp::create(e.b, e.loc, significand, e.i32(0x800000)),
+      significand);
   exponent32 = arith::MaxSIOp::create(e.b, e.loc, exponent32, e.i32(1));
-  Value targetExponent =
-      e.add(exponent32, e.i32(format.exponentBias - 127));
+  Value targetExponent = e.add(exponent32, e.i32(format.exponentBias - 127));
   // Low significand bits below the target's quantum; one more per step
   // below the normal range. 25 already rounds every fp32 to zero.
   Value belowNormal = arith::MaxSIOp::create(
@@ -93,16 +95,16 @@ Value encodeMiniFloatIR(const Emitter &e, const MiniFloatFormat &format,
       e.b, e.loc, e.add(belowNormal, e.i32(23 - m)), e.i32(25));
   Value one = e.i32(1);
   Value half = e.shl(one, e.sub(shift, one));
-  Value remainder =
-      arith::AndIOp::create(e.b, e.loc, significand, e.sub(e.shl(one, shift), one));
+  Value remainder = arith::AndIOp::create(e.b, e.loc, significand,
+                                          e.sub(e.shl(one, shift), one));
   Value quantums = e.shru(significand, shift);
   Value odd = e.cmpi(arith::CmpIPredicate::ne, e.andI(quantums, 1), e.i32(0));
   Value roundUp = arith::OrIOp::create(
       e.b, e.loc, e.cmpi(arith::CmpIPredicate::ugt, remainder, half),
       arith::AndIOp::create(
           e.b, e.loc, e.cmpi(arith::CmpIPredicate::eq, remainder, half), odd));
-  quantums = e.add(quantums, arith::ExtUIOp::create(e.b, e.loc,
-                                                    e.b.getI32Type(), roundUp));
+  quantums = e.add(
+      quantums, arith::ExtUIOp::create(e.b, e.loc, e.b.getI32Type(), roundUp));
   // A normal value's code is (e - 1) << m plus quantums in [2^m, 2^(m+1)]:
   // a carry out of the mantissa bumps the exponent by itself.
   Value normalTarget =
@@ -148,9 +150,8 @@ Value decodeMiniFloatIR(const Emitter &e, const MiniFloatFormat &format,
       e.b, e.loc,
       arith::UIToFPOp::create(e.b, e.loc, e.b.getF32Type(), mantissa),
       e.f32(std::ldexp(1.0f, 1 - format.exponentBias - m)));
-  Value value =
-      e.select(e.cmpi(arith::CmpIPredicate::eq, exponent, e.i32(0)), subnormal,
-               normal);
+  Value value = e.select(e.cmpi(arith::CmpIPredicate::eq, exponent, e.i32(0)),
+                         subnormal, normal);
   const float nanValue = std::numeric_limits<float>::quiet_NaN();
   const uint32_t allOnesExponent = (1u << format.exponentBits) - 1;
   switch (format.specials) {
@@ -177,8 +178,8 @@ Value decodeMiniFloatIR(const Emitter &e, const MiniFloatFormat &format,
     return value;
   Value negative = e.cmpi(arith::CmpIPredicate::ne,
                           e.andI(code, format.signBit()), e.i32(0));
-  Value signed_ = e.select(negative, arith::NegFOp::create(e.b, e.loc, value),
-                           value);
+  Value signed_ =
+      e.select(negative, arith::NegFOp::create(e.b, e.loc, value), value);
   if (format.specials == SpecialValues::FiniteNegZeroNaN)
     signed_ = e.select(e.cmpi(arith::CmpIPredicate::eq,
                               e.andI(code, (1 << format.totalBits()) - 1),
@@ -248,18 +249,17 @@ Value ElementCodec::quantize(OpBuilder &b, Location loc, Value x, Value scale,
     }
     Value zero = zeroPoint ? zeroPoint : e.i32(0);
     Value shifted = arith::AddFOp::create(
-        b, loc, rounded,
-        arith::SIToFPOp::create(b, loc, b.getF32Type(), zero));
+        b, loc, rounded, arith::SIToFPOp::create(b, loc, b.getF32Type(), zero));
     // f32 bounds give the same codes as Support's double ones while qmin,
     // qmax and the zero point lie within 2^24 (see quantizeIntWithInverse).
-    shifted = arith::MaximumFOp::create(
-        b, loc, shifted, e.f32(static_cast<float>(info.qmin)));
-    shifted = arith::MinimumFOp::create(
-        b, loc, shifted, e.f32(static_cast<float>(info.qmax)));
+    shifted = arith::MaximumFOp::create(b, loc, shifted,
+                                        e.f32(static_cast<float>(info.qmin)));
+    shifted = arith::MinimumFOp::create(b, loc, shifted,
+                                        e.f32(static_cast<float>(info.qmax)));
     Value code = arith::FPToSIOp::create(
         b, loc, b.getI32Type(),
-        e.select(e.isNaN(rounded), arith::SIToFPOp::create(
-                                       b, loc, b.getF32Type(), zero),
+        e.select(e.isNaN(rounded),
+                 arith::SIToFPOp::create(b, loc, b.getF32Type(), zero),
                  shifted));
     if (bits() < 32)
       code = arith::TruncIOp::create(b, loc, storage, code);
@@ -271,8 +271,7 @@ Value ElementCodec::quantize(OpBuilder &b, Location loc, Value x, Value scale,
                                           scale, e.f32(0.0f));
   scale = e.select(zeroScale, e.f32(kScaleEpsilon), scale);
   Value scaled = arith::DivFOp::create(b, loc, x, scale);
-  Value code =
-      encodeMiniFloatIR(e, floatFormat(spec_.elementType()), scaled);
+  Value code = encodeMiniFloatIR(e, floatFormat(spec_.elementType()), scaled);
   Type codeInt = b.getIntegerType(bits());
   code = arith::TruncIOp::create(b, loc, codeInt, code);
   if (storage != codeInt)
@@ -302,8 +301,7 @@ Value ElementCodec::dequantize(OpBuilder &b, Location loc, Value code,
     return arith::MulFOp::create(b, loc, asFloat, scale);
   }
   Emitter e{b, loc};
-  Value decoded =
-      decodeMiniFloatIR(e, floatFormat(spec_.elementType()), value);
+  Value decoded = decodeMiniFloatIR(e, floatFormat(spec_.elementType()), value);
   return arith::MulFOp::create(b, loc, decoded, scale);
 }
 

@@ -89,8 +89,7 @@ struct OutlineLinearKernelsPass
       // Arguments: the activation, then every value the chain reads from
       // outside (codes, scales, zero points, bias) in first-use order.
       SmallVector<Value> outside{chain->activation};
-      SmallVector<Type> argTypes{
-          withRows(chain->activation.getType(), tokens)};
+      SmallVector<Type> argTypes{withRows(chain->activation.getType(), tokens)};
       llvm::SmallPtrSet<Operation *, 8> inChain(chain->ops.begin(),
                                                 chain->ops.end());
       for (Operation *op : chain->ops)
@@ -101,9 +100,9 @@ struct OutlineLinearKernelsPass
             argTypes.push_back(operand.getType());
           }
       Type resultType = withRows(linear.getType(), tokens);
-      auto kernel = func::FuncOp::create(
-          builder, linear.getLoc(), "kernel",
-          builder.getFunctionType(argTypes, {resultType}));
+      auto kernel =
+          func::FuncOp::create(builder, linear.getLoc(), "kernel",
+                               builder.getFunctionType(argTypes, {resultType}));
       Block *body = kernel.addEntryBlock();
       OpBuilder bodyBuilder = OpBuilder::atBlockEnd(body);
       IRMapping mapping;
@@ -117,8 +116,7 @@ struct OutlineLinearKernelsPass
       }
       LinearOp cloned = cast<LinearOp>(&body->back());
       cloned->removeAttr("quant");
-      func::ReturnOp::create(bodyBuilder, linear.getLoc(),
-                             cloned.getResult());
+      func::ReturnOp::create(bodyBuilder, linear.getLoc(), cloned.getResult());
 
       // Name by content: the printed function without its layer name.
       cloned->setAttr("name", bodyBuilder.getStringAttr("kernel"));
@@ -160,8 +158,8 @@ struct OutlineLinearKernelsPass
       kernel.setSymName(name + "_t" + std::to_string(tokens));
     }
     module.getBody()->clear();
-    module.getBody()->getOperations().splice(
-        module.getBody()->end(), kernelBlock->getOperations());
+    module.getBody()->getOperations().splice(module.getBody()->end(),
+                                             kernelBlock->getOperations());
     delete kernelBlock;
   }
 };

@@ -58,22 +58,22 @@ void mlir::quark::buildQuarkToRocdlPipeline(
   std::string toolkit = options.toolkit.empty() ? defaultRocmToolkitPath()
                                                 : std::string(options.toolkit);
   std::string chip = options.chip;
-  std::string text = std::string(kKernelPrefix) +
-                     ", rocdl-attach-target{chip=" + chip + "}, " +
-                     "gpu.module(convert-gpu-to-rocdl{chipset=" + chip +
-                     " runtime=HIP use-bare-ptr-memref-call-conv=true}, "
-                     "reconcile-unrealized-casts), " +
-                     "gpu-module-to-binary{format=" +
-                     std::string(options.format) + " toolkit=" + toolkit +
-                     "}" + writeStep(options.outputDir);
+  std::string text =
+      std::string(kKernelPrefix) + ", rocdl-attach-target{chip=" + chip +
+      "}, " + "gpu.module(convert-gpu-to-rocdl{chipset=" + chip +
+      " runtime=HIP use-bare-ptr-memref-call-conv=true}, "
+      "reconcile-unrealized-casts), " +
+      "gpu-module-to-binary{format=" + std::string(options.format) +
+      " toolkit=" + toolkit + "}" + writeStep(options.outputDir);
   addPipeline(pm, text);
 }
 
 void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
                                            const NvvmPipelineOptions &options) {
   std::string text =
-      std::string(kKernelPrefix) + ", nvvm-attach-target{chip=" +
-      std::string(options.chip) + " features=" + std::string(options.features) +
+      std::string(kKernelPrefix) +
+      ", nvvm-attach-target{chip=" + std::string(options.chip) +
+      " features=" + std::string(options.features) +
       "}, gpu.module(convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}, "
       "reconcile-unrealized-casts), gpu-module-to-binary{format=" +
       std::string(options.format) + "}" + writeStep(options.outputDir);
@@ -81,15 +81,14 @@ void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
 }
 
 void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm) {
-  addPipeline(pm,
-              "convert-quark-to-linalg, canonicalize, cse, "
-              "one-shot-bufferize{bufferize-function-boundaries "
-              "function-boundary-type-conversion=identity-layout-map}, "
-              "func.func(convert-linalg-to-loops), lower-affine, "
-              "convert-scf-to-cf, expand-strided-metadata, "
-              "finalize-memref-to-llvm, convert-math-to-llvm, "
-              "convert-arith-to-llvm, convert-func-to-llvm, "
-              "convert-cf-to-llvm, reconcile-unrealized-casts");
+  addPipeline(pm, "convert-quark-to-linalg, canonicalize, cse, "
+                  "one-shot-bufferize{bufferize-function-boundaries "
+                  "function-boundary-type-conversion=identity-layout-map}, "
+                  "func.func(convert-linalg-to-loops), lower-affine, "
+                  "convert-scf-to-cf, expand-strided-metadata, "
+                  "finalize-memref-to-llvm, convert-math-to-llvm, "
+                  "convert-arith-to-llvm, convert-func-to-llvm, "
+                  "convert-cf-to-llvm, reconcile-unrealized-casts");
 }
 
 void mlir::quark::registerQuarkPipelines() {

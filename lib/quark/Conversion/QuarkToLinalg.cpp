@@ -128,11 +128,11 @@ static FailureOr<AffineMap> paramMap(Operation *op, TensorSpecAttr spec,
 
 /// An all-parallel generic over `resultType` whose operands are read through
 /// `maps` (the result through the identity).
-static Value buildElementwise(
-    OpBuilder &b, Location loc, RankedTensorType resultType,
-    ValueRange inputs, ArrayRef<AffineMap> maps,
-    function_ref<Value(OpBuilder &, Location, ValueRange)> body,
-    bool decodesWeights = false) {
+static Value
+buildElementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
+                 ValueRange inputs, ArrayRef<AffineMap> maps,
+                 function_ref<Value(OpBuilder &, Location, ValueRange)> body,
+                 bool decodesWeights = false) {
   Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(),
                                        resultType.getElementType());
   SmallVector<AffineMap> indexing(maps.begin(), maps.end());
@@ -184,9 +184,8 @@ collectQuantOperands(Operation *op, TensorSpecAttr spec, Value value,
 }
 
 /// The numerics of an op's spec, or an error naming the op.
-static FailureOr<TensorQuantSpec> specNumerics(Operation *op,
-                                               TensorSpecAttr spec,
-                                               Type floatType) {
+static FailureOr<TensorQuantSpec>
+specNumerics(Operation *op, TensorSpecAttr spec, Type floatType) {
   auto emitError = [&]() { return op->emitOpError(); };
   FailureOr<TensorQuantSpec> numerics =
       getTensorQuantSpec(spec, floatType, emitError);
@@ -194,8 +193,7 @@ static FailureOr<TensorQuantSpec> specNumerics(Operation *op,
     return failure();
   if (numerics->isBlockFloat())
     return op->emitOpError("uses a simulation-only block format (")
-           << stringifyDtype(spec.getDtype())
-           << ") that has no kernel form";
+           << stringifyDtype(spec.getDtype()) << ") that has no kernel form";
   return numerics;
 }
 
@@ -230,8 +228,7 @@ struct StorageCastLowering : OpConversionPattern<StorageCastOp> {
 };
 
 /// Shared by quantize, dequantize and fake_quant.
-template <typename OpTy>
-struct QuantOpLowering : OpConversionPattern<OpTy> {
+template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
   using OpConversionPattern<OpTy>::OpConversionPattern;
   using OpAdaptor = typename OpTy::Adaptor;
 
@@ -242,10 +239,9 @@ struct QuantOpLowering : OpConversionPattern<OpTy> {
     constexpr bool isDequantize = std::is_same_v<OpTy, DequantizeOp>;
     auto inputType = cast<RankedTensorType>(op.getInput().getType());
     auto resultType = cast<RankedTensorType>(op.getType());
-    Type floatType = isDequantize ? resultType.getElementType()
-                                  : inputType.getElementType();
-    if (isa<quant::UniformQuantizedType,
-            quant::UniformQuantizedPerAxisType>(
+    Type floatType =
+        isDequantize ? resultType.getElementType() : inputType.getElementType();
+    if (isa<quant::UniformQuantizedType, quant::UniformQuantizedPerAxisType>(
             isQuantize ? resultType.getElementType()
                        : inputType.getElementType()))
       return op.emitOpError("has !quant.uniform codes that carry their "
@@ -265,8 +261,8 @@ struct QuantOpLowering : OpConversionPattern<OpTy> {
         this->getTypeConverter()->convertType(resultType));
     ElementCodec codec(*numerics);
     bool isCast = op.getSpec().isCast();
-    bool unsignedCodes = codec.isInteger() &&
-                         !getDTypeInfo(numerics->elementType()).isSigned();
+    bool unsignedCodes =
+        codec.isInteger() && !getDTypeInfo(numerics->elementType()).isSigned();
     bool hasScale = operands->hasScale, hasZeroPoint = operands->hasZeroPoint;
     Type resultElement = target.getElementType();
     auto body = [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
@@ -285,7 +281,8 @@ struct QuantOpLowering : OpConversionPattern<OpTy> {
         return f32To(b, loc, toF32(b, loc, rounded), resultElement);
       }
       if constexpr (isDequantize)
-        return f32To(b, loc, codec.dequantize(b, loc, args[0], scale, zeroPoint),
+        return f32To(b, loc,
+                     codec.dequantize(b, loc, args[0], scale, zeroPoint),
                      resultElement);
       Value code =
           codec.quantize(b, loc, toF32(b, loc, args[0]), scale, zeroPoint);
@@ -326,9 +323,9 @@ struct UnpackLowering : OpConversionPattern<UnpackOp> {
     // Nibble slot of element j of a word: reorder stores element
     // [0,2,4,6,1,3,5,7][slot] in slot, so element j sits in slot
     // j / 2 + (j % 2) * 4; order (and fp4's two per byte) in slot j.
-    bool reorder = wordBits == 32 &&
-                   op.getPackMethod().value_or(PackMethod::reorder) ==
-                       PackMethod::reorder;
+    bool reorder =
+        wordBits == 32 &&
+        op.getPackMethod().value_or(PackMethod::reorder) == PackMethod::reorder;
     MLIRContext *context = op.getContext();
     int64_t rank = target.getRank();
     SmallVector<AffineExpr> exprs;
@@ -347,9 +344,9 @@ struct UnpackLowering : OpConversionPattern<UnpackOp> {
         Value two = arith::ConstantIndexOp::create(b, loc, 2);
         slot = arith::AddIOp::create(
             b, loc, arith::DivUIOp::create(b, loc, j, two),
-            arith::MulIOp::create(
-                b, loc, arith::RemUIOp::create(b, loc, j, two),
-                arith::ConstantIndexOp::create(b, loc, 4)));
+            arith::MulIOp::create(b, loc,
+                                  arith::RemUIOp::create(b, loc, j, two),
+                                  arith::ConstantIndexOp::create(b, loc, 4)));
       }
       Type wordType = args[0].getType();
       Value shift = arith::MulIOp::create(
@@ -391,10 +388,10 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
         dqx.getZeroPoint() || dqw.getZeroPoint())
       return false;
     auto none = [] { return InFlightDiagnostic(); };
-    FailureOr<TensorQuantSpec> sx = getTensorQuantSpec(
-        dqx.getSpec(), dqx.getType().getElementType(), none);
-    FailureOr<TensorQuantSpec> sw = getTensorQuantSpec(
-        dqw.getSpec(), dqw.getType().getElementType(), none);
+    FailureOr<TensorQuantSpec> sx =
+        getTensorQuantSpec(dqx.getSpec(), dqx.getType().getElementType(), none);
+    FailureOr<TensorQuantSpec> sw =
+        getTensorQuantSpec(dqw.getSpec(), dqw.getType().getElementType(), none);
     if (failed(sx) || failed(sw) || sx->elementType() != sw->elementType())
       return false;
     QuantDType type = sx->elementType();
@@ -447,8 +444,8 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
         all[0].push_back(d);
       param = tensor::CollapseShapeOp::create(b, loc, param, all);
     }
-    return {param, AffineMap::get(2, 0, {getAffineDimExpr(dim, context)},
-                                  context)};
+    return {param,
+            AffineMap::get(2, 0, {getAffineDimExpr(dim, context)}, context)};
   }
 
   LogicalResult
@@ -469,12 +466,13 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
               : m * inputType.getDimSize(d);
 
     std::optional<CodeOperand> x, w;
-    bool onCodes = !ShapedType::isDynamic(m) &&
-                   codeDomain(op, m, n, x, w, rewriter);
-    Value lhs = collapseRows(rewriter, loc,
-                             onCodes ? x->codes : adaptor.getInput());
+    bool onCodes =
+        !ShapedType::isDynamic(m) && codeDomain(op, m, n, x, w, rewriter);
+    Value lhs =
+        collapseRows(rewriter, loc, onCodes ? x->codes : adaptor.getInput());
     Value rhs = onCodes ? w->codes : adaptor.getWeight();
-    bool integerCodes = onCodes && x->numerics.elementType() == QuantDType::Int8;
+    bool integerCodes =
+        onCodes && x->numerics.elementType() == QuantDType::Int8;
     Type accType = integerCodes ? Type(rewriter.getI32Type())
                                 : Type(rewriter.getF32Type());
 
@@ -484,8 +482,7 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     Value empty = tensor::EmptyOp::create(rewriter, loc, accShape, accType);
     Value zero = arith::ConstantOp::create(rewriter, loc, accType,
                                            rewriter.getZeroAttr(accType));
-    Value acc =
-        linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
+    Value acc = linalg::FillOp::create(rewriter, loc, zero, empty).getResult(0);
     AffineExpr dm = getAffineDimExpr(0, context),
                dn = getAffineDimExpr(1, context),
                dk = getAffineDimExpr(2, context);
@@ -556,8 +553,8 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
           [&](OpBuilder &b, Location nestedLoc, ValueRange args) -> Value {
             Value value = args[0];
             if (integerCodes)
-              value = arith::SIToFPOp::create(b, nestedLoc, b.getF32Type(),
-                                              value);
+              value =
+                  arith::SIToFPOp::create(b, nestedLoc, b.getF32Type(), value);
             unsigned next = 1;
             if (onCodes) {
               value = arith::MulFOp::create(
@@ -594,8 +591,8 @@ struct ConvertQuarkToLinalgPass
     ConversionTarget target(*context);
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                            math::MathDialect, tensor::TensorDialect>();
-    target.addIllegalOp<QuantizeOp, DequantizeOp, FakeQuantOp, UnpackOp,
-                        PackOp, StorageCastOp, LinearOp, ComputeQParamsOp,
+    target.addIllegalOp<QuantizeOp, DequantizeOp, FakeQuantOp, UnpackOp, PackOp,
+                        StorageCastOp, LinearOp, ComputeQParamsOp,
                         TwoStageFakeQuantOp>();
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
       return converter.isSignatureLegal(op.getFunctionType()) &&

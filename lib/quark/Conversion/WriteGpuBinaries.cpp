@@ -43,11 +43,11 @@ llvm::json::Object memrefJson(MemRefType type) {
   return llvm::json::Object{
       {"shape", llvm::json::Array(type.getShape())},
       {"element", typeString(type.getElementType())},
-      {"bytes", static_cast<int64_t>(
-                    (type.getNumElements() *
-                         type.getElementType().getIntOrFloatBitWidth() +
-                     7) /
-                    8)}};
+      {"bytes",
+       static_cast<int64_t>((type.getNumElements() *
+                                 type.getElementType().getIntOrFloatBitWidth() +
+                             7) /
+                            8)}};
 }
 
 std::string fileExtension(gpu::ObjectAttr object) {
@@ -91,14 +91,14 @@ struct WriteGpuBinariesPass
     for (auto binary : module.getOps<gpu::BinaryOp>()) {
       for (Attribute attr : binary.getObjects()) {
         auto object = cast<gpu::ObjectAttr>(attr);
-        std::string name = (binary.getSymName() + "." +
-                            targetChip(object.getTarget()) + "." +
-                            fileExtension(object))
-                               .str();
+        std::string name =
+            (binary.getSymName() + "." + targetChip(object.getTarget()) + "." +
+             fileExtension(object))
+                .str();
         llvm::SmallString<256> path(outputDir);
         llvm::sys::path::append(path, name);
-        if (llvm::Error error = writeFileAtomically(
-                path, object.getObject().getValue())) {
+        if (llvm::Error error =
+                writeFileAtomically(path, object.getObject().getValue())) {
           module.emitError() << "cannot write " << path << ": "
                              << llvm::toString(std::move(error));
           return signalPassFailure();

@@ -2,8 +2,8 @@
 
 #include "quark/InitAll.h"
 
-#include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Conversion/Passes.h"
+#include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -22,10 +22,10 @@
 #include "mlir/Transforms/Passes.h"
 
 void mlir::quark::registerAllQuarkDialects(DialectRegistry &registry) {
-  registry.insert<QuarkDialect, quant::QuantDialect, arith::ArithDialect,
-                  func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
-                  memref::MemRefDialect, scf::SCFDialect,
-                  tensor::TensorDialect>();
+  registry
+      .insert<QuarkDialect, quant::QuantDialect, arith::ArithDialect,
+              func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
+              memref::MemRefDialect, scf::SCFDialect, tensor::TensorDialect>();
   // The GPU pipelines run upstream passes over every dialect on the way to
   // LLVM, and gpu-module-to-binary translates through the target models.
   registerAllDialects(registry);

@@ -66,8 +66,8 @@ Expected<KernelManifest> KernelManifest::load(llvm::StringRef directory) {
       for (const llvm::json::Value &b : *buffers) {
         const llvm::json::Object *buffer = b.getAsObject();
         if (!buffer)
-          return manifestError(path, "has a malformed buffer in " +
-                                         function.name);
+          return manifestError(path,
+                               "has a malformed buffer in " + function.name);
         BufferInfo info;
         info.shape = ints(buffer->getArray("shape"));
         info.element = buffer->getString("element").value_or("").str();
@@ -82,8 +82,8 @@ Expected<KernelManifest> KernelManifest::load(llvm::StringRef directory) {
       for (const llvm::json::Value &l : *launches) {
         const llvm::json::Object *launch = l.getAsObject();
         if (!launch)
-          return manifestError(path, "has a malformed launch in " +
-                                         function.name);
+          return manifestError(path,
+                               "has a malformed launch in " + function.name);
         LaunchInfo info;
         info.module = launch->getString("module").value_or("").str();
         info.kernel = launch->getString("kernel").value_or("").str();
@@ -111,8 +111,8 @@ Expected<KernelManifest> KernelManifest::load(llvm::StringRef directory) {
     function.results = ints(object->getArray("results"));
     for (int64_t result : function.results)
       if (result < 0 || result >= static_cast<int64_t>(function.buffers.size()))
-        return manifestError(path, "has a bad result index in " +
-                                       function.name);
+        return manifestError(path,
+                             "has a bad result index in " + function.name);
     manifest.functions.push_back(std::move(function));
   }
   return manifest;
@@ -130,10 +130,10 @@ const FunctionInfo *KernelManifest::find(llvm::StringRef name) const {
 bool mlir::quark::hip::isHipAvailable() { return true; }
 
 static Error hipError(const char *call, hipError_t status) {
-  return llvm::createStringError(
-      llvm::inconvertibleErrorCode(),
-      llvm::formatv("{0} failed: {1} ({2})", call, hipGetErrorName(status),
-                    hipGetErrorString(status)));
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 llvm::formatv("{0} failed: {1} ({2})", call,
+                                               hipGetErrorName(status),
+                                               hipGetErrorString(status)));
 }
 
 #define QUARK_HIP_TRY(call)                                                    \
@@ -201,10 +201,9 @@ Expected<Program> Device::load(const KernelManifest &manifest,
                                llvm::StringRef name) {
   const FunctionInfo *function = manifest.find(name);
   if (!function)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "%s/kernels.json has no function '%s'",
-                                   manifest.directory.c_str(),
-                                   name.str().c_str());
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(), "%s/kernels.json has no function '%s'",
+        manifest.directory.c_str(), name.str().c_str());
   QUARK_HIP_TRY(hipSetDevice(ordinal_));
   auto impl = std::make_unique<Program::Impl>();
   impl->function = function;
@@ -222,13 +221,11 @@ Expected<Program> Device::load(const KernelManifest &manifest,
       Expected<std::unique_ptr<llvm::MemoryBuffer>> image = readFile(path);
       if (!image)
         return image.takeError();
-      QUARK_HIP_TRY(
-          hipModuleLoadData(&module, (*image)->getBufferStart()));
+      QUARK_HIP_TRY(hipModuleLoadData(&module, (*image)->getBufferStart()));
       impl->modules.push_back(module);
     }
     hipFunction_t kernel;
-    QUARK_HIP_TRY(
-        hipModuleGetFunction(&kernel, module, launch.kernel.c_str()));
+    QUARK_HIP_TRY(hipModuleGetFunction(&kernel, module, launch.kernel.c_str()));
     impl->kernels.push_back(kernel);
   }
   for (const BufferInfo &buffer : function->buffers) {
@@ -248,9 +245,8 @@ Error Program::run(llvm::ArrayRef<llvm::ArrayRef<uint8_t>> inputs,
     if (buffer.argument >= static_cast<int64_t>(inputs.size()) ||
         static_cast<int64_t>(inputs[buffer.argument].size()) != buffer.bytes)
       return llvm::createStringError(
-          llvm::inconvertibleErrorCode(),
-          "%s: argument %lld needs %lld bytes", function.name.c_str(),
-          static_cast<long long>(buffer.argument),
+          llvm::inconvertibleErrorCode(), "%s: argument %lld needs %lld bytes",
+          function.name.c_str(), static_cast<long long>(buffer.argument),
           static_cast<long long>(buffer.bytes));
     QUARK_HIP_TRY(hipMemcpy(impl_->buffers[index],
                             inputs[buffer.argument].data(), buffer.bytes,
