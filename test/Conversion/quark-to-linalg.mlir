@@ -81,6 +81,18 @@ func.func @fp8_quantize(%x: tensor<8xf32>, %s: tensor<f32>) -> tensor<8x!quark.q
 
 // -----
 
+// A bfloat16 cast spec rounds to bf16 even on an f32 tensor.
+// CHECK-LABEL: func.func @bf16_fake_quant(
+// CHECK: linalg.generic
+// CHECK: %[[R:.*]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK: arith.extf %[[R]] : bf16 to f32
+func.func @bf16_fake_quant(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %y = quark.fake_quant %x {spec = #quark.spec<dtype = bfloat16>} : tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
 // Dynamic parameters have no kernel form yet: the op is named.
 #fp8_dyn = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, is_dynamic = true, observer_cls = PerTensorMinMaxObserver>
 func.func @dynamic(%x: tensor<8xf32>) -> tensor<8xf32> {

@@ -265,6 +265,13 @@ template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
         codec.isInteger() && !getDTypeInfo(numerics->elementType()).isSigned();
     bool hasScale = operands->hasScale, hasZeroPoint = operands->hasZeroPoint;
     Type resultElement = target.getElementType();
+    // bfloat16 / float16 specs round to their own type, whatever float type
+    // the op reads and returns (a fake_quant on f32 still rounds to bf16).
+    Type castType;
+    if (isCast)
+      castType = numerics->dtype == QuantDType::BFloat16
+                     ? Type(rewriter.getBF16Type())
+                     : Type(rewriter.getF16Type());
     auto body = [&](OpBuilder &b, Location loc, ValueRange args) -> Value {
       Value scale = hasScale ? scaleToF32(b, loc, args[1]) : Value();
       Value zeroPoint = hasZeroPoint
@@ -274,8 +281,7 @@ template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
         // bfloat16 / float16: quantize rounds to the type, dequantize widens.
         if (isDequantize)
           return f32To(b, loc, toF32(b, loc, args[0]), resultElement);
-        Value rounded =
-            f32To(b, loc, toF32(b, loc, args[0]), target.getElementType());
+        Value rounded = f32To(b, loc, toF32(b, loc, args[0]), castType);
         if constexpr (isQuantize)
           return rounded;
         return f32To(b, loc, toF32(b, loc, rounded), resultElement);
@@ -291,10 +297,6 @@ template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
       return f32To(b, loc, codec.dequantize(b, loc, code, scale, zeroPoint),
                    resultElement);
     };
-    if (isCast && !isDequantize && !isQuantize)
-      resultElement = resultType.getElementType();
-    if (isCast && isQuantize)
-      target = resultType;
     Value result =
         buildElementwise(rewriter, op.getLoc(), target, operands->values,
                          operands->maps, body, /*decodesWeights=*/isDequantize);
