@@ -334,13 +334,16 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
     for (int64_t l = 0; l < k; ++l)
       wCodes[j * k + l] = encode(weights[j * k + l], wScales[j]);
   }
+  std::vector<uint8_t> xCodes(m * k);
+  for (int64_t i = 0; i < m * k; ++i)
+    xCodes[i] = encode(x[i], xScale);
   std::vector<float> expected(m * n);
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       int32_t intAcc = 0;
       float floatAcc = 0.0f;
       for (int64_t l = 0; l < k; ++l) {
-        uint8_t code = encode(x[i * k + l], xScale);
+        uint8_t code = xCodes[i * k + l];
         if (integer) {
           intAcc +=
               static_cast<int32_t>(static_cast<int8_t>(code)) *

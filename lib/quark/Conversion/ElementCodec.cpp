@@ -196,6 +196,10 @@ bool ElementCodec::isInteger() const {
   return getDTypeInfo(spec_.elementType()).isInteger();
 }
 
+bool ElementCodec::isSignedInteger() const {
+  return isInteger() && getDTypeInfo(spec_.elementType()).isSigned();
+}
+
 unsigned ElementCodec::bits() const {
   return getDTypeInfo(spec_.elementType()).bits;
 }
@@ -247,9 +251,9 @@ Value ElementCodec::quantize(OpBuilder &b, Location loc, Value x, Value scale,
       rounded = math::FloorOp::create(b, loc, scaled);
       break;
     }
-    Value zero = zeroPoint ? zeroPoint : e.i32(0);
-    Value shifted = arith::AddFOp::create(
-        b, loc, rounded, arith::SIToFPOp::create(b, loc, b.getF32Type(), zero));
+    Value zero = arith::SIToFPOp::create(b, loc, b.getF32Type(),
+                                         zeroPoint ? zeroPoint : e.i32(0));
+    Value shifted = arith::AddFOp::create(b, loc, rounded, zero);
     // f32 bounds give the same codes as Support's double ones while qmin,
     // qmax and the zero point lie within 2^24 (see quantizeIntWithInverse).
     shifted = arith::MaximumFOp::create(b, loc, shifted,
@@ -257,10 +261,7 @@ Value ElementCodec::quantize(OpBuilder &b, Location loc, Value x, Value scale,
     shifted = arith::MinimumFOp::create(b, loc, shifted,
                                         e.f32(static_cast<float>(info.qmax)));
     Value code = arith::FPToSIOp::create(
-        b, loc, b.getI32Type(),
-        e.select(e.isNaN(rounded),
-                 arith::SIToFPOp::create(b, loc, b.getF32Type(), zero),
-                 shifted));
+        b, loc, b.getI32Type(), e.select(e.isNaN(rounded), zero, shifted));
     if (bits() < 32)
       code = arith::TruncIOp::create(b, loc, storage, code);
     return code;
@@ -285,24 +286,28 @@ Value ElementCodec::codeToI32(OpBuilder &b, Location loc, Value code) const {
     code = arith::BitcastOp::create(b, loc, codeInt, code);
   if (bits() >= 32)
     return code;
-  bool signedInt = isInteger() && getDTypeInfo(spec_.elementType()).isSigned();
-  if (signedInt)
+  if (isSignedInteger())
     return arith::ExtSIOp::create(b, loc, b.getI32Type(), code);
   return arith::ExtUIOp::create(b, loc, b.getI32Type(), code);
 }
 
 Value ElementCodec::dequantize(OpBuilder &b, Location loc, Value code,
                                Value scale, Value zeroPoint) const {
-  Value value = codeToI32(b, loc, code);
   if (isInteger()) {
+    Value value = codeToI32(b, loc, code);
     if (zeroPoint)
       value = arith::SubIOp::create(b, loc, value, zeroPoint);
     Value asFloat = arith::SIToFPOp::create(b, loc, b.getF32Type(), value);
     return arith::MulFOp::create(b, loc, asFloat, scale);
   }
+  return arith::MulFOp::create(b, loc, decodeFloat(b, loc, code), scale);
+}
+
+Value ElementCodec::decodeFloat(OpBuilder &b, Location loc, Value code) const {
+  assert(!isInteger() && "not a narrow float code");
   Emitter e{b, loc};
-  Value decoded = decodeMiniFloatIR(e, floatFormat(spec_.elementType()), value);
-  return arith::MulFOp::create(b, loc, decoded, scale);
+  return decodeMiniFloatIR(e, floatFormat(spec_.elementType()),
+                           codeToI32(b, loc, code));
 }
 
 Value mlir::quark::toF32(OpBuilder &b, Location loc, Value value) {

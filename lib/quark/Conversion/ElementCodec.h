@@ -27,6 +27,7 @@ public:
   /// one (f8E4M3FN, f4E2M1FN, ...), i8 for e5m3.
   Type storageType(MLIRContext *context) const;
   bool isInteger() const;
+  bool isSignedInteger() const;
   unsigned bits() const;
 
   /// Code of the f32 `x` (as the storage type) given its f32 `scale` and,
@@ -36,6 +37,8 @@ public:
   /// f32 value of a code of the storage type.
   Value dequantize(OpBuilder &b, Location loc, Value code, Value scale,
                    Value zeroPoint) const;
+  /// f32 value of a narrow-float code, unscaled (exact).
+  Value decodeFloat(OpBuilder &b, Location loc, Value code) const;
   /// The code as a signed i32 (integers) or its bit pattern (floats).
   Value codeToI32(OpBuilder &b, Location loc, Value code) const;
 

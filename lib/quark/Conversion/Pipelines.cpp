@@ -30,13 +30,17 @@ std::string mlir::quark::defaultRocmToolkitPath() {
   return QUARK_ROCM_TOOLKIT_DIR;
 }
 
-/// quark -> linalg -> bufferized parallel loops -> outlined gpu kernels.
-/// Each kernel thread computes one element of a 16x16 output tile (the
-/// reduction of a GEMM stays a loop in the thread).
-static const char *kKernelPrefix =
-    "convert-quark-to-linalg, canonicalize, cse, "
-    "one-shot-bufferize{bufferize-function-boundaries "
-    "function-boundary-type-conversion=identity-layout-map}, "
+/// quark -> linalg -> tensors bufferized to memrefs with identity layouts:
+/// where the GPU and CPU pipelines start.
+#define QUARK_BUFFERIZED_LINALG                                                \
+  "convert-quark-to-linalg, canonicalize, cse, "                               \
+  "one-shot-bufferize{bufferize-function-boundaries "                          \
+  "function-boundary-type-conversion=identity-layout-map}, "
+
+/// ... -> parallel loops -> outlined gpu kernels. Each kernel thread
+/// computes one element of a 16x16 output tile (the reduction of a GEMM
+/// stays a loop in the thread).
+static const char *kKernelPrefix = QUARK_BUFFERIZED_LINALG
     "func.func(convert-linalg-to-parallel-loops, "
     "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16}, "
     "gpu-map-parallel-loops, convert-parallel-loops-to-gpu), "
@@ -81,14 +85,12 @@ void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
 }
 
 void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm) {
-  addPipeline(pm, "convert-quark-to-linalg, canonicalize, cse, "
-                  "one-shot-bufferize{bufferize-function-boundaries "
-                  "function-boundary-type-conversion=identity-layout-map}, "
-                  "func.func(convert-linalg-to-loops), lower-affine, "
-                  "convert-scf-to-cf, expand-strided-metadata, "
-                  "finalize-memref-to-llvm, convert-math-to-llvm, "
-                  "convert-arith-to-llvm, convert-func-to-llvm, "
-                  "convert-cf-to-llvm, reconcile-unrealized-casts");
+  addPipeline(pm, QUARK_BUFFERIZED_LINALG
+              "func.func(convert-linalg-to-loops), lower-affine, "
+              "convert-scf-to-cf, expand-strided-metadata, "
+              "finalize-memref-to-llvm, convert-math-to-llvm, "
+              "convert-arith-to-llvm, convert-func-to-llvm, "
+              "convert-cf-to-llvm, reconcile-unrealized-casts");
 }
 
 void mlir::quark::registerQuarkPipelines() {

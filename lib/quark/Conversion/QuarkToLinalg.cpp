@@ -261,8 +261,7 @@ template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
         this->getTypeConverter()->convertType(resultType));
     ElementCodec codec(*numerics);
     bool isCast = op.getSpec().isCast();
-    bool unsignedCodes =
-        codec.isInteger() && !getDTypeInfo(numerics->elementType()).isSigned();
+    bool unsignedCodes = codec.isInteger() && !codec.isSignedInteger();
     bool hasScale = operands->hasScale, hasZeroPoint = operands->hasZeroPoint;
     Type resultElement = target.getElementType();
     // bfloat16 / float16 specs round to their own type, whatever float type
@@ -417,16 +416,23 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     return true;
   }
 
+  /// [[0, ..., rank - 2], [rank - 1]]: the rows of a rank-`rank` tensor
+  /// and its last dimension.
+  static SmallVector<ReassociationIndices> rowsAndLast(int64_t rank) {
+    SmallVector<ReassociationIndices> groups(2);
+    for (int64_t d = 0; d + 1 < rank; ++d)
+      groups[0].push_back(d);
+    groups[1].push_back(rank - 1);
+    return groups;
+  }
+
   /// `value` with its leading dimensions collapsed into one.
   static Value collapseRows(OpBuilder &b, Location loc, Value value) {
     auto type = cast<RankedTensorType>(value.getType());
     if (type.getRank() == 2)
       return value;
-    SmallVector<ReassociationIndices> groups(2);
-    for (int64_t d = 0; d + 1 < type.getRank(); ++d)
-      groups[0].push_back(d);
-    groups[1].push_back(type.getRank() - 1);
-    return tensor::CollapseShapeOp::create(b, loc, value, groups);
+    return tensor::CollapseShapeOp::create(b, loc, value,
+                                           rowsAndLast(type.getRank()));
   }
 
   /// A per-row parameter as a rank-1 tensor of `count` elements or, when
@@ -513,10 +519,8 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
           }
           if (onCodes) {
             // fp8 x fp8 products are exact in f32; the scales come after.
-            Value one = arith::ConstantFloatOp::create(
-                b, nestedLoc, b.getF32Type(), llvm::APFloat(1.0f));
-            a = codec->dequantize(b, nestedLoc, args[0], one, Value());
-            c = codec->dequantize(b, nestedLoc, args[1], one, Value());
+            a = codec->decodeFloat(b, nestedLoc, args[0]);
+            c = codec->decodeFloat(b, nestedLoc, args[1]);
           } else {
             a = toF32(b, nestedLoc, args[0]);
             c = toF32(b, nestedLoc, args[1]);
@@ -570,14 +574,9 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
             return f32To(b, nestedLoc, value, resultElement);
           });
     }
-    if (resultType.getRank() != 2) {
-      SmallVector<ReassociationIndices> groups(2);
-      for (int64_t d = 0; d + 1 < resultType.getRank(); ++d)
-        groups[0].push_back(d);
-      groups[1].push_back(resultType.getRank() - 1);
+    if (resultType.getRank() != 2)
       result = tensor::ExpandShapeOp::create(rewriter, loc, resultType, result,
-                                             groups);
-    }
+                                             rowsAndLast(resultType.getRank()));
     rewriter.replaceOp(op, result);
     return success();
   }
