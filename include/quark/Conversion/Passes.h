@@ -6,6 +6,7 @@
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
 
+#include <optional>
 #include <string>
 
 namespace mlir {
@@ -56,6 +57,21 @@ struct NvvmPipelineOptions : public PassPipelineOptions<NvvmPipelineOptions> {
       llvm::cl::desc("write the kernels and kernels.json here (optional)"),
       llvm::cl::init("")};
 };
+
+/// What a chip's matrix cores offer the W8A8 GEMMs (quark-gemm-to-mfma).
+struct MatrixCoreTarget {
+  /// K of the 16x16 int8 MFMA (32 on gfx942 / gfx950, 16 on gfx90a).
+  int64_t int8K;
+  /// fp8 x fp8 MFMAs exist (16x16x32).
+  bool fp8;
+  /// They read fnuz codes (gfx942) rather than OCP ones (gfx950).
+  bool fp8IsFnuz;
+  /// arith.truncf to OCP fp8 becomes a hardware conversion
+  /// (v_cvt_pk_fp8_f32 / v_cvt_pk_bf8_f32, gfx950).
+  bool ocpFp8Conversion;
+};
+/// The matrix cores of `chip`, or none (gfx1100 and unknown chips).
+std::optional<MatrixCoreTarget> getMatrixCoreTarget(llvm::StringRef chip);
 
 /// quark -> linalg -> bufferized loops -> gpu kernels -> ROCDL -> HSACO.
 void buildQuarkToRocdlPipeline(OpPassManager &pm,

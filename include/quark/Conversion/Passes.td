@@ -51,6 +51,47 @@ def ConvertQuarkToLinalg : Pass<"convert-quark-to-linalg", "::mlir::ModuleOp"> {
     Option<"fuseWeightDecoding", "fuse-weight-decoding", "bool",
            /*default=*/"true",
            "fuse unpack / dequantize producers into the GEMMs that read them">,
+    Option<"hardwareOcpFp8", "hardware-ocp-fp8", "bool", /*default=*/"false",
+           "quantize to OCP fp8 with arith.truncf after Quark's clamp, for "
+           "GPUs that convert round-half-even in hardware (gfx950); no CPU "
+           "lowering">,
+  ];
+}
+
+def QuarkGemmToMfma : Pass<"quark-gemm-to-mfma", "::mlir::func::FuncOp"> {
+  let summary = "Runs the W8A8 GEMMs on AMD matrix cores (amdgpu.mfma)";
+  let description = [{
+    After bufferization, replaces each code-domain GEMM of
+    `convert-quark-to-linalg` (int8 codes with i32 accumulation, or OCP fp8
+    e4m3 / e5m2 codes with f32 accumulation) by a `gpu.launch` of 256
+    threads per 64x64 output tile. Every K step of 64 codes copies both
+    operand tiles into workgroup memory (16 bytes per thread, rows padded
+    to 80 bytes), then each of the four waves multiplies its 32x32 quarter
+    as 2x2 blocks of `amdgpu.mfma` 16x16xK (K = 32 for int8 and fp8 on
+    gfx942 / gfx950, 16 for int8 on gfx90a). The scale epilogue stays a
+    separate kernel, and the `linalg.fill` that zeroed the accumulator is
+    dropped because the MFMA kernel writes every element.
+
+    int8 results are exact (integer accumulation), so they equal the CPU
+    kernel bit for bit. fp8 products are exact in f32 but the MFMA adds
+    them in its own order. gfx942's fp8 MFMAs read fnuz codes: an OCP code
+    read as fnuz is worth half (the biases differ by one), so the kernel
+    maps 0x80 (OCP -0, fnuz NaN) to +0 and scales the accumulator by 4;
+    OCP NaN codes (0x7f, 0xff), which Quark's saturating quantizer only
+    produces from NaN inputs, read as +-240 there.
+
+    GEMMs whose N or K is not a multiple of 64, and chips without these
+    MFMAs (gfx1100, fp8 on gfx90a), keep the generic kernel.
+  }];
+  let dependentDialects = ["::mlir::amdgpu::AMDGPUDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::vector::VectorDialect"];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"gfx942\"",
+           "AMD GPU whose matrix cores to use (gfx942, gfx950, gfx90a)">,
   ];
 }
 

@@ -190,7 +190,8 @@ Value decodeMiniFloatIR(const Emitter &e, const MiniFloatFormat &format,
 
 } // namespace
 
-ElementCodec::ElementCodec(const TensorQuantSpec &spec) : spec_(spec) {}
+ElementCodec::ElementCodec(const TensorQuantSpec &spec, bool hardwareOcpFp8)
+    : spec_(spec), hardwareOcpFp8_(hardwareOcpFp8) {}
 
 bool ElementCodec::isInteger() const {
   return getDTypeInfo(spec_.elementType()).isInteger();
@@ -272,7 +273,24 @@ Value ElementCodec::quantize(OpBuilder &b, Location loc, Value x, Value scale,
                                           scale, e.f32(0.0f));
   scale = e.select(zeroScale, e.f32(kScaleEpsilon), scale);
   Value scaled = arith::DivFOp::create(b, loc, x, scale);
-  Value code = encodeMiniFloatIR(e, floatFormat(spec_.elementType()), scaled);
+  const MiniFloatFormat &format = floatFormat(spec_.elementType());
+  if (hardwareOcpFp8_ && (spec_.elementType() == QuantDType::FP8E4M3 ||
+                          spec_.elementType() == QuantDType::FP8E5M2)) {
+    // Quark's clamp (infinities saturate, NaN passes), then the hardware's
+    // round-half-even conversion; NaN gets the code Support gives it.
+    float maxFinite = static_cast<float>(format.maxFinite());
+    Value clamped = arith::MinimumFOp::create(
+        b, loc, arith::MaximumFOp::create(b, loc, scaled, e.f32(-maxFinite)),
+        e.f32(maxFinite));
+    Value code = arith::TruncFOp::create(b, loc, storage, clamped);
+    auto floatStorage = cast<FloatType>(storage);
+    Value nanCode = arith::ConstantOp::create(
+        b, loc,
+        b.getFloatAttr(floatStorage, APFloat(floatStorage.getFloatSemantics(),
+                                             APInt(8, nanCodeOf(format)))));
+    return e.select(e.isNaN(scaled), nanCode, code);
+  }
+  Value code = encodeMiniFloatIR(e, format, scaled);
   Type codeInt = b.getIntegerType(bits());
   code = arith::TruncIOp::create(b, loc, codeInt, code);
   if (storage != codeInt)

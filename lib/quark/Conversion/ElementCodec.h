@@ -20,7 +20,12 @@ namespace mlir::quark {
 /// How the elements of one spec are quantized and dequantized.
 class ElementCodec {
 public:
-  explicit ElementCodec(const TensorQuantSpec &spec);
+  /// `hardwareOcpFp8`: quantize OCP fp8 (e4m3 / e5m2) codes with
+  /// arith.truncf after Quark's clamp, for GPUs whose conversion
+  /// instructions round half even (convert-arith-to-amdgpu on gfx950). The
+  /// host CPU has no lowering for it.
+  explicit ElementCodec(const TensorQuantSpec &spec,
+                        bool hardwareOcpFp8 = false);
 
   /// The element type codes are held in after conversion: a signless
   /// integer for integer codes, the builtin narrow float type where MLIR has
@@ -44,6 +49,7 @@ public:
 
 private:
   TensorQuantSpec spec_;
+  bool hardwareOcpFp8_;
 };
 
 /// f32 of a scale of any float type (bf16, f16, f32, f8E8M0FNU).

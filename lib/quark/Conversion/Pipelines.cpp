@@ -30,22 +30,30 @@ std::string mlir::quark::defaultRocmToolkitPath() {
   return QUARK_ROCM_TOOLKIT_DIR;
 }
 
-/// quark -> linalg -> tensors bufferized to memrefs with identity layouts:
-/// where the GPU and CPU pipelines start.
-#define QUARK_BUFFERIZED_LINALG                                                \
-  "convert-quark-to-linalg, canonicalize, cse, "                               \
-  "one-shot-bufferize{bufferize-function-boundaries "                          \
-  "function-boundary-type-conversion=identity-layout-map}, "
+/// quark -> linalg (with `linalgOptions`) -> tensors bufferized to memrefs
+/// with identity layouts: where the GPU and CPU pipelines start.
+static std::string bufferizedLinalg(const std::string &linalgOptions) {
+  return "convert-quark-to-linalg" + linalgOptions +
+         ", canonicalize, cse, "
+         "one-shot-bufferize{bufferize-function-boundaries "
+         "function-boundary-type-conversion=identity-layout-map}, ";
+}
 
 /// ... -> parallel loops -> outlined gpu kernels. Each kernel thread
 /// computes one element of a 16x16 output tile (the reduction of a GEMM
-/// stays a loop in the thread).
-static const char *kKernelPrefix = QUARK_BUFFERIZED_LINALG
-    "func.func(convert-linalg-to-parallel-loops, "
-    "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16}, "
-    "gpu-map-parallel-loops, convert-parallel-loops-to-gpu), "
-    "canonicalize, gpu-launch-sink-index-computations, gpu-kernel-outlining, "
-    "lower-affine, convert-scf-to-cf, canonicalize, cse";
+/// stays a loop in the thread). `gemmStep` runs first on the bufferized
+/// functions: the target's own GEMM kernels (quark-gemm-to-mfma), or none.
+static std::string kernelPrefix(const std::string &linalgOptions,
+                                const std::string &gemmStep) {
+  return bufferizedLinalg(linalgOptions) + "func.func(" + gemmStep +
+         "convert-linalg-to-parallel-loops, "
+         "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16 "
+         "no-min-max-bounds=true}, "
+         "gpu-map-parallel-loops, convert-parallel-loops-to-gpu), "
+         "canonicalize, gpu-launch-sink-index-computations, "
+         "gpu-kernel-outlining, lower-affine, convert-scf-to-cf, canonicalize, "
+         "cse";
+}
 
 static void addPipeline(OpPassManager &pm, const std::string &text) {
   if (failed(parsePassPipeline(text, pm, llvm::errs())))
@@ -62,9 +70,14 @@ void mlir::quark::buildQuarkToRocdlPipeline(
   std::string toolkit = options.toolkit.empty() ? defaultRocmToolkitPath()
                                                 : std::string(options.toolkit);
   std::string chip = options.chip;
+  std::optional<MatrixCoreTarget> cores = getMatrixCoreTarget(chip);
+  bool ocpFp8 = cores && cores->ocpFp8Conversion;
   std::string text =
-      std::string(kKernelPrefix) + ", rocdl-attach-target{chip=" + chip +
-      "}, " + "gpu.module(convert-gpu-to-rocdl{chipset=" + chip +
+      kernelPrefix(ocpFp8 ? "{hardware-ocp-fp8=true}" : "",
+                   cores ? "quark-gemm-to-mfma{chip=" + chip + "}, " : "") +
+      ", rocdl-attach-target{chip=" + chip + "}, gpu.module(" +
+      (ocpFp8 ? "convert-arith-to-amdgpu{chipset=" + chip + "}, " : "") +
+      "convert-gpu-to-rocdl{chipset=" + chip +
       " runtime=HIP use-bare-ptr-memref-call-conv=true}, "
       "reconcile-unrealized-casts), " +
       "gpu-module-to-binary{format=" + std::string(options.format) +
@@ -75,7 +88,7 @@ void mlir::quark::buildQuarkToRocdlPipeline(
 void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
                                            const NvvmPipelineOptions &options) {
   std::string text =
-      std::string(kKernelPrefix) +
+      kernelPrefix("", "") +
       ", nvvm-attach-target{chip=" + std::string(options.chip) +
       " features=" + std::string(options.features) +
       "}, gpu.module(convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}, "
@@ -85,12 +98,12 @@ void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
 }
 
 void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm) {
-  addPipeline(pm, QUARK_BUFFERIZED_LINALG
-              "func.func(convert-linalg-to-loops), lower-affine, "
-              "convert-scf-to-cf, expand-strided-metadata, "
-              "finalize-memref-to-llvm, convert-math-to-llvm, "
-              "convert-arith-to-llvm, convert-func-to-llvm, "
-              "convert-cf-to-llvm, reconcile-unrealized-casts");
+  addPipeline(pm, bufferizedLinalg("") +
+                      "func.func(convert-linalg-to-loops), lower-affine, "
+                      "convert-scf-to-cf, expand-strided-metadata, "
+                      "finalize-memref-to-llvm, convert-math-to-llvm, "
+                      "convert-arith-to-llvm, convert-func-to-llvm, "
+                      "convert-cf-to-llvm, reconcile-unrealized-casts");
 }
 
 void mlir::quark::registerQuarkPipelines() {

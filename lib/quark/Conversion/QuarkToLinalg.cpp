@@ -229,8 +229,13 @@ struct StorageCastLowering : OpConversionPattern<StorageCastOp> {
 
 /// Shared by quantize, dequantize and fake_quant.
 template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
-  using OpConversionPattern<OpTy>::OpConversionPattern;
   using OpAdaptor = typename OpTy::Adaptor;
+
+  QuantOpLowering(const TypeConverter &converter, MLIRContext *context,
+                  bool hardwareOcpFp8)
+      : OpConversionPattern<OpTy>(converter, context),
+        hardwareOcpFp8(hardwareOcpFp8) {}
+  bool hardwareOcpFp8;
 
   LogicalResult
   matchAndRewrite(OpTy op, OpAdaptor adaptor,
@@ -259,7 +264,7 @@ template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
       return failure();
     auto target = cast<RankedTensorType>(
         this->getTypeConverter()->convertType(resultType));
-    ElementCodec codec(*numerics);
+    ElementCodec codec(*numerics, hardwareOcpFp8);
     bool isCast = op.getSpec().isCast();
     bool unsignedCodes = codec.isInteger() && !codec.isSignedInteger();
     bool hasScale = operands->hasScale, hasZeroPoint = operands->hasZeroPoint;
@@ -531,6 +536,10 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
               Value(arith::AddFOp::create(b, nestedLoc, args[2], product)));
         });
     gemm->setAttr("quark.gemm", rewriter.getStringAttr(op.getName()));
+    // Exact products of raw codes: what quark-gemm-to-mfma may replace by
+    // matrix-core instructions.
+    if (onCodes)
+      gemm->setAttr("quark.gemm_on_codes", rewriter.getUnitAttr());
     Value result = gemm.getResult(0);
 
     // Epilogue over (m, n): scales, bias, the result's element type.
@@ -604,9 +613,11 @@ struct ConvertQuarkToLinalgPass
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(context);
-    patterns.add<StorageCastLowering, QuantOpLowering<QuantizeOp>,
-                 QuantOpLowering<DequantizeOp>, QuantOpLowering<FakeQuantOp>,
-                 UnpackLowering, LinearLowering>(converter, context);
+    patterns.add<StorageCastLowering, UnpackLowering, LinearLowering>(converter,
+                                                                      context);
+    patterns.add<QuantOpLowering<QuantizeOp>, QuantOpLowering<DequantizeOp>,
+                 QuantOpLowering<FakeQuantOp>>(converter, context,
+                                               hardwareOcpFp8);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    converter);
     populateReturnOpTypeConversionPattern(patterns, converter);
