@@ -8,13 +8,15 @@
 #                            implementation (target <= 0.5x its time)
 #   awq.json                 AWQ on a Llama MLP (hidden 1024) vs a PyTorch
 #                            llm-awq search
+#   gpu-isa-facts.json       AMD kernels' registers, LDS, MFMAs, occupancy
+#                            estimate (compile time; no GPU needed)
 #
 #   bench/run.sh                  all
-#   bench/run.sh forward|open|rtn|gptq|awq one
+#   bench/run.sh forward|open|rtn|gptq|awq|gpu-isa one
 # Extra arguments go to the benchmark script (e.g. --threads 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cmake --build "${QUARK_BUILD_DIR:-$root/build}" --target quark-quantize quark-inspect quark-translate quark-bench-gptq quark-bench-awq
+cmake --build "${QUARK_BUILD_DIR:-$root/build}" --target quark-quantize quark-inspect quark-translate quark-bench-gptq quark-bench-awq quark-opt quark-run-kernel
 what=${1:-all}
 shift || true
 status=0
@@ -32,5 +34,8 @@ if [[ $what == all || $what == gptq ]]; then
 fi
 if [[ $what == all || $what == awq ]]; then
   /usr/bin/python3 "$root/bench/awq_bench.py" "$@" || status=1
+fi
+if [[ $what == all || $what == gpu-isa ]]; then
+  /usr/bin/python3 "$root/bench/gpu_isa_facts.py" "$@" || status=1
 fi
 exit $status
