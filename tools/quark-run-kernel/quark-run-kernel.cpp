@@ -5,7 +5,9 @@
 // quantize, NaN, infinities, signed zeros and out-of-range values),
 // compiles it through convert-quark-to-linalg and runs it:
 //
-//   --device=cpu  the CPU pipeline, JIT-compiled by MLIR's ExecutionEngine;
+//   --device=cpu  the CPU pipeline, JIT-compiled by MLIR's ExecutionEngine
+//                 (with --emulate-mfma=<chip>, W8A8 GEMMs run as that chip's
+//                 matrix-core kernel, its threads and MFMAs emulated);
 //   --device=hip  quark-lower-to-rocdl-pipeline for the GPU's chip, run by
 //                 the HIP launcher (and timed).
 //
@@ -74,6 +76,11 @@ static cl::opt<std::string> device("device", cl::desc("cpu | hip"),
                                    cl::init("cpu"));
 static cl::opt<bool>
     emitQuark("emit-quark", cl::desc("print the kernel's quark IR and stop"));
+static cl::opt<std::string> emulateMfma(
+    "emulate-mfma",
+    cl::desc("cpu: run W8A8 GEMMs as this AMD chip's matrix-core kernel "
+             "(gfx942, gfx950, gfx90a), emulated thread by thread"),
+    cl::init(""));
 static cl::opt<int> iterations("iterations",
                                cl::desc("timed runs on a GPU (median)"),
                                cl::init(20));
@@ -292,15 +299,14 @@ KernelCase w4a16Case(MLIRContext &context, QuantDType dtype,
   if (!symmetric)
     kernel.inputs.push_back(Buffer::of({n, groups}, zeros));
   kernel.reference = [=] {
-    return Buffer::of(
-        {m, n}, referenceGemm(
-                    x,
-                    [&](int64_t j, int64_t l) {
-                      int64_t p = j * groups + l / group;
-                      return dequantizeInt(codes[j * k + l], scales[p],
-                                           zeros[p]);
-                    },
-                    m, n, k));
+    return Buffer::of({m, n}, referenceGemm(
+                                  x,
+                                  [&](int64_t j, int64_t l) {
+                                    int64_t p = j * groups + l / group;
+                                    return dequantizeInt(codes[j * k + l],
+                                                         scales[p], zeros[p]);
+                                  },
+                                  m, n, k));
   };
   return kernel;
 }
@@ -313,6 +319,12 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
   int64_t m = rows, n = cols, k = depth;
   std::vector<float> x = randomFloats(rng, m * k, 1.0f);
   std::vector<float> weights = randomFloats(rng, n * k, 0.05f);
+  // Signed zeros and values that round to -0: fp8 codes 0x80, which a
+  // kernel reading OCP codes as fnuz (gfx942) must not take for NaN.
+  for (int64_t i = 0; i < m * k; i += 7)
+    x[i] = -0.0f;
+  for (int64_t i = 3; i < n * k; i += 11)
+    weights[i] = i % 2 ? -1e-12f : -0.0f;
   float xMax = 0;
   for (float v : x)
     xMax = std::max(xMax, std::fabs(v));
@@ -435,14 +447,14 @@ KernelCase mxfp4Case(MLIRContext &context, std::mt19937 &rng) {
   kernel.inputs = {Buffer::of({m, k}, x), Buffer::of({n, k / 2}, packed),
                    Buffer::of({n, blocks}, scales)};
   kernel.reference = [=] {
-    return Buffer::of(
-        {m, n}, referenceGemm(
-                    x,
-                    [&](int64_t j, int64_t l) {
-                      return dequantizeFloat(QuantDType::FP4, codes[j * k + l],
-                                             scales[j * blocks + l / 32]);
-                    },
-                    m, n, k));
+    return Buffer::of({m, n}, referenceGemm(
+                                  x,
+                                  [&](int64_t j, int64_t l) {
+                                    return dequantizeFloat(
+                                        QuantDType::FP4, codes[j * k + l],
+                                        scales[j * blocks + l / 32]);
+                                  },
+                                  m, n, k));
   };
   return kernel;
 }
@@ -492,7 +504,9 @@ std::vector<uint8_t> runOnCpu(ModuleOp module, const KernelCase &kernel) {
   module.lookupSymbol<func::FuncOp>("kernel")->setAttr(
       "llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   PassManager pm(module.getContext());
-  buildQuarkToCpuPipeline(pm);
+  CpuPipelineOptions pipelineOptions;
+  pipelineOptions.emulateMfma = emulateMfma;
+  buildQuarkToCpuPipeline(pm, pipelineOptions);
   if (failed(pm.run(module)))
     return {};
   ExecutionEngineOptions options;

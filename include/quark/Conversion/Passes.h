@@ -73,6 +73,15 @@ struct MatrixCoreTarget {
 /// The matrix cores of `chip`, or none (gfx1100 and unknown chips).
 std::optional<MatrixCoreTarget> getMatrixCoreTarget(llvm::StringRef chip);
 
+/// Options of quark-lower-to-cpu-pipeline.
+struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
+  PassOptions::Option<std::string> emulateMfma{
+      *this, "emulate-mfma",
+      llvm::cl::desc("run the W8A8 GEMMs as this AMD chip's matrix-core "
+                     "kernel, emulated on the CPU (gfx942, gfx950, gfx90a)"),
+      llvm::cl::init("")};
+};
+
 /// quark -> linalg -> bufferized loops -> gpu kernels -> ROCDL -> HSACO.
 void buildQuarkToRocdlPipeline(OpPassManager &pm,
                                const RocdlPipelineOptions &options);
@@ -82,7 +91,8 @@ void buildQuarkToNvvmPipeline(OpPassManager &pm,
 /// quark -> linalg -> loops -> LLVM dialect for the host CPU, with C
 /// interfaces (`_mlir_ciface_<fn>`) and results as out-parameters: what
 /// quark-run-kernel JIT-compiles.
-void buildQuarkToCpuPipeline(OpPassManager &pm);
+void buildQuarkToCpuPipeline(OpPassManager &pm,
+                             const CpuPipelineOptions &options = {});
 
 /// Registers the three pipelines with the pass registry.
 void registerQuarkPipelines();

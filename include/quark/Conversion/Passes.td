@@ -82,6 +82,12 @@ def QuarkGemmToMfma : Pass<"quark-gemm-to-mfma", "::mlir::func::FuncOp"> {
 
     GEMMs whose N or K is not a multiple of 64, and chips without these
     MFMAs (gfx1100, fp8 on gfx90a), keep the generic kernel.
+
+    With `emulate`, the same kernel is built as host loops instead (the
+    threads of a workgroup one after another between the kernel's barriers,
+    each MFMA computed from its 64 lanes' fragments with the operand layout
+    the kernel assumes), so `quark-run-kernel --emulate-mfma` checks the
+    tiling, LDS staging, row guards and the fnuz conversion on the CPU.
   }];
   let dependentDialects = ["::mlir::amdgpu::AMDGPUDialect",
                            "::mlir::arith::ArithDialect",
@@ -92,6 +98,9 @@ def QuarkGemmToMfma : Pass<"quark-gemm-to-mfma", "::mlir::func::FuncOp"> {
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"gfx942\"",
            "AMD GPU whose matrix cores to use (gfx942, gfx950, gfx90a)">,
+    Option<"emulate", "emulate", "bool", /*default=*/"false",
+           "build the same kernel as host loops that emulate the threads "
+           "and the MFMAs, so the CPU can check its tiling and staging">,
   ];
 }
 

@@ -18,6 +18,8 @@
 
 #include "quark/Conversion/Passes.h"
 
+#include "ElementCodec.h"
+
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -129,34 +131,152 @@ linalg::FillOp zeroingFill(linalg::GenericOp gemm, Value buffer) {
   return nullptr;
 }
 
+/// Where one thread of a workgroup reads and writes: the pieces of the
+/// kernel, shared by the GPU form and its CPU emulation.
+struct ThreadIndices {
+  Value m0, n0;                 // the workgroup's tile
+  Value lane, waveRow, waveCol; // the wave's 32x32 quarter
+  Value copyRow, copyCol;       // the 16 bytes it moves into LDS
+  Value lhsRow, rhsRow;         // their rows in global memory
+  Value laneRow,
+      laneK; // its fragment: row lane % 16, codes from K/4 * (lane / 16)
+  Value outRow,
+      outCol; // its D elements: rows 4 * (lane / 16) + v, column lane % 16
+};
+
 class MfmaKernelBuilder {
 public:
   MfmaKernelBuilder(OpBuilder &b, Location loc, const GemmShape &shape,
                     const MatrixCoreTarget &target)
-      : b(b), loc(loc), shape(shape), target(target) {}
+      : b(b), loc(loc), shape(shape), target(target) {
+    accVector = VectorType::get(
+        {4}, cast<MemRefType>(shape.acc.getType()).getElementType());
+  }
 
-  void build() {
+  /// The kernel: a gpu.launch of 256 threads per 64x64 tile.
+  void buildGpuKernel() {
     Value rows = memref::DimOp::create(b, loc, shape.lhs, 0);
-    Value gridX = index(shape.n / kTile);
-    Value gridY = arith::CeilDivUIOp::create(b, loc, rows, index(kTile));
     auto lds = MemRefType::get(
         {kTile, kLdsRowBytes}, b.getI8Type(), MemRefLayoutAttrInterface(),
         gpu::AddressSpaceAttr::get(b.getContext(),
                                    gpu::AddressSpace::Workgroup));
     auto launch = gpu::LaunchOp::create(
-        b, loc, gridX, gridY, index(1), index(kThreads), index(1), index(1),
+        b, loc, index(shape.n / kTile),
+        arith::CeilDivUIOp::create(b, loc, rows, index(kTile)), index(1),
+        index(kThreads), index(1), index(1),
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{}, TypeRange{lds, lds});
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&launch.getBody().front());
     ldsA = launch.getWorkgroupAttributions()[0];
     ldsB = launch.getWorkgroupAttributions()[1];
-    emitBody(launch.getThreadIds().x, launch.getBlockIds().x,
-             launch.getBlockIds().y, rows);
+    ThreadIndices at = indices(launch.getThreadIds().x, launch.getBlockIds().x,
+                               launch.getBlockIds().y, rows);
+    Value zero =
+        arith::ConstantOp::create(b, loc, accVector, b.getZeroAttr(accVector));
+    auto loop = scf::ForOp::create(b, loc, index(0), index(shape.k),
+                                   index(kStepK), SmallVector<Value>(4, zero));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      auto [a, w] = loadTiles(at, loop.getInductionVar());
+      // The previous step's fragments have been read by every wave.
+      gpu::BarrierOp::create(b, loc);
+      storeTiles(at, a, w);
+      gpu::BarrierOp::create(b, loc);
+      SmallVector<Value> acc(loop.getRegionIterArgs());
+      for (int64_t step = 0; step < kStepK / shape.mfmaK; ++step) {
+        Fragments f = fragments(at, step);
+        for (int64_t i = 0; i < 2; ++i)
+          for (int64_t j = 0; j < 2; ++j)
+            acc[2 * i + j] =
+                amdgpu::MFMAOp::create(b, loc, accVector, 16, 16, shape.mfmaK,
+                                       1, f.a[i], f.b[j], acc[2 * i + j]);
+      }
+      scf::YieldOp::create(b, loc, acc);
+    }
+    storeResults(at, rows,
+                 [&](int64_t block) { return loop.getResult(block); });
     gpu::TerminatorOp::create(b, loc);
   }
 
+  /// The same kernel as host loops, for checking it on the CPU: the
+  /// threads of a workgroup run one after another between the points where
+  /// the GPU kernel has barriers, their accumulators live in memory, and
+  /// each MFMA is computed from the fragments its 64 lanes hold, with the
+  /// operand layout the kernel assumes.
+  void buildCpuEmulation() {
+    Value rows = memref::DimOp::create(b, loc, shape.lhs, 0);
+    auto lds = MemRefType::get({kTile, kLdsRowBytes}, b.getI8Type());
+    ldsA = memref::AllocOp::create(b, loc, lds);
+    ldsB = memref::AllocOp::create(b, loc, lds);
+    Value accState = memref::AllocOp::create(
+        b, loc, MemRefType::get({kThreads, 4}, accVector));
+    int64_t perLane = shape.mfmaK / 4;
+    auto fragmentType = VectorType::get({perLane}, b.getI8Type());
+    Value fragA =
+        memref::AllocOp::create(b, loc, MemRefType::get({64, 2}, fragmentType));
+    Value fragB =
+        memref::AllocOp::create(b, loc, MemRefType::get({64, 2}, fragmentType));
+
+    forRange(
+        0, arith::CeilDivUIOp::create(b, loc, rows, index(kTile)), 1,
+        [&](Value blockM) {
+          forRange(0, index(shape.n / kTile), 1, [&](Value blockN) {
+            Value zero = arith::ConstantOp::create(b, loc, accVector,
+                                                   b.getZeroAttr(accVector));
+            forThreads([&](Value thread) {
+              for (int64_t block = 0; block < 4; ++block)
+                memref::StoreOp::create(b, loc, zero, accState,
+                                        ValueRange{thread, index(block)});
+            });
+            forRange(0, index(shape.k), kStepK, [&](Value k0) {
+              forThreads([&](Value thread) {
+                ThreadIndices at = indices(thread, blockN, blockM, rows);
+                auto [a, w] = loadTiles(at, k0);
+                storeTiles(at, a, w);
+              });
+              for (int64_t step = 0; step < kStepK / shape.mfmaK; ++step) {
+                forRange(0, index(4), 1, [&](Value wave) {
+                  forRange(0, index(64), 1, [&](Value lane) {
+                    Value thread = add(mul(wave, 64), lane);
+                    Fragments f =
+                        fragments(indices(thread, blockN, blockM, rows), step);
+                    for (int64_t i = 0; i < 2; ++i) {
+                      memref::StoreOp::create(b, loc, asBytes(f.a[i]), fragA,
+                                              ValueRange{lane, index(i)});
+                      memref::StoreOp::create(b, loc, asBytes(f.b[i]), fragB,
+                                              ValueRange{lane, index(i)});
+                    }
+                  });
+                  forRange(0, index(64), 1, [&](Value lane) {
+                    Value thread = add(mul(wave, 64), lane);
+                    for (int64_t i = 0; i < 2; ++i)
+                      for (int64_t j = 0; j < 2; ++j)
+                        emulateMfma(accState, thread, lane, 2 * i + j, fragA, i,
+                                    fragB, j);
+                  });
+                });
+              }
+            });
+            forThreads([&](Value thread) {
+              ThreadIndices at = indices(thread, blockN, blockM, rows);
+              storeResults(at, rows, [&](int64_t block) -> Value {
+                return memref::LoadOp::create(b, loc, accState,
+                                              ValueRange{thread, index(block)});
+              });
+            });
+          });
+        });
+    for (Value buffer : {ldsA, ldsB, accState, fragA, fragB})
+      memref::DeallocOp::create(b, loc, buffer);
+  }
+
 private:
+  struct Fragments {
+    Value a[2], b[2];
+  };
+
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value mul(Value x, int64_t c) {
@@ -167,6 +287,41 @@ private:
   }
   Value rem(Value x, int64_t c) {
     return arith::RemUIOp::create(b, loc, x, index(c));
+  }
+
+  void forRange(int64_t lo, Value hi, int64_t step,
+                llvm::function_ref<void(Value)> body) {
+    auto loop = scf::ForOp::create(b, loc, index(lo), hi, index(step));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    body(loop.getInductionVar());
+  }
+  void forThreads(llvm::function_ref<void(Value)> body) {
+    forRange(0, index(kThreads), 1, body);
+  }
+
+  ThreadIndices indices(Value thread, Value blockN, Value blockM, Value rows) {
+    ThreadIndices at;
+    at.m0 = mul(blockM, kTile);
+    at.n0 = mul(blockN, kTile);
+    at.lane = rem(thread, 64);
+    Value wave = div(thread, 64);
+    at.waveRow = mul(div(wave, 2), 32);
+    at.waveCol = mul(rem(wave, 2), 32);
+    // Global -> LDS copy: thread t moves 16 bytes of row t / 4. Rows past
+    // M read row M - 1 instead: an A row only reaches its own output row,
+    // which is not stored.
+    at.copyRow = div(thread, kStepK / kBytesPerThread);
+    at.copyCol = mul(rem(thread, kStepK / kBytesPerThread), kBytesPerThread);
+    Value lastRow = arith::SubIOp::create(b, loc, rows, index(1));
+    at.lhsRow = arith::MinUIOp::create(b, loc, add(at.m0, at.copyRow), lastRow)
+                    .getResult();
+    at.rhsRow = add(at.n0, at.copyRow);
+    at.laneRow = rem(at.lane, 16);
+    at.laneK = mul(div(at.lane, 16), shape.mfmaK / 4);
+    at.outRow = mul(div(at.lane, 16), 4);
+    at.outCol = rem(at.lane, 16);
+    return at;
   }
 
   /// Element type of the MFMA operands: gfx942's fp8 MFMAs read fnuz codes.
@@ -211,14 +366,25 @@ private:
     return vector::BitCastOp::create(b, loc, bytes, w);
   }
 
+  std::pair<Value, Value> loadTiles(const ThreadIndices &at, Value k0) {
+    Value col = add(k0, at.copyCol);
+    return {loadBytes(shape.lhs, at.lhsRow, col),
+            loadBytes(shape.rhs, at.rhsRow, col)};
+  }
+
+  void storeTiles(const ThreadIndices &at, Value a, Value w) {
+    for (auto [tile, lds] : {std::pair{a, ldsA}, std::pair{w, ldsB}})
+      vector::StoreOp::create(b, loc, tile, lds,
+                              ValueRange{at.copyRow, at.copyCol},
+                              /*nontemporal=*/false, llvm::Align(16));
+  }
+
   /// The MFMA operand of a lane for rows [base, base + 16) of `lds` and
-  /// K-step `step`: row base + lane % 16 (`laneRow`), codes from
-  /// (lane / 16) * K/4 (`laneK`).
-  Value fragment(Value lds, Value base, Value laneRow, Value laneK,
-                 int64_t step) {
+  /// K-step `step`.
+  Value fragment(Value lds, Value base, const ThreadIndices &at, int64_t step) {
     int64_t perLane = shape.mfmaK / 4;
-    Value row = add(base, laneRow);
-    Value col = add(index(step * shape.mfmaK), laneK);
+    Value row = add(base, at.laneRow);
+    Value col = add(index(step * shape.mfmaK), at.laneK);
     auto bytes = VectorType::get({perLane}, b.getI8Type());
     Value v =
         vector::LoadOp::create(b, loc, bytes, lds, ValueRange{row, col},
@@ -230,76 +396,91 @@ private:
     return v;
   }
 
-  void emitBody(Value thread, Value blockN, Value blockM, Value rows) {
-    Value m0 = mul(blockM, kTile), n0 = mul(blockN, kTile);
-    Value lane = rem(thread, 64), wave = div(thread, 64);
-    Value waveRow = mul(div(wave, 2), 32), waveCol = mul(rem(wave, 2), 32);
-    // Global -> LDS copy: thread t moves 16 bytes of row t / 4. Rows past
-    // M read row M - 1 instead: an A row only reaches its own output row,
-    // which is not stored.
-    Value copyRow = div(thread, kStepK / kBytesPerThread);
-    Value copyCol = mul(rem(thread, kStepK / kBytesPerThread), kBytesPerThread);
-    Value lastRow = arith::SubIOp::create(b, loc, rows, index(1));
-    Value lhsRow =
-        arith::MinUIOp::create(b, loc, add(m0, copyRow), lastRow).getResult();
-    Value rhsRow = add(n0, copyRow);
-
-    Type accElement = cast<MemRefType>(shape.acc.getType()).getElementType();
-    auto accVector = VectorType::get({4}, accElement);
-    Value zero =
-        arith::ConstantOp::create(b, loc, accVector, b.getZeroAttr(accVector));
-    SmallVector<Value> inits(4, zero);
-    auto loop = scf::ForOp::create(b, loc, index(0), index(shape.k),
-                                   index(kStepK), inits);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      Value k0 = loop.getInductionVar();
-      Value a = loadBytes(shape.lhs, lhsRow, add(k0, copyCol));
-      Value w = loadBytes(shape.rhs, rhsRow, add(k0, copyCol));
-      // The previous step's fragments have been read by every wave.
-      gpu::BarrierOp::create(b, loc);
-      vector::StoreOp::create(b, loc, a, ldsA, ValueRange{copyRow, copyCol},
-                              /*nontemporal=*/false, llvm::Align(16));
-      vector::StoreOp::create(b, loc, w, ldsB, ValueRange{copyRow, copyCol},
-                              /*nontemporal=*/false, llvm::Align(16));
-      gpu::BarrierOp::create(b, loc);
-      SmallVector<Value> acc(loop.getRegionIterArgs());
-      Value laneRow = rem(lane, 16);
-      Value laneK = mul(div(lane, 16), shape.mfmaK / 4);
-      for (int64_t step = 0; step < kStepK / shape.mfmaK; ++step) {
-        Value fa[2], fb[2];
-        for (int64_t i = 0; i < 2; ++i) {
-          fa[i] =
-              fragment(ldsA, add(waveRow, index(16 * i)), laneRow, laneK, step);
-          fb[i] =
-              fragment(ldsB, add(waveCol, index(16 * i)), laneRow, laneK, step);
-        }
-        for (int64_t i = 0; i < 2; ++i)
-          for (int64_t j = 0; j < 2; ++j)
-            acc[2 * i + j] =
-                amdgpu::MFMAOp::create(b, loc, accVector, 16, 16, shape.mfmaK,
-                                       1, fa[i], fb[j], acc[2 * i + j]);
-      }
-      scf::YieldOp::create(b, loc, acc);
+  Fragments fragments(const ThreadIndices &at, int64_t step) {
+    Fragments f;
+    for (int64_t i = 0; i < 2; ++i) {
+      f.a[i] = fragment(ldsA, add(at.waveRow, index(16 * i)), at, step);
+      f.b[i] = fragment(ldsB, add(at.waveCol, index(16 * i)), at, step);
     }
+    return f;
+  }
 
-    // D of block (i, j): lane holds column lane % 16, rows 4 * (lane / 16)
-    // + v.
+  Value asBytes(Value fragment) {
+    auto type = cast<VectorType>(fragment.getType());
+    if (type.getElementType().isInteger(8))
+      return fragment;
+    return vector::BitCastOp::create(
+        b, loc, VectorType::get(type.getShape(), b.getI8Type()), fragment);
+  }
+
+  /// Element `k` of a fragment as an i32 (int8) or its exact f32 value
+  /// (fp8, decoded as the MFMA reads it: fnuz on gfx942, OCP on gfx950).
+  Value operandValue(Value bytes, int64_t k) {
+    Value byte = vector::ExtractOp::create(b, loc, bytes, ArrayRef<int64_t>{k});
+    if (shape.code.isInteger(8))
+      return arith::ExtSIOp::create(b, loc, b.getI32Type(), byte);
+    TensorQuantSpec spec;
+    Type element = operandElement();
+    spec.dtype = isa<Float8E4M3FNUZType>(element)   ? QuantDType::FP8E4M3FNUZ
+                 : isa<Float8E5M2FNUZType>(element) ? QuantDType::FP8E5M2FNUZ
+                 : isa<Float8E4M3FNType>(element)   ? QuantDType::FP8E4M3
+                                                    : QuantDType::FP8E5M2;
+    return ElementCodec(spec).decodeFloat(b, loc, byte);
+  }
+
+  /// D += A * B for output block `block` of `lane`: element v is row
+  /// r = 4 * (lane / 16) + v, column c = lane % 16 of the 16x16 product,
+  /// whose A row r is held by lanes r + 16q and B column c by lanes
+  /// c + 16q (q = 0..3, K/4 codes each).
+  void emulateMfma(Value accState, Value thread, Value lane, int64_t block,
+                   Value fragA, int64_t i, Value fragB, int64_t j) {
+    int64_t perLane = shape.mfmaK / 4;
+    bool integer = shape.code.isInteger(8);
+    Value acc = memref::LoadOp::create(b, loc, accState,
+                                       ValueRange{thread, index(block)});
+    Value column = rem(lane, 16), rowBase = mul(div(lane, 16), 4);
+    for (int64_t v = 0; v < 4; ++v) {
+      Value row = add(rowBase, index(v));
+      Value sum = vector::ExtractOp::create(b, loc, acc, ArrayRef<int64_t>{v});
+      for (int64_t q = 0; q < 4; ++q) {
+        Value a = memref::LoadOp::create(
+            b, loc, fragA, ValueRange{add(row, index(16 * q)), index(i)});
+        Value w = memref::LoadOp::create(
+            b, loc, fragB, ValueRange{add(column, index(16 * q)), index(j)});
+        for (int64_t k = 0; k < perLane; ++k) {
+          Value x = operandValue(a, k), y = operandValue(w, k);
+          sum = integer
+                    ? Value(arith::AddIOp::create(
+                          b, loc, sum, arith::MulIOp::create(b, loc, x, y)))
+                    : Value(arith::AddFOp::create(
+                          b, loc, sum, arith::MulFOp::create(b, loc, x, y)));
+        }
+      }
+      acc = vector::InsertOp::create(b, loc, sum, acc, ArrayRef<int64_t>{v});
+    }
+    memref::StoreOp::create(b, loc, acc, accState,
+                            ValueRange{thread, index(block)});
+  }
+
+  /// Writes the thread's D elements of the four blocks (`accOf(2i + j)`)
+  /// that fall inside the M rows.
+  void storeResults(const ThreadIndices &at, Value rows,
+                    llvm::function_ref<Value(int64_t)> accOf) {
     bool halved = operandElement() != shape.code;
-    Value laneRow = mul(div(lane, 16), 4), laneCol = rem(lane, 16);
     for (int64_t i = 0; i < 2; ++i) {
       for (int64_t j = 0; j < 2; ++j) {
-        Value col = add(add(n0, waveCol), add(index(16 * j), laneCol));
+        Value acc = accOf(2 * i + j);
+        Value col = add(add(at.n0, at.waveCol), add(index(16 * j), at.outCol));
         for (int64_t v = 0; v < 4; ++v) {
-          Value row = add(add(m0, waveRow), add(index(16 * i + v), laneRow));
+          Value row =
+              add(add(at.m0, at.waveRow), add(index(16 * i + v), at.outRow));
           Value inside = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::ult, row, rows);
           auto ifOp = scf::IfOp::create(b, loc, inside);
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToStart(&ifOp.getThenRegion().front());
-          Value value = vector::ExtractOp::create(
-              b, loc, loop.getResult(2 * i + j), ArrayRef<int64_t>{v});
+          Value value =
+              vector::ExtractOp::create(b, loc, acc, ArrayRef<int64_t>{v});
           if (halved)
             value = arith::MulFOp::create(
                 b, loc, value,
@@ -315,6 +496,7 @@ private:
   Location loc;
   const GemmShape &shape;
   const MatrixCoreTarget &target;
+  VectorType accVector;
   Value ldsA, ldsB;
 };
 
@@ -335,7 +517,11 @@ struct QuarkGemmToMfmaPass
       if (linalg::FillOp fill = zeroingFill(gemm, shape->acc))
         fill->erase();
       OpBuilder b(gemm);
-      MfmaKernelBuilder(b, gemm.getLoc(), *shape, *target).build();
+      MfmaKernelBuilder builder(b, gemm.getLoc(), *shape, *target);
+      if (emulate)
+        builder.buildCpuEmulation();
+      else
+        builder.buildGpuKernel();
       gemm->erase();
     }
   }

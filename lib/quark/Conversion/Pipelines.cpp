@@ -97,13 +97,19 @@ void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
   addPipeline(pm, text);
 }
 
-void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm) {
-  addPipeline(pm, bufferizedLinalg("") +
-                      "func.func(convert-linalg-to-loops), lower-affine, "
+void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm,
+                                          const CpuPipelineOptions &options) {
+  std::string emulate = options.emulateMfma.empty()
+                            ? std::string()
+                            : "quark-gemm-to-mfma{chip=" + options.emulateMfma +
+                                  " emulate=true}, ";
+  addPipeline(pm, bufferizedLinalg("") + "func.func(" + emulate +
+                      "convert-linalg-to-loops), lower-affine, "
                       "convert-scf-to-cf, expand-strided-metadata, "
-                      "finalize-memref-to-llvm, convert-math-to-llvm, "
-                      "convert-arith-to-llvm, convert-func-to-llvm, "
-                      "convert-cf-to-llvm, reconcile-unrealized-casts");
+                      "convert-vector-to-llvm, finalize-memref-to-llvm, "
+                      "convert-math-to-llvm, convert-arith-to-llvm, "
+                      "convert-func-to-llvm, convert-cf-to-llvm, "
+                      "reconcile-unrealized-casts");
 }
 
 void mlir::quark::registerQuarkPipelines() {
@@ -116,7 +122,7 @@ void mlir::quark::registerQuarkPipelines() {
       "quark-lower-to-nvvm-pipeline",
       "quark kernels to NVIDIA PTX / cubin through linalg, gpu and NVVM",
       buildQuarkToNvvmPipeline);
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<CpuPipelineOptions>(
       "quark-lower-to-cpu-pipeline",
       "quark kernels to the LLVM dialect for the host CPU (what "
       "quark-run-kernel JIT-compiles)",
