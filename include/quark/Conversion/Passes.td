@@ -104,6 +104,30 @@ def QuarkGemmToMfma : Pass<"quark-gemm-to-mfma", "::mlir::func::FuncOp"> {
   ];
 }
 
+def QuarkMapParallelLoops : Pass<"quark-map-parallel-loops",
+                                 "::mlir::func::FuncOp"> {
+  let summary = "Tiles parallel loops into workgroups shaped by their extents";
+  let description = [{
+    Tiles every outermost `scf.parallel` into workgroups of `threads`
+    threads and maps it to GPU ids, replacing a fixed
+    `scf-parallel-loop-tiling` + `gpu-map-parallel-loops`. The innermost
+    dimension gets as many threads as it can use (a power of two up to
+    `threads`) and is mapped to x, so neighbouring threads touch
+    neighbouring elements; the next dimension gets the rest on y (and a
+    third on z). A batch-1 GEMV over (1, 4096) becomes 1x256-thread tiles
+    instead of 16x16 tiles of which one row works. Tiles have constant
+    sizes with the bounds checked inside (no min/max bounds), so every loop
+    maps to the GPU whatever its extents.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+  let options = [
+    Option<"threads", "threads", "int64_t", /*default=*/"256",
+           "threads per workgroup (a power of two)">,
+  ];
+}
+
 def QuarkOutlineLinearKernels : Pass<"quark-outline-linear-kernels",
                                      "::mlir::ModuleOp"> {
   let summary = "Extracts every quantized linear layer as a kernel function";

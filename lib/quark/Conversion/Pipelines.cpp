@@ -40,16 +40,15 @@ static std::string bufferizedLinalg(const std::string &linalgOptions) {
 }
 
 /// ... -> parallel loops -> outlined gpu kernels. Each kernel thread
-/// computes one element of a 16x16 output tile (the reduction of a GEMM
-/// stays a loop in the thread). `gemmStep` runs first on the bufferized
-/// functions: the target's own GEMM kernels (quark-gemm-to-mfma), or none.
+/// computes one element of a 256-thread tile shaped by the loop's extents
+/// (the reduction of a GEMM stays a loop in the thread). `gemmStep` runs first
+/// on the bufferized functions: the target's own GEMM kernels
+/// (quark-gemm-to-mfma), or none.
 static std::string kernelPrefix(const std::string &linalgOptions,
                                 const std::string &gemmStep) {
   return bufferizedLinalg(linalgOptions) + "func.func(" + gemmStep +
-         "convert-linalg-to-parallel-loops, "
-         "scf-parallel-loop-tiling{parallel-loop-tile-sizes=16,16 "
-         "no-min-max-bounds=true}, "
-         "gpu-map-parallel-loops, convert-parallel-loops-to-gpu), "
+         "convert-linalg-to-parallel-loops, quark-map-parallel-loops, "
+         "convert-parallel-loops-to-gpu), "
          "canonicalize, gpu-launch-sink-index-computations, "
          "gpu-kernel-outlining, lower-affine, convert-scf-to-cf, canonicalize, "
          "cse";
