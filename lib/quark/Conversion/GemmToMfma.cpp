@@ -65,8 +65,8 @@ constexpr int64_t kBytesPerThread = kTile * kStepK / kThreads;
 struct GemmShape {
   Value lhs, rhs, acc; // memref<MxK>, memref<NxK>, memref<MxN>
   Type code;           // i8, f8E4M3FN or f8E5M2
-  int64_t n, k;
-  int64_t mfmaK;
+  int64_t n = 0, k = 0;
+  int64_t mfmaK = 0;
 };
 
 bool isCodeGemm(linalg::GenericOp op) {
@@ -88,13 +88,10 @@ std::optional<GemmShape> matchGemm(linalg::GenericOp op,
                                    const MatrixCoreTarget &target) {
   if (!isCodeGemm(op))
     return std::nullopt;
-  GemmShape shape{op.getDpsInputs()[0],
-                  op.getDpsInputs()[1],
-                  op.getDpsInits()[0],
-                  nullptr,
-                  0,
-                  0,
-                  0};
+  GemmShape shape;
+  shape.lhs = op.getDpsInputs()[0];
+  shape.rhs = op.getDpsInputs()[1];
+  shape.acc = op.getDpsInits()[0];
   auto lhsType = cast<MemRefType>(shape.lhs.getType());
   auto rhsType = cast<MemRefType>(shape.rhs.getType());
   auto accType = cast<MemRefType>(shape.acc.getType());
@@ -138,19 +135,34 @@ struct ThreadIndices {
   Value lane, waveRow, waveCol; // the wave's 32x32 quarter
   Value copyRow, copyCol;       // the 16 bytes it moves into LDS
   Value lhsRow, rhsRow;         // their rows in global memory
-  Value laneRow,
-      laneK; // its fragment: row lane % 16, codes from K/4 * (lane / 16)
-  Value outRow,
-      outCol; // its D elements: rows 4 * (lane / 16) + v, column lane % 16
+  // Its fragments: row lane % 16, codes from K/4 * (lane / 16).
+  Value laneRow, laneK;
+  // Its D elements: rows 4 * (lane / 16) + v, column lane % 16.
+  Value outRow, outCol;
 };
 
 class MfmaKernelBuilder {
 public:
   MfmaKernelBuilder(OpBuilder &b, Location loc, const GemmShape &shape,
                     const MatrixCoreTarget &target)
-      : b(b), loc(loc), shape(shape), target(target) {
+      : b(b), loc(loc), shape(shape) {
     accVector = VectorType::get(
         {4}, cast<MemRefType>(shape.acc.getType()).getElementType());
+    // gfx942's fp8 MFMAs read fnuz codes.
+    operandElement = shape.code;
+    if (target.fp8IsFnuz && isa<Float8E4M3FNType>(shape.code))
+      operandElement = Float8E4M3FNUZType::get(b.getContext());
+    else if (target.fp8IsFnuz && isa<Float8E5M2Type>(shape.code))
+      operandElement = Float8E5M2FNUZType::get(b.getContext());
+    if (!shape.code.isInteger(8)) {
+      TensorQuantSpec spec;
+      spec.dtype =
+          isa<Float8E4M3FNUZType>(operandElement)   ? QuantDType::FP8E4M3FNUZ
+          : isa<Float8E5M2FNUZType>(operandElement) ? QuantDType::FP8E5M2FNUZ
+          : isa<Float8E4M3FNType>(operandElement)   ? QuantDType::FP8E4M3
+                                                    : QuantDType::FP8E5M2;
+      operandCodec.emplace(spec);
+    }
   }
 
   /// The kernel: a gpu.launch of 256 threads per 64x64 tile.
@@ -187,11 +199,13 @@ public:
       SmallVector<Value> acc(loop.getRegionIterArgs());
       for (int64_t step = 0; step < kStepK / shape.mfmaK; ++step) {
         Fragments f = fragments(at, step);
+        Value opA[2] = {mfmaOperand(f.a[0]), mfmaOperand(f.a[1])};
+        Value opB[2] = {mfmaOperand(f.b[0]), mfmaOperand(f.b[1])};
         for (int64_t i = 0; i < 2; ++i)
           for (int64_t j = 0; j < 2; ++j)
             acc[2 * i + j] =
                 amdgpu::MFMAOp::create(b, loc, accVector, 16, 16, shape.mfmaK,
-                                       1, f.a[i], f.b[j], acc[2 * i + j]);
+                                       1, opA[i], opB[j], acc[2 * i + j]);
       }
       scf::YieldOp::create(b, loc, acc);
     }
@@ -219,55 +233,54 @@ public:
     Value fragB =
         memref::AllocOp::create(b, loc, MemRefType::get({64, 2}, fragmentType));
 
-    forRange(
-        0, arith::CeilDivUIOp::create(b, loc, rows, index(kTile)), 1,
-        [&](Value blockM) {
-          forRange(0, index(shape.n / kTile), 1, [&](Value blockN) {
-            Value zero = arith::ConstantOp::create(b, loc, accVector,
-                                                   b.getZeroAttr(accVector));
-            forThreads([&](Value thread) {
-              for (int64_t block = 0; block < 4; ++block)
-                memref::StoreOp::create(b, loc, zero, accState,
-                                        ValueRange{thread, index(block)});
-            });
-            forRange(0, index(shape.k), kStepK, [&](Value k0) {
-              forThreads([&](Value thread) {
-                ThreadIndices at = indices(thread, blockN, blockM, rows);
-                auto [a, w] = loadTiles(at, k0);
-                storeTiles(at, a, w);
-              });
-              for (int64_t step = 0; step < kStepK / shape.mfmaK; ++step) {
-                forRange(0, index(4), 1, [&](Value wave) {
-                  forRange(0, index(64), 1, [&](Value lane) {
-                    Value thread = add(mul(wave, 64), lane);
-                    Fragments f =
-                        fragments(indices(thread, blockN, blockM, rows), step);
-                    for (int64_t i = 0; i < 2; ++i) {
-                      memref::StoreOp::create(b, loc, asBytes(f.a[i]), fragA,
-                                              ValueRange{lane, index(i)});
-                      memref::StoreOp::create(b, loc, asBytes(f.b[i]), fragB,
-                                              ValueRange{lane, index(i)});
-                    }
-                  });
-                  forRange(0, index(64), 1, [&](Value lane) {
-                    Value thread = add(mul(wave, 64), lane);
-                    for (int64_t i = 0; i < 2; ++i)
-                      for (int64_t j = 0; j < 2; ++j)
-                        emulateMfma(accState, thread, lane, 2 * i + j, fragA, i,
-                                    fragB, j);
-                  });
-                });
-              }
-            });
-            forThreads([&](Value thread) {
-              ThreadIndices at = indices(thread, blockN, blockM, rows);
-              storeResults(at, rows, [&](int64_t block) -> Value {
-                return memref::LoadOp::create(b, loc, accState,
-                                              ValueRange{thread, index(block)});
-              });
-            });
-          });
-        });
+    forRange(0, arith::CeilDivUIOp::create(b, loc, rows, index(kTile)), 1,
+             [&](Value blockM) {
+               forRange(0, index(shape.n / kTile), 1, [&](Value blockN) {
+                 Value zero = arith::ConstantOp::create(
+                     b, loc, accVector, b.getZeroAttr(accVector));
+                 forThreads([&](Value thread) {
+                   for (int64_t block = 0; block < 4; ++block)
+                     memref::StoreOp::create(b, loc, zero, accState,
+                                             ValueRange{thread, index(block)});
+                 });
+                 forRange(0, index(shape.k), kStepK, [&](Value k0) {
+                   forThreads([&](Value thread) {
+                     ThreadIndices at = indices(thread, blockN, blockM, rows);
+                     auto [a, w] = loadTiles(at, k0);
+                     storeTiles(at, a, w);
+                   });
+                   for (int64_t step = 0; step < kStepK / shape.mfmaK; ++step) {
+                     forRange(0, index(4), 1, [&](Value wave) {
+                       forRange(0, index(64), 1, [&](Value lane) {
+                         Value thread = add(mul(wave, 64), lane);
+                         Fragments f = fragments(
+                             indices(thread, blockN, blockM, rows), step);
+                         for (int64_t i = 0; i < 2; ++i) {
+                           memref::StoreOp::create(b, loc, f.a[i], fragA,
+                                                   ValueRange{lane, index(i)});
+                           memref::StoreOp::create(b, loc, f.b[i], fragB,
+                                                   ValueRange{lane, index(i)});
+                         }
+                       });
+                       forRange(0, index(64), 1, [&](Value lane) {
+                         Value thread = add(mul(wave, 64), lane);
+                         for (int64_t i = 0; i < 2; ++i)
+                           for (int64_t j = 0; j < 2; ++j)
+                             emulateMfma(accState, thread, lane, 2 * i + j,
+                                         fragA, i, fragB, j);
+                       });
+                     });
+                   }
+                 });
+                 forThreads([&](Value thread) {
+                   ThreadIndices at = indices(thread, blockN, blockM, rows);
+                   storeResults(at, rows, [&](int64_t block) -> Value {
+                     return memref::LoadOp::create(
+                         b, loc, accState, ValueRange{thread, index(block)});
+                   });
+                 });
+               });
+             });
     for (Value buffer : {ldsA, ldsB, accState, fragA, fragB})
       memref::DeallocOp::create(b, loc, buffer);
   }
@@ -324,15 +337,6 @@ private:
     return at;
   }
 
-  /// Element type of the MFMA operands: gfx942's fp8 MFMAs read fnuz codes.
-  Type operandElement() const {
-    if (!target.fp8IsFnuz || shape.code.isInteger(8))
-      return shape.code;
-    if (isa<Float8E4M3FNType>(shape.code))
-      return Float8E4M3FNUZType::get(b.getContext());
-    return Float8E5M2FNUZType::get(b.getContext());
-  }
-
   /// 16 codes from global memory as bytes for LDS. An OCP fp8 code read as
   /// fnuz is worth half its value (the exponent biases differ by one) except
   /// 0x80, -0 in OCP and NaN in fnuz, which becomes +0. The accumulator is
@@ -345,7 +349,7 @@ private:
                                /*nontemporal=*/false, llvm::Align(16));
     if (codes != bytes)
       v = vector::BitCastOp::create(b, loc, bytes, v);
-    if (operandElement() == shape.code)
+    if (operandElement == shape.code)
       return v;
     // Four codes per i32 word. A byte's magnitude m <= 0x7f is zero iff
     // m + 0x7f leaves its high bit clear (no carry crosses bytes); those
@@ -379,21 +383,15 @@ private:
                               /*nontemporal=*/false, llvm::Align(16));
   }
 
-  /// The MFMA operand of a lane for rows [base, base + 16) of `lds` and
-  /// K-step `step`.
+  /// The codes of a lane's MFMA operand (as bytes) for rows
+  /// [base, base + 16) of `lds` and K-step `step`.
   Value fragment(Value lds, Value base, const ThreadIndices &at, int64_t step) {
     int64_t perLane = shape.mfmaK / 4;
     Value row = add(base, at.laneRow);
     Value col = add(index(step * shape.mfmaK), at.laneK);
-    auto bytes = VectorType::get({perLane}, b.getI8Type());
-    Value v =
-        vector::LoadOp::create(b, loc, bytes, lds, ValueRange{row, col},
-                               /*nontemporal=*/false, llvm::Align(perLane));
-    Type element = operandElement();
-    if (!element.isInteger(8))
-      v = vector::BitCastOp::create(b, loc, VectorType::get({perLane}, element),
-                                    v);
-    return v;
+    return vector::LoadOp::create(
+        b, loc, VectorType::get({perLane}, b.getI8Type()), lds,
+        ValueRange{row, col}, /*nontemporal=*/false, llvm::Align(perLane));
   }
 
   Fragments fragments(const ThreadIndices &at, int64_t step) {
@@ -405,27 +403,22 @@ private:
     return f;
   }
 
-  Value asBytes(Value fragment) {
-    auto type = cast<VectorType>(fragment.getType());
-    if (type.getElementType().isInteger(8))
-      return fragment;
+  /// A fragment's bytes as the MFMA's operand type.
+  Value mfmaOperand(Value bytes) {
+    if (operandElement.isInteger(8))
+      return bytes;
+    auto type = cast<VectorType>(bytes.getType());
     return vector::BitCastOp::create(
-        b, loc, VectorType::get(type.getShape(), b.getI8Type()), fragment);
+        b, loc, VectorType::get(type.getShape(), operandElement), bytes);
   }
 
   /// Element `k` of a fragment as an i32 (int8) or its exact f32 value
   /// (fp8, decoded as the MFMA reads it: fnuz on gfx942, OCP on gfx950).
   Value operandValue(Value bytes, int64_t k) {
     Value byte = vector::ExtractOp::create(b, loc, bytes, ArrayRef<int64_t>{k});
-    if (shape.code.isInteger(8))
+    if (!operandCodec)
       return arith::ExtSIOp::create(b, loc, b.getI32Type(), byte);
-    TensorQuantSpec spec;
-    Type element = operandElement();
-    spec.dtype = isa<Float8E4M3FNUZType>(element)   ? QuantDType::FP8E4M3FNUZ
-                 : isa<Float8E5M2FNUZType>(element) ? QuantDType::FP8E5M2FNUZ
-                 : isa<Float8E4M3FNType>(element)   ? QuantDType::FP8E4M3
-                                                    : QuantDType::FP8E5M2;
-    return ElementCodec(spec).decodeFloat(b, loc, byte);
+    return operandCodec->decodeFloat(b, loc, byte);
   }
 
   /// D += A * B for output block `block` of `lane`: element v is row
@@ -466,7 +459,7 @@ private:
   /// that fall inside the M rows.
   void storeResults(const ThreadIndices &at, Value rows,
                     llvm::function_ref<Value(int64_t)> accOf) {
-    bool halved = operandElement() != shape.code;
+    bool halved = operandElement != shape.code;
     for (int64_t i = 0; i < 2; ++i) {
       for (int64_t j = 0; j < 2; ++j) {
         Value acc = accOf(2 * i + j);
@@ -495,8 +488,11 @@ private:
   OpBuilder &b;
   Location loc;
   const GemmShape &shape;
-  const MatrixCoreTarget &target;
   VectorType accVector;
+  /// What the MFMA reads the codes as, and (fp8) how the emulation decodes
+  /// them.
+  Type operandElement;
+  std::optional<ElementCodec> operandCodec;
   Value ldsA, ldsB;
 };
 

@@ -61,9 +61,11 @@ SmallVector<int64_t> tileSizes(scf::ParallelOp loop, int64_t threads) {
   return sizes;
 }
 
-/// Maps the last three dimensions to x, y, z (innermost on x) at `level`
-/// (blocks or threads); the others run sequentially.
-void mapToIds(scf::ParallelOp loop, bool threadsLevel) {
+enum class MappingLevel { Blocks, Threads, Sequential };
+
+/// Maps the last three dimensions to x, y, z (innermost on x) of `level`;
+/// the others, and every dimension at the sequential level, run in order.
+void mapToIds(scf::ParallelOp loop, MappingLevel level) {
   using gpu::Processor;
   const Processor blocks[] = {Processor::BlockX, Processor::BlockY,
                               Processor::BlockZ};
@@ -75,9 +77,10 @@ void mapToIds(scf::ParallelOp loop, bool threadsLevel) {
   SmallVector<gpu::ParallelLoopDimMappingAttr> mapping;
   for (unsigned d = 0; d < rank; ++d) {
     unsigned fromInner = rank - 1 - d;
-    Processor processor = fromInner < 3
-                              ? (threadsLevel ? threads : blocks)[fromInner]
-                              : Processor::Sequential;
+    Processor processor = Processor::Sequential;
+    if (fromInner < 3 && level != MappingLevel::Sequential)
+      processor =
+          (level == MappingLevel::Threads ? threads : blocks)[fromInner];
     mapping.push_back(gpu::ParallelLoopDimMappingAttr::get(context, processor,
                                                            identity, identity));
   }
@@ -103,18 +106,12 @@ struct QuarkMapParallelLoopsPass
     for (scf::ParallelOp loop : outermost) {
       auto [outer, inner] = scf::tileParallelLoop(
           loop, tileSizes(loop, threads), /*noMinMaxBounds=*/true);
-      mapToIds(outer, /*threadsLevel=*/false);
-      mapToIds(inner, /*threadsLevel=*/true);
+      mapToIds(outer, MappingLevel::Blocks);
+      mapToIds(inner, MappingLevel::Threads);
       // Parallel loops nested in a tile (none from linalg today) run in the
       // thread.
       inner.getBody()->walk([&](scf::ParallelOp nested) {
-        SmallVector<gpu::ParallelLoopDimMappingAttr> sequential(
-            nested.getNumLoops(),
-            gpu::ParallelLoopDimMappingAttr::get(
-                nested.getContext(), gpu::Processor::Sequential,
-                AffineMap::getMultiDimIdentityMap(1, nested.getContext()),
-                AffineMap::getMultiDimIdentityMap(1, nested.getContext())));
-        (void)gpu::setMappingAttr(nested, sequential);
+        mapToIds(nested, MappingLevel::Sequential);
       });
     }
   }
