@@ -10,9 +10,12 @@
 #                            llm-awq search
 #   gpu-isa-facts.json       AMD kernels' registers, LDS, MFMAs, occupancy
 #                            estimate (compile time; no GPU needed)
+#   nvidia-prepare           (not in "all") PTX of the NVIDIA benchmark
+#                            kernels in build/nvidia-kernels; timing them is
+#                            `python3 bench/nvidia_kernels.py run` on a GPU
 #
 #   bench/run.sh                  all
-#   bench/run.sh forward|open|rtn|gptq|awq|gpu-isa one
+#   bench/run.sh forward|open|rtn|gptq|awq|gpu-isa|nvidia-prepare one
 # Extra arguments go to the benchmark script (e.g. --threads 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,5 +40,8 @@ if [[ $what == all || $what == awq ]]; then
 fi
 if [[ $what == all || $what == gpu-isa ]]; then
   /usr/bin/python3 "$root/bench/gpu_isa_facts.py" "$@" || status=1
+fi
+if [[ $what == nvidia-prepare ]]; then
+  /usr/bin/python3 "$root/bench/nvidia_kernels.py" prepare "$@" || status=1
 fi
 exit $status

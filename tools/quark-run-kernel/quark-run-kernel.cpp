@@ -6,8 +6,9 @@
 // compiles it through convert-quark-to-linalg and runs it:
 //
 //   --device=cpu  the CPU pipeline, JIT-compiled by MLIR's ExecutionEngine
-//                 (with --emulate-mfma=<chip>, W8A8 GEMMs run as that chip's
-//                 matrix-core kernel, its threads and MFMAs emulated);
+//                 (with --emulate-matrix-cores=<chip>, W8A8 GEMMs run as that
+//                 chip's matrix-core kernel, its threads and matrix
+//                 instructions emulated);
 //   --device=hip  quark-lower-to-rocdl-pipeline for the GPU's chip, run by
 //                 the HIP launcher (and timed).
 //
@@ -76,10 +77,11 @@ static cl::opt<std::string> device("device", cl::desc("cpu | hip"),
                                    cl::init("cpu"));
 static cl::opt<bool>
     emitQuark("emit-quark", cl::desc("print the kernel's quark IR and stop"));
-static cl::opt<std::string> emulateMfma(
-    "emulate-mfma",
-    cl::desc("cpu: run W8A8 GEMMs as this AMD chip's matrix-core kernel "
-             "(gfx942, gfx950, gfx90a), emulated thread by thread"),
+static cl::opt<std::string> emulateMatrixCores(
+    "emulate-matrix-cores",
+    cl::desc("cpu: run W8A8 GEMMs as this GPU's matrix-core kernel "
+             "(gfx942, gfx950, gfx90a, sm_80, sm_90, ...), emulated thread by "
+             "thread"),
     cl::init(""));
 static cl::opt<int> iterations("iterations",
                                cl::desc("timed runs on a GPU (median)"),
@@ -510,7 +512,7 @@ std::vector<uint8_t> runOnCpu(ModuleOp module, const KernelCase &kernel) {
       "llvm.emit_c_interface", UnitAttr::get(module.getContext()));
   PassManager pm(module.getContext());
   CpuPipelineOptions pipelineOptions;
-  pipelineOptions.emulateMfma = emulateMfma;
+  pipelineOptions.emulateMatrixCores = emulateMatrixCores;
   buildQuarkToCpuPipeline(pm, pipelineOptions);
   if (failed(pm.run(module)))
     return {};

@@ -45,8 +45,9 @@ struct NvvmPipelineOptions : public PassPipelineOptions<NvvmPipelineOptions> {
       *this, "chip", llvm::cl::desc("NVIDIA GPU: sm_90, sm_80, ..."),
       llvm::cl::init("sm_90")};
   PassOptions::Option<std::string> features{
-      *this, "features", llvm::cl::desc("PTX version feature"),
-      llvm::cl::init("+ptx80")};
+      *this, "features",
+      llvm::cl::desc("PTX ISA version feature (fp8 mma.sync needs +ptx84)"),
+      llvm::cl::init("+ptx84")};
   PassOptions::Option<std::string> format{
       *this, "format",
       llvm::cl::desc("gpu-module-to-binary format: isa (PTX), bin (cubin, "
@@ -58,27 +59,41 @@ struct NvvmPipelineOptions : public PassPipelineOptions<NvvmPipelineOptions> {
       llvm::cl::init("")};
 };
 
-/// What a chip's matrix cores offer the W8A8 GEMMs (quark-gemm-to-mfma).
+/// The matrix instructions quark-gemm-to-matrix-cores emits.
+enum class MatrixInstructionSet {
+  /// amdgpu.mfma 16x16xK, waves of 64 lanes.
+  AmdMfma,
+  /// mma.sync.aligned.m16n8k32, warps of 32 lanes.
+  NvidiaMmaSync,
+};
+
+/// What a chip's matrix cores offer the W8A8 GEMMs
+/// (quark-gemm-to-matrix-cores).
 struct MatrixCoreTarget {
-  /// K of the 16x16 int8 MFMA (32 on gfx942 / gfx950, 16 on gfx90a).
+  MatrixInstructionSet instructions;
+  /// K of the int8 instruction (32, or 16 for the MFMA on gfx90a).
   int64_t int8K;
-  /// fp8 x fp8 MFMAs exist (16x16x32).
+  /// fp8 x fp8 instructions exist (K = 32).
   bool fp8;
-  /// They read fnuz codes (gfx942) rather than OCP ones (gfx950).
+  /// They read fnuz codes (gfx942) rather than OCP ones (gfx950, NVIDIA).
   bool fp8IsFnuz;
   /// arith.truncf to OCP fp8 becomes a hardware conversion
   /// (v_cvt_pk_fp8_f32 / v_cvt_pk_bf8_f32, gfx950).
   bool ocpFp8Conversion;
 };
-/// The matrix cores of `chip`, or none (gfx1100 and unknown chips).
-std::optional<MatrixCoreTarget> getMatrixCoreTarget(llvm::StringRef chip);
+/// The matrix cores of `chip` (gfx942, gfx950, gfx90a, sm_80 and later),
+/// or none (gfx1100, older and unknown chips). NVIDIA fp8 needs sm_89 and
+/// PTX ISA 8.4 (`ptxVersion` >= 84).
+std::optional<MatrixCoreTarget> getMatrixCoreTarget(llvm::StringRef chip,
+                                                    unsigned ptxVersion = 84);
 
 /// Options of quark-lower-to-cpu-pipeline.
 struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
-  PassOptions::Option<std::string> emulateMfma{
-      *this, "emulate-mfma",
-      llvm::cl::desc("run the W8A8 GEMMs as this AMD chip's matrix-core "
-                     "kernel, emulated on the CPU (gfx942, gfx950, gfx90a)"),
+  PassOptions::Option<std::string> emulateMatrixCores{
+      *this, "emulate-matrix-cores",
+      llvm::cl::desc("run the W8A8 GEMMs as this GPU's matrix-core kernel, "
+                     "emulated on the CPU (gfx942, gfx950, gfx90a, sm_80, "
+                     "sm_90, ...)"),
       llvm::cl::init("")};
 };
 

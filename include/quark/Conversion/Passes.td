@@ -58,49 +58,67 @@ def ConvertQuarkToLinalg : Pass<"convert-quark-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
-def QuarkGemmToMfma : Pass<"quark-gemm-to-mfma", "::mlir::func::FuncOp"> {
-  let summary = "Runs the W8A8 GEMMs on AMD matrix cores (amdgpu.mfma)";
+def QuarkGemmToMatrixCores
+    : Pass<"quark-gemm-to-matrix-cores", "::mlir::func::FuncOp"> {
+  let summary = "Runs the W8A8 GEMMs on the GPU's matrix cores (AMD MFMA, "
+                "NVIDIA mma.sync)";
   let description = [{
     After bufferization, replaces each code-domain GEMM of
     `convert-quark-to-linalg` (int8 codes with i32 accumulation, or OCP fp8
     e4m3 / e5m2 codes with f32 accumulation) by a `gpu.launch` of 256
     threads per 64x64 output tile. Every K step of 64 codes copies both
     operand tiles into workgroup memory (16 bytes per thread, rows padded
-    to 80 bytes), then each of the four waves multiplies its 32x32 quarter
-    as 2x2 blocks of `amdgpu.mfma` 16x16xK (K = 32 for int8 and fp8 on
-    gfx942 / gfx950, 16 for int8 on gfx90a). The scale epilogue stays a
-    separate kernel, and the `linalg.fill` that zeroed the accumulator is
-    dropped because the MFMA kernel writes every element.
+    to 80 bytes), then each wave (warp) multiplies its part of the tile as
+    2x2 blocks of the chip's matrix instruction:
+
+    - AMD (four waves of 64, 32x32 each): `amdgpu.mfma` 16x16xK, K = 32 for
+      int8 and fp8 on gfx942 / gfx950, 16 for int8 on gfx90a.
+    - NVIDIA (eight warps of 32, 32x16 each): `mma.sync.m16n8k32` (the
+      `llvm.nvvm.mma.m16n8k32.row.col.*` intrinsics), s8 from sm_80 and
+      e4m3 / e5m2 from sm_89 when `ptx` is at least 84 (PTX ISA 8.4).
+
+    The scale epilogue stays a separate kernel, and the `linalg.fill` that
+    zeroed the accumulator is dropped because the kernel writes every
+    element.
 
     int8 results are exact (integer accumulation), so they equal the CPU
-    kernel bit for bit. fp8 products are exact in f32 but the MFMA adds
+    kernel bit for bit. fp8 products are exact in f32 but the hardware adds
     them in its own order. gfx942's fp8 MFMAs read fnuz codes: an OCP code
     read as fnuz is worth half (the biases differ by one), so the kernel
     maps 0x80 (OCP -0, fnuz NaN) to +0 and scales the accumulator by 4;
     OCP NaN codes (0x7f, 0xff), which Quark's saturating quantizer only
-    produces from NaN inputs, read as +-240 there.
+    produces from NaN inputs, read as +-240 there. gfx950 and NVIDIA read
+    OCP codes as they are.
 
     GEMMs whose N or K is not a multiple of 64, and chips without these
-    MFMAs (gfx1100, fp8 on gfx90a), keep the generic kernel.
+    instructions (gfx1100, fp8 on gfx90a and before sm_89), keep the
+    generic kernel.
 
     With `emulate`, the same kernel is built as host loops instead (the
     threads of a workgroup one after another between the kernel's barriers,
-    each MFMA computed from its 64 lanes' fragments with the operand layout
-    the kernel assumes), so `quark-run-kernel --emulate-mfma` checks the
-    tiling, LDS staging, row guards and the fnuz conversion on the CPU.
+    each matrix instruction computed from its lanes' fragments with the
+    operand layout the kernel assumes), so `quark-run-kernel
+    --emulate-matrix-cores` checks the tiling, LDS staging, fragment
+    addressing, row guards and the fnuz conversion on the CPU.
   }];
   let dependentDialects = ["::mlir::amdgpu::AMDGPUDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::vector::VectorDialect"];
   let options = [
     Option<"chip", "chip", "std::string", /*default=*/"\"gfx942\"",
-           "AMD GPU whose matrix cores to use (gfx942, gfx950, gfx90a)">,
+           "GPU whose matrix cores to use (gfx942, gfx950, gfx90a, sm_80 "
+           "and later)">,
+    Option<"ptx", "ptx", "unsigned", /*default=*/"84",
+           "PTX ISA version of the NVIDIA kernels, times ten (fp8 mma.sync "
+           "needs 84)">,
     Option<"emulate", "emulate", "bool", /*default=*/"false",
            "build the same kernel as host loops that emulate the threads "
-           "and the MFMAs, so the CPU can check its tiling and staging">,
+           "and the matrix instructions, so the CPU can check its tiling and "
+           "staging">,
   ];
 }
 

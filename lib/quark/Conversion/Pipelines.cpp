@@ -43,7 +43,7 @@ static std::string bufferizedLinalg(const std::string &linalgOptions) {
 /// computes one element of a 256-thread tile shaped by the loop's extents
 /// (the reduction of a GEMM stays a loop in the thread). `gemmStep` runs first
 /// on the bufferized functions: the target's own GEMM kernels
-/// (quark-gemm-to-mfma), or none.
+/// (quark-gemm-to-matrix-cores), or none.
 static std::string kernelPrefix(const std::string &linalgOptions,
                                 const std::string &gemmStep) {
   return bufferizedLinalg(linalgOptions) + "func.func(" + gemmStep +
@@ -70,10 +70,13 @@ void mlir::quark::buildQuarkToRocdlPipeline(
                                                 : std::string(options.toolkit);
   std::string chip = options.chip;
   std::optional<MatrixCoreTarget> cores = getMatrixCoreTarget(chip);
+  if (cores && cores->instructions != MatrixInstructionSet::AmdMfma)
+    cores.reset();
   bool ocpFp8 = cores && cores->ocpFp8Conversion;
   std::string text =
       kernelPrefix(ocpFp8 ? "{hardware-ocp-fp8=true}" : "",
-                   cores ? "quark-gemm-to-mfma{chip=" + chip + "}, " : "") +
+                   cores ? "quark-gemm-to-matrix-cores{chip=" + chip + "}, "
+                         : "") +
       ", rocdl-attach-target{chip=" + chip + "}, gpu.module(" +
       (ocpFp8 ? "convert-arith-to-amdgpu{chipset=" + chip + "}, " : "") +
       "convert-gpu-to-rocdl{chipset=" + chip +
@@ -84,10 +87,29 @@ void mlir::quark::buildQuarkToRocdlPipeline(
   addPipeline(pm, text);
 }
 
+/// The PTX ISA version (times ten) a `+ptxNN` feature string asks for, or 0.
+static unsigned ptxVersion(StringRef features) {
+  unsigned version = 0;
+  SmallVector<StringRef> parts;
+  features.split(parts, ',');
+  for (StringRef feature : parts)
+    if (feature.consume_front("+ptx"))
+      (void)feature.getAsInteger(10, version);
+  return version;
+}
+
 void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
                                            const NvvmPipelineOptions &options) {
+  std::string chip = options.chip;
+  unsigned ptx = ptxVersion(options.features);
+  std::optional<MatrixCoreTarget> cores = getMatrixCoreTarget(chip, ptx);
+  std::string gemmStep =
+      cores && cores->instructions == MatrixInstructionSet::NvidiaMmaSync
+          ? "quark-gemm-to-matrix-cores{chip=" + chip +
+                " ptx=" + std::to_string(ptx) + "}, "
+          : "";
   std::string text =
-      kernelPrefix("", "") +
+      kernelPrefix("", gemmStep) +
       ", nvvm-attach-target{chip=" + std::string(options.chip) +
       " features=" + std::string(options.features) +
       "}, gpu.module(convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=true}, "
@@ -98,10 +120,11 @@ void mlir::quark::buildQuarkToNvvmPipeline(OpPassManager &pm,
 
 void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm,
                                           const CpuPipelineOptions &options) {
-  std::string emulate = options.emulateMfma.empty()
-                            ? std::string()
-                            : "quark-gemm-to-mfma{chip=" + options.emulateMfma +
-                                  " emulate=true}, ";
+  std::string emulate =
+      options.emulateMatrixCores.empty()
+          ? std::string()
+          : "quark-gemm-to-matrix-cores{chip=" + options.emulateMatrixCores +
+                " emulate=true}, ";
   addPipeline(pm, bufferizedLinalg("") + "func.func(" + emulate +
                       "convert-linalg-to-loops), lower-affine, "
                       "convert-scf-to-cf, expand-strided-metadata, "

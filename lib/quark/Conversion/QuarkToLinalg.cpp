@@ -536,8 +536,8 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
               Value(arith::AddFOp::create(b, nestedLoc, args[2], product)));
         });
     gemm->setAttr("quark.gemm", rewriter.getStringAttr(op.getName()));
-    // Exact products of raw codes: what quark-gemm-to-mfma may replace by
-    // matrix-core instructions.
+    // Exact products of raw codes: what quark-gemm-to-matrix-cores may replace
+    // by matrix-core instructions.
     if (onCodes)
       gemm->setAttr("quark.gemm_on_codes", rewriter.getUnitAttr());
     Value result = gemm.getResult(0);
