@@ -95,6 +95,11 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
                      "emulated on the CPU (gfx942, gfx950, gfx90a, sm_80, "
                      "sm_90, ...)"),
       llvm::cl::init("")};
+  PassOptions::Option<bool> emulateSplitK{
+      *this, "emulate-split-k",
+      llvm::cl::desc("run GEMMs with few rows as the GPU pipelines' split-K "
+                     "kernel, emulated on the CPU"),
+      llvm::cl::init(false)};
 };
 
 /// quark -> linalg -> bufferized loops -> gpu kernels -> ROCDL -> HSACO.

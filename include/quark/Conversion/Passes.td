@@ -58,6 +58,49 @@ def ConvertQuarkToLinalg : Pass<"convert-quark-to-linalg", "::mlir::ModuleOp"> {
   ];
 }
 
+def QuarkSplitKGemm : Pass<"quark-split-k-gemm", "::mlir::func::FuncOp"> {
+  let summary = "Runs GEMMs with few rows (decode-time GEMVs) as split-K "
+                "GPU kernels";
+  let description = [{
+    After bufferization, replaces each GEMM of `convert-quark-to-linalg`
+    that is left as a `linalg.generic` (W4A16, MXFP4, W8A8 shapes the
+    matrix cores do not take) and has at most `max-rows` rows by a
+    `gpu.launch` that splits K across threads. The generic kernel gives
+    one thread a whole output element and its K loop; at batch 1 and
+    N = 4096 that is 4096 threads walking their own weight rows.
+
+    Here a workgroup of 256 threads computes 8 output columns for every
+    row: 32 threads per column, thread `l` of a column reading packed words
+    `32 i + l` (8 codes each, so the 32 threads of a column read 32
+    consecutive words) for all rows at once, keeping one partial sum per
+    row. The partial sums meet in workgroup memory (8 x 32 x rows) and,
+    after a barrier, 8 x rows threads add their column's 32 partials in
+    lane order. The GEMM body (decode, scale, product) is cloned from the
+    `linalg.generic`, so every fused decode works unchanged.
+
+    Applies when the body accumulates by one addition (`arith.addf` /
+    `arith.addi` of the output), M is static and at most `max-rows`, N is a
+    multiple of 8 and K of 256. A float result adds in another order than
+    the generic kernel's K loop (the partials, then their sum), so it
+    matches to rounding, not bit for bit; integer results are exact.
+
+    With `emulate`, the same kernel is built as host loops (all threads'
+    partials, then all threads' reductions), for `quark-run-kernel
+    --emulate-split-k`.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+  let options = [
+    Option<"maxRows", "max-rows", "int64_t", /*default=*/"16",
+           "largest M (tokens) that gets the split-K kernel">,
+    Option<"emulate", "emulate", "bool", /*default=*/"false",
+           "build the same kernel as host loops, so the CPU can check it">,
+  ];
+}
+
 def QuarkGemmToMatrixCores
     : Pass<"quark-gemm-to-matrix-cores", "::mlir::func::FuncOp"> {
   let summary = "Runs the W8A8 GEMMs on the GPU's matrix cores (AMD MFMA, "

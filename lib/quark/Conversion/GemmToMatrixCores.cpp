@@ -21,6 +21,7 @@
 #include "quark/Conversion/Passes.h"
 
 #include "ElementCodec.h"
+#include "ZeroingFill.h"
 
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -136,19 +137,6 @@ std::optional<GemmShape> matchGemm(linalg::GenericOp op,
   else
     return std::nullopt;
   return shape;
-}
-
-/// The linalg.fill that zeroes `buffer` just for `gemm`, which overwrites
-/// every element itself.
-linalg::FillOp zeroingFill(linalg::GenericOp gemm, Value buffer) {
-  for (Operation *op = gemm->getPrevNode(); op; op = op->getPrevNode()) {
-    if (auto fill = dyn_cast<linalg::FillOp>(op))
-      if (fill.getDpsInits()[0] == buffer)
-        return fill;
-    if (llvm::is_contained(op->getOperands(), buffer))
-      return nullptr;
-  }
-  return nullptr;
 }
 
 /// Codes of one lane's fragment that lie together: `bytes` codes of block

@@ -43,11 +43,13 @@ static std::string bufferizedLinalg(const std::string &linalgOptions) {
 /// computes one element of a 256-thread tile shaped by the loop's extents
 /// (the reduction of a GEMM stays a loop in the thread). `gemmStep` runs first
 /// on the bufferized functions: the target's own GEMM kernels
-/// (quark-gemm-to-matrix-cores), or none.
+/// (quark-gemm-to-matrix-cores), or none; then GEMMs with few rows become
+/// split-K kernels (quark-split-k-gemm).
 static std::string kernelPrefix(const std::string &linalgOptions,
                                 const std::string &gemmStep) {
   return bufferizedLinalg(linalgOptions) + "func.func(" + gemmStep +
-         "convert-linalg-to-parallel-loops, quark-map-parallel-loops, "
+         "quark-split-k-gemm, convert-linalg-to-parallel-loops, "
+         "quark-map-parallel-loops, "
          "convert-parallel-loops-to-gpu), "
          "canonicalize, gpu-launch-sink-index-computations, "
          "gpu-kernel-outlining, lower-affine, convert-scf-to-cf, canonicalize, "
@@ -125,6 +127,8 @@ void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm,
           ? std::string()
           : "quark-gemm-to-matrix-cores{chip=" + options.emulateMatrixCores +
                 " emulate=true}, ";
+  if (options.emulateSplitK)
+    emulate += "quark-split-k-gemm{emulate=true}, ";
   addPipeline(pm, bufferizedLinalg("") + "func.func(" + emulate +
                       "convert-linalg-to-loops), lower-affine, "
                       "convert-scf-to-cf, expand-strided-metadata, "
