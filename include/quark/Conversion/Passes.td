@@ -120,9 +120,10 @@ def QuarkGemmToMatrixCores
       `llvm.nvvm.mma.m16n8k32.row.col.*` intrinsics), s8 from sm_80 and
       e4m3 / e5m2 from sm_89 when `ptx` is at least 84 (PTX ISA 8.4).
 
-    The scale epilogue stays a separate kernel, and the `linalg.fill` that
-    zeroed the accumulator is dropped because the kernel writes every
-    element.
+    The elementwise scale epilogue that reads the accumulator (scales, bias,
+    result type) is fused: each lane applies its body to its accumulator
+    elements and stores the results, so the accumulator never goes to
+    memory. The `linalg.fill` that zeroed it is dropped.
 
     int8 results are exact (integer accumulation), so they equal the CPU
     kernel bit for bit. fp8 products are exact in f32 but the hardware adds
@@ -144,7 +145,8 @@ def QuarkGemmToMatrixCores
     --emulate-matrix-cores` checks the tiling, LDS staging, fragment
     addressing, row guards and the fnuz conversion on the CPU.
   }];
-  let dependentDialects = ["::mlir::amdgpu::AMDGPUDialect",
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::amdgpu::AMDGPUDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::gpu::GPUDialect",
                            "::mlir::LLVM::LLVMDialect",

@@ -24,6 +24,7 @@
 #include "ZeroingFill.h"
 
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -33,6 +34,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 
 namespace mlir::quark {
 #define GEN_PASS_DEF_QUARKGEMMTOMATRIXCORES
@@ -139,6 +141,79 @@ std::optional<GemmShape> matchGemm(linalg::GenericOp op,
   return shape;
 }
 
+/// The elementwise linalg.generic after a GEMM that reads its accumulator
+/// (the scale epilogue: scales, bias, result type). The kernel applies it
+/// to each accumulator element before storing, so the accumulator never
+/// goes to memory.
+struct Epilogue {
+  linalg::GenericOp op;
+  OpOperand *accumulator; // the epilogue's input that is the accumulator
+  Value out;              // the buffer it writes
+};
+
+/// The epilogue of `gemm` when it can move into the kernel: the
+/// accumulator is a local allocation that only the zeroing fill, the GEMM
+/// and the epilogue use (and, when the epilogue writes its result in place,
+/// ops after it); the epilogue reads it at (m, n) and writes its output at
+/// (m, n) without reading that, and its other inputs are defined before
+/// the GEMM and not written between the two.
+std::optional<Epilogue> findEpilogue(linalg::GenericOp gemm, Value acc) {
+  if (!acc.getDefiningOp<memref::AllocOp>())
+    return std::nullopt;
+  // The first generic after the GEMM that uses the accumulator; when the
+  // epilogue works in place (bufferization reused the accumulator for its
+  // result), later ops such as the return may read it too.
+  linalg::GenericOp epilogue;
+  for (Operation *op = gemm->getNextNode(); op && !epilogue;
+       op = op->getNextNode())
+    if (auto generic = dyn_cast<linalg::GenericOp>(op))
+      if (llvm::is_contained(generic->getOperands(), acc))
+        epilogue = generic;
+  if (!epilogue)
+    return std::nullopt;
+  for (Operation *user : acc.getUsers())
+    if (user != gemm.getOperation() && user != epilogue.getOperation() &&
+        !isa<linalg::FillOp>(user) &&
+        (user->getBlock() != gemm->getBlock() ||
+         !epilogue->isBeforeInBlock(user) || epilogue.getDpsInits()[0] != acc))
+      return std::nullopt;
+  if (!epilogue || epilogue->getBlock() != gemm->getBlock() ||
+      !gemm->isBeforeInBlock(epilogue) || !epilogue.hasPureBufferSemantics() ||
+      epilogue.getNumDpsInits() != 1 || epilogue.getNumLoops() != 2 ||
+      epilogue.getNumParallelLoops() != 2)
+    return std::nullopt;
+  MLIRContext *context = gemm.getContext();
+  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, context);
+  Epilogue result{epilogue, nullptr, epilogue.getDpsInits()[0]};
+  OpOperand *init = epilogue.getDpsInitOperand(0);
+  if (epilogue.getMatchingIndexingMap(init) != identity ||
+      !epilogue.getMatchingBlockArgument(init).use_empty() ||
+      !cast<MemRefType>(result.out.getType()).getLayout().isIdentity())
+    return std::nullopt;
+  for (OpOperand *input : epilogue.getDpsInputOperands()) {
+    if (input->get() == acc) {
+      if (result.accumulator ||
+          epilogue.getMatchingIndexingMap(input) != identity)
+        return std::nullopt;
+      result.accumulator = input;
+      continue;
+    }
+    Operation *def = input->get().getDefiningOp();
+    if (def &&
+        (def->getBlock() != gemm->getBlock() || !def->isBeforeInBlock(gemm)))
+      return std::nullopt;
+  }
+  // Between the two: only allocations (the epilogue's output among them).
+  for (Operation *op = gemm->getNextNode(); op != epilogue.getOperation();
+       op = op->getNextNode())
+    if (!isa<memref::AllocOp>(op))
+      return std::nullopt;
+  if (Operation *def = result.out.getDefiningOp();
+      def && !isa<memref::AllocOp>(def) && !def->isBeforeInBlock(gemm))
+    return std::nullopt;
+  return result;
+}
+
 /// Codes of one lane's fragment that lie together: `bytes` codes of block
 /// row `row` from code `k` of the instruction's K on.
 struct FragmentPiece {
@@ -235,9 +310,10 @@ struct ThreadIndices {
 class MatrixCoreKernelBuilder {
 public:
   MatrixCoreKernelBuilder(OpBuilder &b, Location loc, const GemmShape &shape,
-                          const MatrixCoreTarget &target)
+                          const MatrixCoreTarget &target,
+                          std::optional<Epilogue> epilogue)
       : b(b), loc(loc), math(b, loc), shape(shape), target(target),
-        layout(target.instructions, shape.instructionK) {
+        layout(target.instructions, shape.instructionK), epilogue(epilogue) {
     accVector = VectorType::get(
         {4}, cast<MemRefType>(shape.acc.getType()).getElementType());
     // gfx942's fp8 MFMAs read fnuz codes.
@@ -625,11 +701,48 @@ private:
             value = arith::MulFOp::create(
                 b, loc, value,
                 arith::ConstantOp::create(b, loc, b.getF32FloatAttr(4.0f)));
-          memref::StoreOp::create(b, loc, value, shape.acc,
-                                  ValueRange{row, col});
+          storeElement(value, row, col);
         }
       }
     }
+  }
+
+  /// Stores accumulator element (row, col): through the epilogue's body
+  /// (its other inputs loaded through their indexing maps) into its
+  /// output, or as it is into the accumulator.
+  void storeElement(Value value, Value row, Value col) {
+    if (!epilogue) {
+      memref::StoreOp::create(b, loc, value, shape.acc, ValueRange{row, col});
+      return;
+    }
+    linalg::GenericOp op = epilogue->op;
+    SmallVector<Value> dims{row, col};
+    IRMapping mapping;
+    for (OpOperand *input : op.getDpsInputOperands()) {
+      Value element = value;
+      if (input != epilogue->accumulator) {
+        element = input->get();
+        if (isa<MemRefType>(element.getType())) {
+          AffineMap map = op.getMatchingIndexingMap(input);
+          SmallVector<Value> indices;
+          for (unsigned r = 0; r < map.getNumResults(); ++r)
+            indices.push_back(affine::makeComposedAffineApply(
+                b, loc, map.getSubMap({r}), getAsOpFoldResult(dims)));
+          element = memref::LoadOp::create(b, loc, element, indices);
+        }
+      }
+      mapping.map(op.getMatchingBlockArgument(input), element);
+    }
+    Block &body = op.getRegion().front();
+    for (Operation &bodyOp : body.without_terminator()) {
+      if (auto indexOp = dyn_cast<linalg::IndexOp>(bodyOp))
+        mapping.map(indexOp.getResult(), dims[indexOp.getDim()]);
+      else
+        b.clone(bodyOp, mapping);
+    }
+    Value result = mapping.lookup(body.getTerminator()->getOperand(0));
+    memref::StoreOp::create(b, loc, result, epilogue->out,
+                            ValueRange{row, col});
   }
 
   OpBuilder &b;
@@ -644,6 +757,7 @@ private:
   Type operandElement;
   std::optional<ElementCodec> operandCodec;
   Value ldsA, ldsB;
+  std::optional<Epilogue> epilogue;
 };
 
 struct QuarkGemmToMatrixCoresPass
@@ -663,13 +777,24 @@ struct QuarkGemmToMatrixCoresPass
         continue;
       if (linalg::FillOp fill = zeroingFill(gemm, shape->acc))
         fill->erase();
+      std::optional<Epilogue> epilogue = findEpilogue(gemm, shape->acc);
+      if (epilogue)
+        if (Operation *alloc = epilogue->out.getDefiningOp();
+            alloc && !alloc->isBeforeInBlock(gemm))
+          alloc->moveBefore(gemm);
       OpBuilder b(gemm);
-      MatrixCoreKernelBuilder builder(b, gemm.getLoc(), *shape, *target);
+      MatrixCoreKernelBuilder builder(b, gemm.getLoc(), *shape, *target,
+                                      epilogue);
       if (emulate)
         builder.buildCpuEmulation();
       else
         builder.buildGpuKernel();
       gemm->erase();
+      if (epilogue) {
+        epilogue->op->erase();
+        if (shape->acc.use_empty())
+          shape->acc.getDefiningOp()->erase();
+      }
     }
   }
 };
