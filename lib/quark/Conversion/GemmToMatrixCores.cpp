@@ -21,6 +21,7 @@
 #include "quark/Conversion/Passes.h"
 
 #include "ElementCodec.h"
+#include "GenericBody.h"
 #include "ZeroingFill.h"
 
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
@@ -34,7 +35,6 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/IRMapping.h"
 
 namespace mlir::quark {
 #define GEN_PASS_DEF_QUARKGEMMTOMATRIXCORES
@@ -715,32 +715,10 @@ private:
       memref::StoreOp::create(b, loc, value, shape.acc, ValueRange{row, col});
       return;
     }
-    linalg::GenericOp op = epilogue->op;
-    SmallVector<Value> dims{row, col};
-    IRMapping mapping;
-    for (OpOperand *input : op.getDpsInputOperands()) {
-      Value element = value;
-      if (input != epilogue->accumulator) {
-        element = input->get();
-        if (isa<MemRefType>(element.getType())) {
-          AffineMap map = op.getMatchingIndexingMap(input);
-          SmallVector<Value> indices;
-          for (unsigned r = 0; r < map.getNumResults(); ++r)
-            indices.push_back(affine::makeComposedAffineApply(
-                b, loc, map.getSubMap({r}), getAsOpFoldResult(dims)));
-          element = memref::LoadOp::create(b, loc, element, indices);
-        }
-      }
-      mapping.map(op.getMatchingBlockArgument(input), element);
-    }
-    Block &body = op.getRegion().front();
-    for (Operation &bodyOp : body.without_terminator()) {
-      if (auto indexOp = dyn_cast<linalg::IndexOp>(bodyOp))
-        mapping.map(indexOp.getResult(), dims[indexOp.getDim()]);
-      else
-        b.clone(bodyOp, mapping);
-    }
-    Value result = mapping.lookup(body.getTerminator()->getOperand(0));
+    GenericBodyAt at{epilogue->op, {row, col}};
+    at.knownInput = epilogue->accumulator;
+    at.knownValue = value;
+    Value result = cloneGenericBody(b, loc, at);
     memref::StoreOp::create(b, loc, result, epilogue->out,
                             ValueRange{row, col});
   }

@@ -13,6 +13,7 @@
 
 #include "quark/Conversion/Passes.h"
 
+#include "GenericBody.h"
 #include "ZeroingFill.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -22,7 +23,6 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/IR/IRMapping.h"
 
 namespace mlir::quark {
 #define GEN_PASS_DEF_QUARKSPLITKGEMM
@@ -164,30 +164,10 @@ private:
   /// The GEMM body's term at (m, n, k): its inputs loaded through their
   /// indexing maps, its ops cloned.
   Value term(Value m, Value n, Value k) {
-    IRMapping mapping;
-    Block &body = gemm.op.getRegion().front();
-    SmallVector<Value> dims{m, n, k};
-    for (OpOperand *input : gemm.op.getDpsInputOperands()) {
-      AffineMap map = gemm.op.getMatchingIndexingMap(input);
-      SmallVector<Value> indices;
-      for (unsigned r = 0; r < map.getNumResults(); ++r)
-        indices.push_back(affine::makeComposedAffineApply(
-            b, loc, map.getSubMap({r}), getAsOpFoldResult(dims)));
-      Value value = input->get();
-      if (isa<MemRefType>(value.getType()))
-        value = memref::LoadOp::create(b, loc, value, indices);
-      mapping.map(gemm.op.getMatchingBlockArgument(input), value);
-    }
-    for (Operation &op : body.without_terminator()) {
-      if (&op == gemm.accumulate)
-        continue;
-      if (auto indexOp = dyn_cast<linalg::IndexOp>(op)) {
-        mapping.map(indexOp.getResult(), dims[indexOp.getDim()]);
-        continue;
-      }
-      b.clone(op, mapping);
-    }
-    return mapping.lookup(gemm.term);
+    GenericBodyAt at{gemm.op, {m, n, k}};
+    at.skip = gemm.accumulate;
+    at.result = gemm.term;
+    return cloneGenericBody(b, loc, at);
   }
 
   /// Thread t (column t / 32, lane t % 32) sums the terms of packed words

@@ -1,0 +1,40 @@
+//===- GenericBody.h - a linalg.generic's body at one point -----*- C++ -*-===//
+//
+// The GPU kernels that replace a linalg.generic (the split-K GEMM, the
+// matrix-core kernel's fused epilogue) compute its body at indices of their
+// own choosing. This clones the body there, so every fused decode or scale
+// works unchanged.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QUARK_LIB_CONVERSION_GENERICBODY_H
+#define QUARK_LIB_CONVERSION_GENERICBODY_H
+
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+
+namespace mlir::quark {
+
+/// What to clone of `op`'s body and where.
+struct GenericBodyAt {
+  GenericBodyAt(linalg::GenericOp op, SmallVector<Value, 3> indices)
+      : op(op), indices(std::move(indices)) {}
+  linalg::GenericOp op;
+  /// The loop indices (one per loop of `op`).
+  SmallVector<Value, 3> indices;
+  /// An input whose element is already known (`knownValue`), or null.
+  OpOperand *knownInput = nullptr;
+  Value knownValue;
+  /// A body op not to clone (the GEMM's accumulation), or null.
+  Operation *skip = nullptr;
+  /// The body value to return; null: the yielded one.
+  Value result;
+};
+
+/// Clones the body at the builder's insertion point: each input's element
+/// is loaded through its indexing map (scalars are used as they are),
+/// linalg.index becomes the given index. Returns the clone of `result`.
+Value cloneGenericBody(OpBuilder &b, Location loc, const GenericBodyAt &at);
+
+} // namespace mlir::quark
+
+#endif // QUARK_LIB_CONVERSION_GENERICBODY_H
