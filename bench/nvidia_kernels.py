@@ -29,6 +29,7 @@ import ctypes
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -61,7 +62,8 @@ def prepare(options):
     os.makedirs(options.out, exist_ok=True)
     for name, args, timed in CASES:
         folder = os.path.join(options.out, name)
-        os.makedirs(folder, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)  # no PTX left from older builds
+        os.makedirs(folder)
         source = os.path.join(folder, "kernel.mlir")
         with open(source, "w") as f:
             subprocess.run([os.path.join(build, "bin", "quark-run-kernel"), *args, "--emit-quark"],
