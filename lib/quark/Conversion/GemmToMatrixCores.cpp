@@ -352,6 +352,10 @@ public:
     ldsB = launch.getWorkgroupAttributions()[1];
     ThreadIndices at = indices(launch.getThreadIds().x, launch.getBlockIds().x,
                                launch.getBlockIds().y, rows);
+    // Where this lane's fragment codes lie in a block: the same for every
+    // block and K step.
+    SmallVector<FragmentPiece> piecesA = layout.pieces(b, loc, at.lane, true);
+    SmallVector<FragmentPiece> piecesB = layout.pieces(b, loc, at.lane, false);
     Value zero =
         arith::ConstantOp::create(b, loc, accVector, b.getZeroAttr(accVector));
     auto loop =
@@ -370,9 +374,9 @@ public:
         SmallVector<Value> opA[kBlocks], opB[kBlocks];
         for (int64_t i = 0; i < kBlocks; ++i) {
           opA[i] = instructionOperands(
-              fragment(ldsA, blockRowA(at, i), at.lane, step, /*isA=*/true));
+              fragment(ldsA, blockRowA(at, i), piecesA, step));
           opB[i] = instructionOperands(
-              fragment(ldsB, blockRowB(at, i), at.lane, step, /*isA=*/false));
+              fragment(ldsB, blockRowB(at, i), piecesB, step));
         }
         for (int64_t i = 0; i < kBlocks; ++i)
           for (int64_t j = 0; j < kBlocks; ++j)
@@ -431,15 +435,17 @@ public:
                        forLanes([&](Value lane) {
                          ThreadIndices at = indices(threadOf(wave, lane),
                                                     blockN, blockM, rows);
+                         SmallVector<FragmentPiece> piecesA =
+                             layout.pieces(b, loc, lane, true);
+                         SmallVector<FragmentPiece> piecesB =
+                             layout.pieces(b, loc, lane, false);
                          for (int64_t i = 0; i < kBlocks; ++i) {
-                           placeFragment(blockA, i, lane,
-                                         fragment(ldsA, blockRowA(at, i), lane,
-                                                  step, /*isA=*/true),
-                                         /*isA=*/true);
-                           placeFragment(blockB, i, lane,
-                                         fragment(ldsB, blockRowB(at, i), lane,
-                                                  step, /*isA=*/false),
-                                         /*isA=*/false);
+                           placeFragment(
+                               blockA, i, piecesA,
+                               fragment(ldsA, blockRowA(at, i), piecesA, step));
+                           placeFragment(
+                               blockB, i, piecesB,
+                               fragment(ldsB, blockRowB(at, i), piecesB, step));
                          }
                        });
                        forLanes([&](Value lane) {
@@ -565,12 +571,13 @@ private:
                               /*nontemporal=*/false, llvm::Align(16));
   }
 
-  /// A lane's fragment (its pieces' codes as bytes, in operand order) of
-  /// the block whose rows start at LDS row `base`, for K-step `step`.
-  SmallVector<Value> fragment(Value lds, Value base, Value lane, int64_t step,
-                              bool isA) {
+  /// A lane's fragment (the codes of its `pieces` as bytes, in operand
+  /// order) of the block whose rows start at LDS row `base`, for K-step
+  /// `step`.
+  SmallVector<Value> fragment(Value lds, Value base,
+                              ArrayRef<FragmentPiece> pieces, int64_t step) {
     SmallVector<Value> bytes;
-    for (const FragmentPiece &piece : layout.pieces(b, loc, lane, isA)) {
+    for (const FragmentPiece &piece : pieces) {
       Value row = math.add(base, piece.row);
       Value col = math.add(index(step * shape.instructionK), piece.k);
       bytes.push_back(vector::LoadOp::create(
@@ -633,11 +640,10 @@ private:
   }
 
   /// Writes a lane's fragment of block `block` into `blockCodes` where the
-  /// instruction layout places it.
-  void placeFragment(Value blockCodes, int64_t block, Value lane,
-                     ArrayRef<Value> fragment, bool isA) {
-    for (auto [piece, bytes] :
-         llvm::zip_equal(layout.pieces(b, loc, lane, isA), fragment))
+  /// instruction layout places its `pieces`.
+  void placeFragment(Value blockCodes, int64_t block,
+                     ArrayRef<FragmentPiece> pieces, ArrayRef<Value> fragment) {
+    for (auto [piece, bytes] : llvm::zip_equal(pieces, fragment))
       vector::StoreOp::create(b, loc, bytes, blockCodes,
                               ValueRange{index(block), piece.row, piece.k});
   }
