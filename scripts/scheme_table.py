@@ -35,7 +35,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 # (scheme, extra flags): the list of Quark 0.11 schemes, then the
 # KV-cache and attention options on top of fp8.
 SCHEMES = [
-    ("fp8", []), ("ptpc_fp8", []), ("int8", []),
+    ("fp8", []), ("fp8_weight_only", []), ("ptpc_fp8", []), ("int8", []),
     ("int4_wo_32", []), ("int4_wo_64", []), ("int4_wo_128", []), ("int4_wo_per_channel", []),
     ("uint4_wo_32", []), ("uint4_wo_64", []), ("uint4_wo_128", []), ("uint4_wo_per_channel", []),
     ("int4_wa_64", []), ("int4_fp8", []),

@@ -122,6 +122,12 @@ static cl::opt<std::string>
     maxShardSize("max_shard_size",
                  cl::desc("largest safetensors shard of the export"),
                  cl::init("5GB"), cl::cat(category));
+static cl::opt<bool> keepInputShards(
+    "keep_input_shards",
+    cl::desc("write the export in the input checkpoint's shards (same file "
+             "names, each tensor beside its source) instead of shards of at "
+             "most --max_shard_size"),
+    cl::cat(category));
 static cl::opt<bool> overwrite("overwrite",
                                cl::desc("replace a non-empty --output_dir"),
                                cl::cat(category));
@@ -479,6 +485,9 @@ int main(int argc, char **argv) {
       return fail("--max_shard_size '" + maxShardSize +
                   "': expected a size such as 5GB, 500MB or 2GiB");
     exportOptions.maxShardBytes = *shardBytes;
+    exportOptions.keepInputShards = keepInputShards;
+    if (keepInputShards && maxShardSize.getNumOccurrences())
+      return fail("give --keep_input_shards or --max_shard_size, not both");
     exportOptions.overwrite = overwrite;
     exportOptions.outputDir = outputDir;
     if (!outputDir.empty())

@@ -50,9 +50,8 @@ enum class ParamSource {
 /// Checks presence, shapes and element types of `scale` / `zeroPoint` for a
 /// value of type `valueType` quantized with `spec`.
 static LogicalResult verifyQuantParams(Operation *op, TensorSpecAttr spec,
-                                       RankedTensorType valueType,
-                                       Value scale, Value zeroPoint,
-                                       ParamSource source) {
+                                       RankedTensorType valueType, Value scale,
+                                       Value zeroPoint, ParamSource source) {
   StringRef dtype = stringifyDtype(spec.getDtype());
   if (source == ParamSource::CodeType) {
     if (scale || zeroPoint)
@@ -74,8 +73,8 @@ static LogicalResult verifyQuantParams(Operation *op, TensorSpecAttr spec,
   if (!scale) {
     if (source == ParamSource::OperandsOrData)
       return success();
-    return op->emitOpError() << "requires a 'scale' operand for dtype = "
-                             << dtype;
+    return op->emitOpError()
+           << "requires a 'scale' operand for dtype = " << dtype;
   }
   if (zeroPoint && !spec.hasZeroPoint())
     return op->emitOpError()
@@ -93,10 +92,10 @@ static LogicalResult verifyQuantParams(Operation *op, TensorSpecAttr spec,
   auto scaleType = cast<RankedTensorType>(scale.getType());
   ArrayRef<int64_t> scaleShape = scaleType.getShape();
   bool perTensor = expected->empty();
-  bool scaleShapeOk = perTensor ? (scaleShape.empty() ||
-                                   (scaleShape.size() == 1 &&
-                                    scaleShape[0] == 1))
-                                : shapesCompatible(scaleShape, *expected);
+  bool scaleShapeOk = perTensor
+                          ? (scaleShape.empty() ||
+                             (scaleShape.size() == 1 && scaleShape[0] == 1))
+                          : shapesCompatible(scaleShape, *expected);
   if (!scaleShapeOk)
     return op->emitOpError()
            << "expects a scale of shape " << shapeString(*expected) << " for "
@@ -121,8 +120,7 @@ static LogicalResult verifyQuantParams(Operation *op, TensorSpecAttr spec,
 /// Checks that `codeElement` stores codes of `spec`. Sets `carriesScale`
 /// when it is a !quant.uniform type with its own scale.
 static LogicalResult verifyCodeElementType(Operation *op, TensorSpecAttr spec,
-                                           Type codeElement,
-                                           Type expressedType,
+                                           Type codeElement, Type expressedType,
                                            int64_t rank, bool &carriesScale) {
   carriesScale = false;
   StringRef dtype = stringifyDtype(spec.getDtype());
@@ -135,24 +133,25 @@ static LogicalResult verifyCodeElementType(Operation *op, TensorSpecAttr spec,
   if (!isIntegerDtype(storage)) {
     Type expected = getCodeElementType(spec, expressedType);
     if (codeElement != expected)
-      return op->emitOpError() << "expects codes of type " << expected
-                               << " for dtype = " << dtype << ", got "
-                               << codeElement;
+      return op->emitOpError()
+             << "expects codes of type " << expected << " for dtype = " << dtype
+             << ", got " << codeElement;
     return success();
   }
   auto quantized = dyn_cast<quant::QuantizedType>(codeElement);
   if (!quantized)
     return op->emitOpError()
            << "expects integer codes as a !quant type (e.g. "
-           << getCodeElementType(spec, expressedType) << ") for dtype = "
-           << dtype << ", got " << codeElement;
+           << getCodeElementType(spec, expressedType)
+           << ") for dtype = " << dtype << ", got " << codeElement;
   unsigned width = getIntegerDtypeWidth(storage);
   if (quantized.getStorageTypeIntegralWidth() != width ||
       quantized.isSigned() != isSignedIntegerDtype(storage))
     return op->emitOpError()
-           << "expects " << (isSignedIntegerDtype(storage) ? "signed " : "unsigned ")
-           << width << "-bit storage for dtype = " << stringifyDtype(storage)
-           << ", got " << codeElement;
+           << "expects "
+           << (isSignedIntegerDtype(storage) ? "signed " : "unsigned ") << width
+           << "-bit storage for dtype = " << stringifyDtype(storage) << ", got "
+           << codeElement;
   if (isa<quant::AnyQuantizedType>(quantized))
     return success();
   QSchemeType qscheme = spec.getQSchemeOrDefault();
@@ -208,16 +207,16 @@ LogicalResult ObserveOp::verify() {
     return emitOpError("expects 'min_values' and 'max_values' together");
   if (getMinValues()) {
     auto emitError = [&]() { return emitOpError(); };
-    FailureOr<SmallVector<int64_t>> expected = getParamShape(
-        getSpec(), getInput().getType().getShape(), emitError);
+    FailureOr<SmallVector<int64_t>> expected =
+        getParamShape(getSpec(), getInput().getType().getShape(), emitError);
     if (failed(expected))
       return failure();
     for (DenseElementsAttr stats : {*getMinValues(), *getMaxValues()}) {
       ArrayRef<int64_t> shape = stats.getType().getShape();
       if (!shapesCompatible(shape, *expected))
-        return emitOpError() << "expects statistics of shape "
-                             << shapeString(*expected) << ", got "
-                             << shapeString(shape);
+        return emitOpError()
+               << "expects statistics of shape " << shapeString(*expected)
+               << ", got " << shapeString(shape);
     }
   }
   if (getHistogram()) {
@@ -304,14 +303,36 @@ static LogicalResult verifyCodeOp(Operation *op, TensorSpecAttr spec,
 
 LogicalResult QuantizeOp::verify() {
   return verifyCodeOp(*this, getSpec(), getInput().getType(),
-                      cast<RankedTensorType>(getResult().getType()),
-                      getScale(), getZeroPoint());
+                      cast<RankedTensorType>(getResult().getType()), getScale(),
+                      getZeroPoint());
+}
+
+bool DequantizeOp::hasDecodedInput() {
+  auto input = cast<RankedTensorType>(getInput().getType());
+  return isa<FloatType>(input.getElementType()) && !getSpec().isCast();
 }
 
 LogicalResult DequantizeOp::verify() {
+  if (hasDecodedInput()) {
+    // Decoded values of a narrow float format: value * scale.
+    TensorSpecAttr spec = getSpec();
+    if (isIntegerDtype(spec.getStorageDtype()) || spec.isBlockFloat() ||
+        spec.usesMXScales())
+      return emitOpError()
+             << "takes decoded float values only for a narrow-float spec "
+                "without MX scales (a progressive spec's first stage); "
+                "dtype = "
+             << stringifyDtype(spec.getDtype()) << " needs codes";
+    if (!shapesCompatible(
+            getResult().getType().getShape(),
+            cast<RankedTensorType>(getInput().getType()).getShape()))
+      return emitOpError("expects values and result of the same shape");
+    return verifyQuantParams(*this, spec, getResult().getType(), getScale(),
+                             getZeroPoint(), ParamSource::Operands);
+  }
   return verifyCodeOp(*this, getSpec(), getResult().getType(),
-                      cast<RankedTensorType>(getInput().getType()),
-                      getScale(), getZeroPoint());
+                      cast<RankedTensorType>(getInput().getType()), getScale(),
+                      getZeroPoint());
 }
 
 //===----------------------------------------------------------------------===//
@@ -324,8 +345,7 @@ Type StorageCastOp::getStorageElementType(Type codeElement) {
   if (auto qfloat = dyn_cast<QFloatType>(codeElement)) {
     if (FloatType builtin = qfloat.getBuiltinFloatType())
       return builtin;
-    return IntegerType::get(codeElement.getContext(), 8,
-                            IntegerType::Unsigned);
+    return IntegerType::get(codeElement.getContext(), 8, IntegerType::Unsigned);
   }
   return {};
 }
@@ -412,9 +432,9 @@ static LogicalResult verifyPacking(Operation *op, RankedTensorType codes,
   if (!layout->takesPackMethod && method)
     return op->emitOpError("takes 'pack_method' for int4 codes only");
   if (packed.getElementType() != layout->packedElement)
-    return op->emitOpError() << "expects packed elements of type "
-                             << layout->packedElement << ", got "
-                             << packed.getElementType();
+    return op->emitOpError()
+           << "expects packed elements of type " << layout->packedElement
+           << ", got " << packed.getElementType();
   if (codes.getRank() == 0 || codes.getRank() != packed.getRank())
     return op->emitOpError("expects codes and packed tensors of the same "
                            "rank >= 1");
@@ -433,9 +453,9 @@ static LogicalResult verifyPacking(Operation *op, RankedTensorType codes,
   int64_t units = (last + layout->codesPerUnit - 1) / layout->codesPerUnit;
   int64_t expected = units * layout->elementsPerUnit;
   if (packedShape.back() != expected)
-    return op->emitOpError() << "expects a packed last dimension of "
-                             << expected << " for " << last << " codes, got "
-                             << packedShape.back();
+    return op->emitOpError()
+           << "expects a packed last dimension of " << expected << " for "
+           << last << " codes, got " << packedShape.back();
   return success();
 }
 

@@ -457,6 +457,15 @@ func.func @f(%q: tensor<4x8x!quant.any<i4:f32>>, %s: tensor<f32>, %z: tensor<i32
 
 // -----
 
+#int4 = #quark.spec<dtype = int4, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float, observer_cls = PerTensorMinMaxObserver>
+func.func @f(%v: tensor<4x8xf32>, %s: tensor<f32>) {
+  // expected-error @+1 {{'quark.dequantize' op takes decoded float values only for a narrow-float spec without MX scales (a progressive spec's first stage); dtype = int4 needs codes}}
+  %0 = quark.dequantize %v scale(%s : tensor<f32>) {spec = #int4} : tensor<4x8xf32> -> tensor<4x8xf32>
+  return
+}
+
+// -----
+
 #int8_ch = #quark.spec<dtype = int8, qscheme = per_channel, ch_axis = 0, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float, observer_cls = PerChannelMinMaxObserver>
 func.func @f(%x: tensor<4x8xf32>) {
   // expected-error @+1 {{'quark.quantize' op a per-tensor !quant.uniform type cannot hold per_channel codes}}

@@ -52,6 +52,9 @@ func.func @codes(%x: tensor<16x64xf32>, %s: tensor<f32>, %sc: tensor<16xf32>,
   %q0 = quark.quantize %x scale(%s : tensor<f32>) {spec = #fp8} : tensor<16x64xf32> -> tensor<16x64x!quark.qfloat<fp8_e4m3>>
   // CHECK: quark.dequantize %{{.*}} : tensor<16x64x!quark.qfloat<fp8_e4m3>> -> tensor<16x64xbf16>
   %d0 = quark.dequantize %q0 scale(%s : tensor<f32>) {spec = #fp8} : tensor<16x64x!quark.qfloat<fp8_e4m3>> -> tensor<16x64xbf16>
+  // A progressive spec's first stage scales values already decoded.
+  // CHECK: quark.dequantize %{{.*}} : tensor<16x64xf32> -> tensor<16x64xbf16>
+  %d2 = quark.dequantize %x scale(%s : tensor<f32>) {spec = #fp8} : tensor<16x64xf32> -> tensor<16x64xbf16>
   // Integer codes reuse the upstream quant types.
   // CHECK: -> tensor<16x64x!quant.any<i8:f32>>
   %q1 = quark.quantize %x scale(%sc : tensor<16xf32>) {spec = #int8_ch} : tensor<16x64xf32> -> tensor<16x64x!quant.any<i8:f32>>

@@ -42,6 +42,10 @@ struct HfExportOptions {
   /// Shards hold at most this many tensor bytes (a larger tensor gets a
   /// shard of its own), as save_pretrained's max_shard_size ("5GB").
   uint64_t maxShardBytes = 5'000'000'000;
+  /// Instead of shards by size: the input checkpoint's shards, with the
+  /// same file names, each exported tensor in the shard of the tensor it
+  /// comes from (a sharded checkpoint stays sharded as it was).
+  bool keepInputShards = false;
   /// Replace a non-empty output folder.
   bool overwrite = false;
 };

@@ -3,9 +3,10 @@
 //
 // After quark-quantize-weights a quantized weight reads
 //   quark.param (codes) -> storage_cast | unpack -> quark.dequantize
-// with its scale and zero point as further quark.param ops. The checkpoint
-// exporters (hf_format, GGUF) find that pattern and read the codes and
-// parameters back through a WeightStore, one tensor at a time.
+// with its scale and zero point as further quark.param ops (and, for a
+// progressive spec, a second quark.dequantize by the first stage's scale). The
+// checkpoint exporters (hf_format, GGUF) find that pattern and read the codes
+// and parameters back through a WeightStore, one tensor at a time.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,11 +27,16 @@ namespace mlir::quark {
 
 /// Where a quantized weight's codes and parameters live in the IR.
 struct StoredWeightIR {
-  DequantizeOp dequantize;
+  DequantizeOp dequantize; // of the codes
   ParamOp rawCodes;
   UnpackOp unpack; // null for one code per element
   ParamOp scale;
   ParamOp zeroPoint; // null without one
+  /// A progressive spec (int4_fp8): the codes are its second stage, and
+  /// this dequantize (the weight) scales their decoded values by the first
+  /// stage's scale `firstStageScale`. Null otherwise.
+  DequantizeOp firstStage;
+  ParamOp firstStageScale;
 };
 
 /// The stored form of `weight`, when it is a dequantize of stored codes.

@@ -216,6 +216,11 @@ const Scheme kSchemes[] = {
     {"fp8", 0, [](int64_t) {
        return layer(fp8PerTensor("fp8_e4m3", false, "float"),
                     fp8PerTensor("fp8_e4m3", false, "float")); }},
+    // Not in Quark's template: fp8 weights with float activations, the
+    // first stage of the INT4-FP8 weight-only MoE recipe (fp8 everywhere,
+    // --moe_experts_second_step_config int4_wo_per_channel on experts).
+    {"fp8_weight_only", 0, [](int64_t) {
+       return layer(fp8PerTensor("fp8_e4m3", false, "float")); }},
     {"ptpc_fp8", 0, [](int64_t) {
        return layer(fp8PerChannel(0, false), fp8PerChannel(1, true)); }},
     {"mxfp4", 0, [](int64_t) {

@@ -40,8 +40,18 @@ std::optional<LinearChain> matchChain(LinearOp linear) {
   if (!weight)
     return std::nullopt;
   LinearChain chain;
-  if (auto unpack = weight.getInput().getDefiningOp<UnpackOp>())
+  // A progressive weight: codes -> their stage's values -> times the first
+  // stage's scale; the kernel decodes both.
+  DequantizeOp codes = weight;
+  if (weight.hasDecodedInput()) {
+    codes = weight.getInput().getDefiningOp<DequantizeOp>();
+    if (!codes)
+      return std::nullopt;
+  }
+  if (auto unpack = codes.getInput().getDefiningOp<UnpackOp>())
     chain.ops.push_back(unpack);
+  if (codes != weight)
+    chain.ops.push_back(codes);
   chain.ops.push_back(weight);
   chain.activation = linear.getInput();
   if (auto dequant = linear.getInput().getDefiningOp<DequantizeOp>())

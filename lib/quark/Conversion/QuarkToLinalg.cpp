@@ -290,10 +290,16 @@ template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
           return rounded;
         return f32To(b, loc, toF32(b, loc, rounded), resultElement);
       }
-      if constexpr (isDequantize)
+      if constexpr (isDequantize) {
+        if (op.hasDecodedInput()) // a progressive spec's first stage
+          return f32To(
+              b, loc,
+              arith::MulFOp::create(b, loc, toF32(b, loc, args[0]), scale),
+              resultElement);
         return f32To(b, loc,
                      codec.dequantize(b, loc, args[0], scale, zeroPoint),
                      resultElement);
+      }
       Value code =
           codec.quantize(b, loc, toF32(b, loc, args[0]), scale, zeroPoint);
       if constexpr (isQuantize)
@@ -391,7 +397,8 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
     auto dqx = op.getInput().getDefiningOp<DequantizeOp>();
     auto dqw = op.getWeight().getDefiningOp<DequantizeOp>();
     if (!dqx || !dqw || !dqx.getScale() || !dqw.getScale() ||
-        dqx.getZeroPoint() || dqw.getZeroPoint())
+        dqx.getZeroPoint() || dqw.getZeroPoint() || dqx.hasDecodedInput() ||
+        dqw.hasDecodedInput())
       return false;
     auto none = [] { return InFlightDiagnostic(); };
     FailureOr<TensorQuantSpec> sx =

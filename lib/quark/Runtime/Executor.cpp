@@ -663,14 +663,29 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
           })
           .Case([&](DequantizeOp dequantize) -> llvm::Error {
             const Tensor &codes = *inputs[0];
-            if (codes.kind() != ElementKind::I32)
-              return opError(op, "expects stored codes");
+            bool decoded = dequantize.hasDecodedInput();
+            if (codes.kind() != (decoded ? ElementKind::F32 : ElementKind::I32))
+              return opError(op, decoded ? "expects decoded values"
+                                         : "expects stored codes");
             llvm::Expected<SpecLayout> quant =
                 specAndLayout(op, dequantize.getSpec(),
                               dequantize.getResult().getType().getElementType(),
                               codes.shape());
             if (!quant)
               return quant.takeError();
+            if (decoded) {
+              // A progressive spec's first stage: value * its slot's scale.
+              llvm::ArrayRef<float> scales = inputs[1]->floats();
+              llvm::ArrayRef<float> values = codes.floats();
+              Tensor out = Tensor::empty(codes.shape(), ElementKind::F32);
+              llvm::MutableArrayRef<float> result = out.floats();
+              for (size_t i = 0; i < values.size(); ++i)
+                result[i] =
+                    values[i] *
+                    scales[quant->layout.paramIndex(static_cast<int64_t>(i))];
+              results.push_back(out);
+              return llvm::Error::success();
+            }
             QuantParams params;
             size_t next = 1;
             if (dequantize.getScale())

@@ -51,10 +51,11 @@ struct TensorQuantization {
 /// Gathers the spec, layout and (constant) parameters of an op quantizing a
 /// tensor of `floatType`. Fails silently when a parameter is not constant;
 /// with a warning when the numerics cannot evaluate the spec.
-FailureOr<TensorQuantization>
-getQuantization(Operation *op, TensorSpecAttr specAttr,
-                RankedTensorType floatType, Value scale, Value zeroPoint,
-                Type codeElement = {}) {
+FailureOr<TensorQuantization> getQuantization(Operation *op,
+                                              TensorSpecAttr specAttr,
+                                              RankedTensorType floatType,
+                                              Value scale, Value zeroPoint,
+                                              Type codeElement = {}) {
   auto warn = [&]() { return op->emitWarning("not folded: "); };
   FailureOr<TensorQuantSpec> spec =
       getTensorQuantSpec(specAttr, floatType.getElementType(), warn);
@@ -63,13 +64,14 @@ getQuantization(Operation *op, TensorSpecAttr specAttr,
   TensorQuantization result{*spec, {}, {}};
 
   // A !quant.uniform code type carries its parameters.
-  if (auto uniform = dyn_cast_or_null<quant::UniformQuantizedType>(codeElement)) {
+  if (auto uniform =
+          dyn_cast_or_null<quant::UniformQuantizedType>(codeElement)) {
     result.params.scales = {static_cast<float>(uniform.getScale())};
     if (result.spec.hasZeroPoint())
-      result.params.zeroPoints = {
-          static_cast<int32_t>(uniform.getZeroPoint())};
-  } else if (auto perAxis = dyn_cast_or_null<quant::UniformQuantizedPerAxisType>(
-                 codeElement)) {
+      result.params.zeroPoints = {static_cast<int32_t>(uniform.getZeroPoint())};
+  } else if (auto perAxis =
+                 dyn_cast_or_null<quant::UniformQuantizedPerAxisType>(
+                     codeElement)) {
     for (double s : perAxis.getScales())
       result.params.scales.push_back(static_cast<float>(s));
     if (result.spec.hasZeroPoint())
@@ -111,10 +113,11 @@ LogicalResult reportNumericsError(Operation *op, llvm::Error error) {
 /// quark.storage_cast.
 Value materializeCodes(PatternRewriter &rewriter, Location loc,
                        RankedTensorType codeType, ArrayRef<int32_t> codes) {
-  Type storage = StorageCastOp::getStorageElementType(codeType.getElementType());
+  Type storage =
+      StorageCastOp::getStorageElementType(codeType.getElementType());
   auto storageType = RankedTensorType::get(codeType.getShape(), storage);
-  Value constant = arith::ConstantOp::create(
-      rewriter, loc, makeCodes(storageType, codes));
+  Value constant =
+      arith::ConstantOp::create(rewriter, loc, makeCodes(storageType, codes));
   return StorageCastOp::create(rewriter, loc, codeType, constant);
 }
 
@@ -204,8 +207,8 @@ struct FoldQuantize : OpRewritePattern<QuantizeOp> {
           op, makeCodes(codeType, codes));
       return success();
     }
-    rewriter.replaceOp(op,
-                       materializeCodes(rewriter, op.getLoc(), codeType, codes));
+    rewriter.replaceOp(
+        op, materializeCodes(rewriter, op.getLoc(), codeType, codes));
     return success();
   }
 };
@@ -214,6 +217,8 @@ struct FoldDequantize : OpRewritePattern<DequantizeOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(DequantizeOp op,
                                 PatternRewriter &rewriter) const override {
+    if (op.hasDecodedInput())
+      return failure();
     auto codeType = cast<RankedTensorType>(op.getInput().getType());
     DenseElementsAttr storage = op.getSpec().isCast()
                                     ? constantOf(op.getInput())
@@ -225,8 +230,7 @@ struct FoldDequantize : OpRewritePattern<DequantizeOp> {
                         op.getZeroPoint(), codeType.getElementType());
     if (failed(quant))
       return failure();
-    std::vector<int32_t> codes =
-        readCodes(storage, codeType.getElementType());
+    std::vector<int32_t> codes = readCodes(storage, codeType.getElementType());
     std::vector<float> values(codes.size());
     if (failed(reportNumericsError(
             op, dequantizeTensor(quant->spec, quant->layout, codes,
@@ -246,10 +250,9 @@ struct FoldPack : OpRewritePattern<PackOp> {
     if (!storage)
       return failure();
     auto codeType = cast<RankedTensorType>(op.getInput().getType());
-    std::vector<int32_t> packed =
-        packCodes(codeType.getElementType(), codeType.getShape(),
-                  readCodes(storage, codeType.getElementType()),
-                  op.getPackMethod());
+    std::vector<int32_t> packed = packCodes(
+        codeType.getElementType(), codeType.getShape(),
+        readCodes(storage, codeType.getElementType()), op.getPackMethod());
     rewriter.replaceOpWithNewOp<arith::ConstantOp>(
         op, makeCodes(cast<RankedTensorType>(op.getType()), packed));
     return success();
@@ -267,8 +270,8 @@ struct FoldUnpack : OpRewritePattern<UnpackOp> {
     std::vector<int32_t> codes =
         unpackCodes(codeType.getElementType(), codeType.getShape(),
                     readCodes(packed, Type()), op.getPackMethod());
-    rewriter.replaceOp(op,
-                       materializeCodes(rewriter, op.getLoc(), codeType, codes));
+    rewriter.replaceOp(
+        op, materializeCodes(rewriter, op.getLoc(), codeType, codes));
     return success();
   }
 };

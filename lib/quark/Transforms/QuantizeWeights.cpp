@@ -1,9 +1,10 @@
 //===- QuantizeWeights.cpp - Weights stored as codes and scales -----------===//
 //
 // Finds the weights `quark-freeze` fake-quantized (a quark.fake_quant or a
-// scale-quantizing quark.two_stage_fake_quant of a quark.param), writes
-// their codes and parameters to one safetensors file, streaming one weight
-// at a time, and rewrites each into param -> storage_cast -> dequantize.
+// quark.two_stage_fake_quant of a quark.param), writes their codes and
+// parameters to one safetensors file, streaming one weight at a time, and
+// rewrites each into param -> storage_cast | unpack -> dequantize (and, for
+// a progressive spec, a second dequantize by the first stage's scale).
 //
 //===----------------------------------------------------------------------===//
 
@@ -46,10 +47,14 @@ namespace {
 struct StoredWeight {
   Operation *quantizer; // the fake_quant / two_stage_fake_quant
   ParamOp param;
-  TensorSpecAttr spec; // the (first-stage) element spec
+  TensorSpecAttr spec; // the spec of the stored codes
   TwoStageSpecAttr twoStage;
   TensorQuantSpec numerics;
+  /// A scale-quantizing spec (NVFP4): the second stage, which quantizes
+  /// the block scales. A progressive spec (int4_fp8): the first stage,
+  /// whose values (fp8, per tensor) the stored second-stage codes encode.
   TensorQuantSpec secondNumerics;
+  bool progressive = false;
   TensorDType storage;
   RankedTensorType paramType; // of the scales (and zero points)
   bool hasZeroPoint = false;
@@ -266,7 +271,7 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
   if (given && perTensor) {
     shared = given;
   } else if (perTensor || weight.twoStage) {
-    TensorQuantSpec whole = spec;
+    TensorQuantSpec whole = weight.progressive ? weight.secondNumerics : spec;
     whole.qscheme = QScheme::PerTensor;
     MinMaxStats extremes;
     forChunks(0, rows,
@@ -293,7 +298,14 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
       return error;
     if (extremes.empty()) // an empty tensor
       extremes = {{0.0f}, {0.0f}};
-    if (weight.twoStage) {
+    if (weight.progressive) {
+      // The first stage's per-tensor scale, as Quark's observer takes it.
+      llvm::Expected<QuantParams> first =
+          computeQuantParams(weight.secondNumerics, extremes);
+      if (!first)
+        return first.takeError();
+      secondScale = first->scales.front();
+    } else if (weight.twoStage) {
       float amax = std::max(std::fabs(std::min(extremes.min[0], 0.0f)),
                             std::fabs(std::max(extremes.max[0], 0.0f)));
       secondScale = scaleQuantSecondScale(spec, weight.secondNumerics, amax);
@@ -349,6 +361,32 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
             if (!given->zeroPoints.empty())
               local.zeroPoints.assign(given->zeroPoints.begin() + first,
                                       given->zeroPoints.begin() + last);
+          } else if (weight.progressive) {
+            // The first stage leaves fp8 values (scale divided out, not
+            // multiplied back); the second stage's codes encode them.
+            TensorQuantSpec first = weight.secondNumerics;
+            llvm::Expected<QuantLayout> firstPart =
+                QuantLayout::get(chunkShape(end - begin), first);
+            if (!firstPart)
+              return firstPart.takeError();
+            QuantParams firstParams;
+            firstParams.scales.assign(1, secondScale);
+            std::vector<int32_t> firstCodes(values.size());
+            if (llvm::Error error = quantizeTensor(first, *firstPart, values,
+                                                   firstParams, firstCodes))
+              return error;
+            firstParams.scales.assign(1, 1.0f);
+            static thread_local std::vector<float> stageValues;
+            stageValues.resize(values.size());
+            if (llvm::Error error = dequantizeTensor(
+                    first, *firstPart, firstCodes, firstParams, stageValues))
+              return error;
+            values = stageValues;
+            llvm::Expected<QuantParams> computed =
+                computeDynamicParams(spec, *part, values);
+            if (!computed)
+              return computed.takeError();
+            local = std::move(*computed);
           } else if (weight.twoStage) {
             llvm::Expected<std::vector<float>> scales = scaleQuantBlockScales(
                 spec, weight.secondNumerics, *part, values, secondScale);
@@ -437,16 +475,22 @@ struct QuantizeWeightsPass
             << "weight '" << name << "' is quantized twice";
         return signalPassFailure();
       }
+      // Stage 0's parameters carry no suffix, stage 1's `_2`, as in
+      // Quark's checkpoints; the stored codes belong to stage 1 of a
+      // progressive spec.
+      llvm::SmallVector<int64_t, 4> codeParams(weight.paramType.getShape());
+      std::string codeSuffix = weight.progressive ? "_2" : "";
       declarations.push_back({name, weight.storage, weight.storedShape});
       declarations.push_back(
-          {name + "_scale", TensorDType::F32,
-           llvm::SmallVector<int64_t, 4>(weight.paramType.getShape())});
+          {name + "_scale" + codeSuffix, TensorDType::F32, codeParams});
       if (weight.hasZeroPoint)
         declarations.push_back(
-            {name + "_zero_point", TensorDType::I32,
-             llvm::SmallVector<int64_t, 4>(weight.paramType.getShape())});
+            {name + "_zero_point" + codeSuffix, TensorDType::I32, codeParams});
       if (weight.twoStage)
-        declarations.push_back({name + "_scale_2", TensorDType::F32, {}});
+        declarations.push_back(
+            {name + (weight.progressive ? "_scale" : "_scale_2"),
+             TensorDType::F32,
+             {}});
     }
     llvm::Expected<std::unique_ptr<SafetensorsWriter>> writer =
         SafetensorsWriter::create(path, declarations,
@@ -478,11 +522,10 @@ struct QuantizeWeightsPass
       } else if (auto twoStageOp = dyn_cast<TwoStageFakeQuantOp>(op)) {
         twoStage = twoStageOp.getSpec();
         input = twoStageOp.getInput();
-        if (!twoStage.quantizesScales()) {
-          ++numSimulated;
-          return WalkResult::advance();
-        }
-        spec = twoStage.getFirst();
+        // Scale quantization stores the first stage's codes; a progressive
+        // spec stores the second's, which encode the first's values.
+        spec = twoStage.quantizesScales() ? twoStage.getFirst()
+                                          : twoStage.getSecond();
       } else {
         return WalkResult::advance();
       }
@@ -513,11 +556,13 @@ struct QuantizeWeightsPass
               fakeQuant.getZeroPoint().getDefiningOp<ParamOp>();
       }
       if (twoStage) {
-        FailureOr<TensorQuantSpec> second =
-            getTensorQuantSpec(twoStage.getSecond(), element, emitError);
-        if (failed(second))
+        weight.progressive = !twoStage.quantizesScales();
+        FailureOr<TensorQuantSpec> other = getTensorQuantSpec(
+            weight.progressive ? twoStage.getFirst() : twoStage.getSecond(),
+            element, emitError);
+        if (failed(other))
           return WalkResult::interrupt();
-        weight.secondNumerics = *second;
+        weight.secondNumerics = *other;
       }
       std::optional<TensorDType> storage = storageDType(*numerics);
       if (!storage) {
@@ -566,14 +611,17 @@ struct QuantizeWeightsPass
         return op->emitError() << llvm::toString(std::move(error));
       return success();
     };
-    if (failed(write(name + "_scale", asBytes(llvm::ArrayRef(params.scales)))))
+    // In declaration order.
+    std::string codeSuffix = weight.progressive ? "_2" : "";
+    if (failed(write(name + "_scale" + codeSuffix,
+                     asBytes(llvm::ArrayRef(params.scales)))))
       return failure();
     if (weight.hasZeroPoint &&
-        failed(write(name + "_zero_point",
+        failed(write(name + "_zero_point" + codeSuffix,
                      asBytes(llvm::ArrayRef(params.zeroPoints)))))
       return failure();
     if (weight.twoStage &&
-        failed(write(name + "_scale_2",
+        failed(write(name + (weight.progressive ? "_scale" : "_scale_2"),
                      asBytes(llvm::ArrayRef<float>(&secondScale, 1)))))
       return failure();
 
@@ -608,20 +656,38 @@ struct QuantizeWeightsPass
           /*layout=*/StringAttr());
       codeValues = StorageCastOp::create(builder, loc, codeType, rawCodes);
     }
-    Value scale = ParamOp::create(builder, loc, weight.paramType,
-                                  builder.getStringAttr(name + "_scale"), file,
-                                  /*layout=*/StringAttr());
+    Value scale =
+        ParamOp::create(builder, loc, weight.paramType,
+                        builder.getStringAttr(name + "_scale" + codeSuffix),
+                        file, /*layout=*/StringAttr());
     Value zeroPoint;
     if (weight.hasZeroPoint)
-      zeroPoint =
-          ParamOp::create(builder, loc,
-                          RankedTensorType::get(weight.paramType.getShape(),
-                                                builder.getI32Type()),
-                          builder.getStringAttr(name + "_zero_point"), file,
-                          /*layout=*/StringAttr());
-    auto dequantized = DequantizeOp::create(
-        builder, loc, weightType, codeValues, weight.spec, scale, zeroPoint);
-    op->getResult(0).replaceAllUsesWith(dequantized.getResult());
+      zeroPoint = ParamOp::create(
+          builder, loc,
+          RankedTensorType::get(weight.paramType.getShape(),
+                                builder.getI32Type()),
+          builder.getStringAttr(name + "_zero_point" + codeSuffix), file,
+          /*layout=*/StringAttr());
+    Value dequantized;
+    if (weight.progressive) {
+      // Codes -> the first stage's values (float32, unrounded) -> times
+      // the first stage's scale, in that order, as the fake quantizer.
+      auto values = DequantizeOp::create(
+          builder, loc,
+          RankedTensorType::get(weightType.getShape(), builder.getF32Type()),
+          codeValues, weight.spec, scale, zeroPoint);
+      Value firstScale = ParamOp::create(
+          builder, loc, RankedTensorType::get({}, builder.getF32Type()),
+          builder.getStringAttr(name + "_scale"), file,
+          /*layout=*/StringAttr());
+      dequantized =
+          DequantizeOp::create(builder, loc, weightType, values,
+                               weight.twoStage.getFirst(), firstScale, Value());
+    } else {
+      dequantized = DequantizeOp::create(builder, loc, weightType, codeValues,
+                                         weight.spec, scale, zeroPoint);
+    }
+    op->getResult(0).replaceAllUsesWith(dequantized);
     // The freeze-time parameter computation goes with its quantizer. One
     // compute_qparams op yields both the scale and the zero point: a set,
     // so it is erased once.

@@ -5,9 +5,14 @@
   decode REAL FAKE          decodes every quantized weight of REAL by Quark's
                              layout rules (pack.py: transposed int per-group,
                              int4 nibble order, fp4 low nibble first, E8M0
-                             scales; AutoAWQ for quant_method awq) and checks
-                             it equals FAKE's fake_quantized weight
+                             scales; AutoAWQ for quant_method awq; progressive
+                             fp8 -> int4 with `_2` second-stage parameters)
+                             and checks it equals FAKE's fake_quantized weight
+  shards MODEL EXPORT       checks EXPORT has MODEL's shard files and holds
+                             each tensor in the shard of its source (its own
+                             name, or its layer's weight)
 """
+import fnmatch
 import json
 import struct
 import sys
@@ -121,12 +126,28 @@ def decode_weight(t, config, layer):
         s = load(t[layer + ".scales"]).astype(np.float32).T
         g = config["group_size"]
         return (q - np.repeat(z, g, axis=1)) * np.repeat(s, g, axis=1)
+    # vLLM's lookup: a layer_quant_config pattern, else the global spec.
     spec = config["global_quant_config"]["weight"]
+    for pattern, entry in config.get("layer_quant_config", {}).items():
+        if fnmatch.fnmatch(layer, pattern) if "*" in pattern else layer in pattern:
+            spec = entry["weight"]
+            break
     reorder = config["export"]["pack_method"] == "reorder"
     w = t.get(layer + ".weight")
     if w is None or w[2]["dtype"] in ("BF16", "F16", "F32"):
         return None
     raw = load(w)
+    if isinstance(spec, list):  # progressive: fp8 per tensor, then int4
+        first, second = spec
+        assert first["dtype"] == "fp8_e4m3" and first["qscheme"] == "per_tensor"
+        assert second["dtype"] == "int4" and second["qscheme"] == "per_channel"
+        q = unpack_int4(raw, True, reorder)
+        z = unpack_int4(np.atleast_2d(load(t[layer + ".weight_zero_point_2"])),
+                        True, reorder).reshape(-1, 1)[: q.shape[0]]
+        s2 = load(t[layer + ".weight_scale_2"]).astype(np.float32).reshape(-1, 1)
+        s1 = np.float32(load(t[layer + ".weight_scale"]))
+        # float32 throughout, stage 2 dequantized first, as the executor.
+        return ((q - z).astype(np.float32) * s2).astype(np.float32) * s1
     scale = load(t[layer + ".weight_scale"]).astype(np.float32)
     dtype, scheme = spec["dtype"], spec["qscheme"]
     if dtype in ("int4", "uint4"):
@@ -178,9 +199,27 @@ def decode(real, fake):
     print("decoded %d quantized weights; all equal the fake_quantized export" % checked)
 
 
+def shards(model, exported):
+    import os
+    source, out = tensors(model), tensors(exported)
+    files = lambda t: sorted({os.path.basename(e[0]) for e in t.values()})
+    if files(source) != files(out):
+        raise SystemExit("export shards %s, model shards %s"
+                         % (files(out), files(source)))
+    for name, entry in sorted(out.items()):
+        home = source.get(name) or source.get(name.rsplit(".", 1)[0] + ".weight")
+        if home and os.path.basename(home[0]) != os.path.basename(entry[0]):
+            raise SystemExit("%s is in %s, its source in %s"
+                             % (name, entry[0], home[0]))
+    print("%d tensors in %d shards, each beside its source"
+          % (len(out), len(files(out))))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "describe":
         layer = int(sys.argv[4]) if len(sys.argv) > 4 else 0
         describe(sys.argv[2], layer)
+    elif sys.argv[1] == "shards":
+        shards(sys.argv[2], sys.argv[3])
     else:
         decode(sys.argv[2], sys.argv[3])

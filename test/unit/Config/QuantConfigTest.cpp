@@ -83,7 +83,8 @@ TEST_F(QuantConfigTest, EverySchemeIsAValidQuarkConfig) {
       if (succeeded(layer))
         EXPECT_TRUE(succeeded(layerSpecToJson(*layer, errors()))) << name.str();
     }
-  EXPECT_EQ(quantSchemeNames().size(), 27u);
+  // Quark's 27 template schemes and fp8_weight_only.
+  EXPECT_EQ(quantSchemeNames().size(), 28u);
   EXPECT_EQ(legacyQuantSchemeNames().size(), 14u);
 }
 
@@ -101,6 +102,10 @@ TEST_F(QuantConfigTest, SchemeDetails) {
   EXPECT_EQ(w.getChAxis(), -1);
   EXPECT_EQ(w.getSymmetric(), true);
   EXPECT_EQ(inputOf(layerOf("int4_wo_128")), TensorSpecAttr());
+  TensorSpecAttr fp8Weight = weightOf(layerOf("fp8_weight_only"));
+  EXPECT_EQ(fp8Weight.getDtype(), Dtype::fp8_e4m3);
+  EXPECT_EQ(fp8Weight.getQscheme(), QSchemeType::per_tensor);
+  EXPECT_EQ(inputOf(layerOf("fp8_weight_only")), TensorSpecAttr());
   EXPECT_EQ(weightOf(layerOf("w_int4_per_group_sym", 64)).getGroupSize(), 64);
   EXPECT_EQ(weightOf(layerOf("uint4_wo_32")).getSymmetric(), false);
   // ptpc_fp8: per-channel weights, per-token dynamic activations.

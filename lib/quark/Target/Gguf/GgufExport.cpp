@@ -252,6 +252,10 @@ private:
              << "': its weight is not stored as codes and scales (run "
                 "quark-quantize-weights first; progressive and block "
                 "formats have no stored form)";
+    if (stored->firstStage)
+      return linear.emitError()
+             << "layer '" << name
+             << "': a progressive (int4_fp8) weight has no GGUF type";
     claimed.insert(stored->rawCodes);
     auto weightType = cast<RankedTensorType>(linear.getWeight().getType());
     llvm::SmallVector<int64_t, 4> shape(weightType.getShape());

@@ -363,8 +363,17 @@ private:
               "': a quantized bias (vLLM raises "
               "NotImplementedError)");
       auto weightSpec = dyn_cast<TensorSpecAttr>(spec.getWeight());
-      if (!weightSpec)
-        continue; // two-stage: layout checks not implemented
+      // A progressive weight stores its second stage's codes (parameters
+      // with the `_2` suffix) and its first stage's per-tensor scale.
+      TensorSpecAttr firstStage;
+      if (auto twoStage = dyn_cast<TwoStageSpecAttr>(spec.getWeight())) {
+        if (twoStage.quantizesScales()) {
+          checkActivation(layer, spec.getInputTensors(), ".input_scale", order);
+          continue; // NVFP4 weights are not exported; nothing to compare
+        }
+        weightSpec = twoStage.getSecond();
+        firstStage = twoStage.getFirst();
+      }
       if (fakeQuantized) {
         if (!floatWeight)
           error("layer '" + layer +
@@ -377,11 +386,28 @@ private:
           weightLayout(layer, weightSpec, layer + ".weight", order, logical);
       if (!layout)
         continue;
-      std::string why = "the config's weight spec " + specText(weightSpec);
+      std::string why = "the config's weight spec " +
+                        specText(firstStage ? spec.getWeight() : weightSpec);
+      std::string stage = firstStage ? "_2" : "";
       expectTensor(layer + ".weight", *layout->codes, why);
-      expectTensor(layer + ".weight_scale", layout->scale, why);
+      expectTensor(layer + ".weight_scale" + stage, layout->scale, why);
       if (layout->zeroPoint)
-        expectTensor(layer + ".weight_zero_point", *layout->zeroPoint, why);
+        expectTensor(layer + ".weight_zero_point" + stage, *layout->zeroPoint,
+                     why);
+      if (firstStage) {
+        FailureOr<TensorQuantSpec> first = getTensorQuantSpec(
+            firstStage, modelFloat, [&] { return emitError(loc()); });
+        llvm::Expected<HfQuantizedTensor> firstLayout =
+            succeeded(first) ? quarkHfLayout(*first, logical, {},
+                                             /*isWeight=*/true, order)
+                             : llvm::Expected<HfQuantizedTensor>(
+                                   llvm::createStringError("unusable spec"));
+        if (!firstLayout)
+          error("layer '" + layer + "' (" + specText(firstStage) +
+                "): " + llvm::toString(firstLayout.takeError()));
+        else
+          expectTensor(layer + ".weight_scale", firstLayout->scale, why);
+      }
       checkActivation(layer, spec.getInputTensors(), ".input_scale", order);
     }
     checkFusedShards(resolved);
@@ -430,13 +456,44 @@ private:
       auto twoStage = cast<TwoStageSpecAttr>(spec.getWeight());
       bool nvfp4 = twoStage.getFirst().getDtype() == Dtype::fp4 &&
                    twoStage.getSecond().getDtype() == Dtype::fp8_e4m3;
-      bool int4Fp8 = twoStage.getFirst().getDtype() == Dtype::fp8_e4m3 &&
-                     twoStage.getSecond().getDtype() == Dtype::int4;
-      if (!nvfp4 && !int4Fp8)
+      TensorSpecAttr first = twoStage.getFirst(), second = twoStage.getSecond();
+      bool int4Fp8 =
+          first.getDtype() == Dtype::fp8_e4m3 && !first.isDynamic() &&
+          first.getQSchemeOrDefault() == QSchemeType::per_tensor &&
+          second.getDtype() == Dtype::int4 && !second.isDynamic() &&
+          second.getQSchemeOrDefault() == QSchemeType::per_channel &&
+          second.isSymmetric() && second.getChAxis().value_or(0) == 0;
+      if (!nvfp4 && !int4Fp8) {
         error("layer '" + layer +
               "': vLLM has no scheme for the two-stage "
               "weight " +
               specText(twoStage));
+        return;
+      }
+      if (!int4Fp8)
+        return;
+      // quark_moe.py QuarkW4A8Fp8MoEMethod; linear layers take no
+      // multi-entry weight spec but NVFP4's.
+      if (!llvm::StringRef(layer).contains(".experts.")) {
+        error("layer '" + layer +
+              "': a progressive fp8 -> int4 weight outside the MoE experts "
+              "(vLLM's Quark linear schemes take two-stage weights for "
+              "NVFP4 only)");
+        return;
+      }
+      auto input = dyn_cast_or_null<TensorSpecAttr>(inputField);
+      if (!input || input.getDtype() != Dtype::fp8_e4m3 ||
+          (!input.isDynamic() &&
+           input.getQSchemeOrDefault() != QSchemeType::per_tensor)) {
+        error("layer '" + layer +
+              "': a progressive fp8 -> int4 expert weight with input " +
+              (input ? specText(input) : std::string("float")) +
+              " (vLLM's QuarkW4A8Fp8MoEMethod needs fp8_e4m3 activations, "
+              "dynamic or static per tensor)");
+        return;
+      }
+      layerWarning(layer, "W4A8 (int4_fp8) experts run on ROCm with AITER's "
+                          "fused MoE only");
       return;
     }
     auto input = dyn_cast_or_null<TensorSpecAttr>(inputField);

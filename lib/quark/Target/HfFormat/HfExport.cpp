@@ -20,6 +20,7 @@
 #include "quark/Support/MiniFloat.h"
 #include "quark/Support/QuarkHfLayout.h"
 #include "quark/Support/ReadFile.h"
+#include "quark/Support/Safetensors.h"
 #include "quark/Support/TensorQuant.h"
 #include "quark/Target/StoredWeights.h"
 
@@ -33,6 +34,7 @@
 #include <cctype>
 #include <cstdio>
 #include <functional>
+#include <map>
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -270,8 +272,34 @@ private:
     auto scales = [this, ir]() { return reader.floats(ir.scale); };
     auto zeroPoints = zerosOrStored(ir.zeroPoint, paramCount);
 
-    if (options.customMode == HfCustomMode::Awq)
+    if (options.customMode == HfCustomMode::Awq) {
+      if (ir.firstStage)
+        return linear.emitError()
+               << "layer '" << name
+               << "': custom_mode awq holds int4/uint4 per-group weights, "
+                  "not a progressive (int4_fp8) one";
       return addAwqWeight(linear, name, quant, *layout, ir, paramShape);
+    }
+
+    // A progressive spec: the codes are stage 1, whose parameters take the
+    // `_2` suffix; stage 0's scale (fp8, per tensor) goes without one.
+    std::optional<HfStoredTensor> firstStageScale;
+    if (ir.firstStage) {
+      FailureOr<TensorQuantSpec> first =
+          numericsOf(ir.firstStage.getSpec(), linear);
+      if (failed(first))
+        return failure();
+      llvm::Expected<HfQuantizedTensor> firstLayout = quarkHfLayout(
+          *first, shape, {}, /*isWeight=*/true, options.packOrder);
+      if (!firstLayout)
+        return linear.emitError()
+               << "layer '" << name << "' (" << ir.firstStage.getSpec()
+               << "): " << llvm::toString(firstLayout.takeError());
+      firstStageScale = firstLayout->scale;
+      layout->scale.suffix += "_2";
+      if (layout->zeroPoint)
+        layout->zeroPoint->suffix += "_2";
+    }
 
     if (options.fakeQuantized) {
       // The dequantized weight, rounded to the model's dtype as the IR's
@@ -306,6 +334,14 @@ private:
                                 if (llvm::Error error = dequantizeTensor(
                                         quant, *layout, *codes, params, values))
                                   return std::move(error);
+                                if (ir.firstStage) {
+                                  llvm::Expected<std::vector<float>> first =
+                                      reader.floats(ir.firstStageScale);
+                                  if (!first)
+                                    return first.takeError();
+                                  for (float &value : values)
+                                    value *= first->front();
+                                }
                                 return encodeStoredFloats(StoredLayout(), dtype,
                                                           logical, values);
                               }})))
@@ -315,6 +351,11 @@ private:
       return failure();
     }
     if (failed(addScale(linear, weightName, layout->scale, scales)))
+      return failure();
+    if (firstStageScale &&
+        failed(addScale(linear, weightName, *firstStageScale, [this, ir]() {
+          return reader.floats(ir.firstStageScale);
+        })))
       return failure();
     if (layout->zeroPoint &&
         failed(addCodes(linear, weightName + layout->zeroPoint->suffix,
@@ -487,29 +528,75 @@ llvm::Error writeJson(llvm::StringRef path, const json::Value &value) {
   return writeFileAtomically(path, text);
 }
 
+/// The input shard (file name) each exported tensor comes from: its own
+/// name's, or else its layer's weight's (`<layer>.weight_scale`,
+/// `.input_scale`, `.qweight`, ... live beside `<layer>.weight`). Tensors
+/// with neither go to the first shard.
+llvm::Expected<std::vector<std::string>>
+inputShardsOf(llvm::StringRef modelDir, const ManifestBuilder &manifest) {
+  llvm::Expected<std::unique_ptr<SafetensorsCheckpoint>> input =
+      SafetensorsCheckpoint::open(modelDir);
+  if (!input)
+    return input.takeError();
+  std::string first =
+      llvm::sys::path::filename((*input)->files().front()->path()).str();
+  std::vector<std::string> homes;
+  for (const ManifestTensor &tensor : manifest.tensors) {
+    llvm::StringRef name = tensor.name;
+    std::optional<TensorRef> source = (*input)->find(name);
+    if (!source)
+      source = (*input)->find((name.rsplit('.').first + ".weight").str());
+    homes.push_back(
+        source ? llvm::sys::path::filename(source->file->path()).str() : first);
+  }
+  return homes;
+}
+
 /// Serializes the manifest into `dir` (which exists and is empty).
 llvm::Error writeFolder(ModuleOp module, const ManifestBuilder &manifest,
                         const json::Value &quantizationConfig,
                         const HfExportOptions &options, llvm::StringRef dir,
                         HfExportResult &result) {
+  llvm::StringRef modelDir =
+      module->getAttrOfType<StringAttr>(kModelDirAttr).getValue();
   // Shards: tensors in name order, a new shard when the next would pass
-  // the limit.
+  // the limit; or the input's shards, each tensor in its source's.
   std::vector<std::vector<const ManifestTensor *>> shards(1);
-  uint64_t shardBytes = 0;
-  for (const ManifestTensor &tensor : manifest.tensors) {
-    uint64_t size = tensor.byteSize();
-    if (!shards.back().empty() && shardBytes + size > options.maxShardBytes) {
-      shards.emplace_back();
-      shardBytes = 0;
+  std::vector<std::string> shardFiles;
+  if (options.keepInputShards) {
+    llvm::Expected<std::vector<std::string>> homes =
+        inputShardsOf(modelDir, manifest);
+    if (!homes)
+      return homes.takeError();
+    std::map<std::string, std::vector<const ManifestTensor *>> byFile;
+    for (size_t i = 0; i < manifest.tensors.size(); ++i)
+      byFile[(*homes)[i]].push_back(&manifest.tensors[i]);
+    shards.clear();
+    for (auto &[file, tensors] : byFile) {
+      shardFiles.push_back(file);
+      shards.push_back(std::move(tensors));
     }
-    shards.back().push_back(&tensor);
-    shardBytes += size;
-    result.tensorBytes += size;
+  } else {
+    uint64_t shardBytes = 0;
+    for (const ManifestTensor &tensor : manifest.tensors) {
+      uint64_t size = tensor.byteSize();
+      if (!shards.back().empty() && shardBytes + size > options.maxShardBytes) {
+        shards.emplace_back();
+        shardBytes = 0;
+      }
+      shards.back().push_back(&tensor);
+      shardBytes += size;
+    }
+    for (size_t s = 0; s < shards.size(); ++s)
+      shardFiles.push_back(shardName(s, shards.size()));
+  }
+  for (const ManifestTensor &tensor : manifest.tensors) {
+    result.tensorBytes += tensor.byteSize();
     ++result.tensors;
   }
   json::Object weightMap;
   for (size_t s = 0; s < shards.size(); ++s) {
-    std::string file = shardName(s, shards.size());
+    const std::string &file = shardFiles[s];
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, file);
     std::vector<SafetensorsWriter::Declaration> declarations;
@@ -535,7 +622,7 @@ llvm::Error writeFolder(ModuleOp module, const ManifestBuilder &manifest,
       return error;
     result.shards.push_back(file);
   }
-  if (shards.size() > 1) {
+  if (shards.size() > 1 || shardFiles.front() != "model.safetensors") {
     llvm::SmallString<256> index(dir);
     llvm::sys::path::append(index, "model.safetensors.index.json");
     json::Object document{
@@ -547,8 +634,6 @@ llvm::Error writeFolder(ModuleOp module, const ManifestBuilder &manifest,
   }
 
   // config.json: the model's, with quantization_config.
-  llvm::StringRef modelDir =
-      module->getAttrOfType<StringAttr>(kModelDirAttr).getValue();
   llvm::SmallString<256> configIn(modelDir);
   llvm::sys::path::append(configIn, "config.json");
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> configText =

@@ -230,8 +230,13 @@ private:
     if (!layer)
       return success();
     std::string name = linear.getName().str();
+    // A progressive weight (int4_fp8) stores its second stage's codes.
+    auto progressive = dyn_cast_or_null<TwoStageSpecAttr>(layer.getWeight());
+    if (progressive && progressive.quantizesScales())
+      progressive = {};
     FailureOr<TensorSpecAttr> weightSpec =
-        singleSpec(linear, layer.getWeight(), "weight");
+        progressive ? FailureOr<TensorSpecAttr>(progressive.getSecond())
+                    : singleSpec(linear, layer.getWeight(), "weight");
     FailureOr<TensorSpecAttr> inputSpec =
         singleSpec(linear, layer.getInputTensors(), "input");
     FailureOr<TensorSpecAttr> outputSpec =
@@ -240,7 +245,9 @@ private:
       return failure();
     OpBuilder builder(linear);
     Location loc = linear.getLoc();
-    if (*weightSpec && failed(reloadWeight(builder, linear, *weightSpec)))
+    if (*weightSpec && failed(reloadWeight(builder, linear, *weightSpec,
+                                           progressive ? progressive.getFirst()
+                                                       : TensorSpecAttr())))
       return failure();
 
     if (*inputSpec && needsCalibration(*inputSpec)) {
@@ -285,8 +292,11 @@ private:
                           zeroPoint);
   }
 
+  /// `spec` is the spec of the stored codes; `firstStage`, when set, the
+  /// first stage of a progressive spec, whose per-tensor scale multiplies
+  /// the dequantized codes.
   LogicalResult reloadWeight(OpBuilder &builder, LinearOp linear,
-                             TensorSpecAttr spec) {
+                             TensorSpecAttr spec, TensorSpecAttr firstStage) {
     std::string name = linear.getName().str();
     Value weight = linear.getWeight();
     auto weightType = cast<RankedTensorType>(weight.getType());
@@ -295,6 +305,20 @@ private:
         linear, spec, numerics, weightType.getShape(), {}, /*isWeight=*/true);
     if (failed(layout))
       return failure();
+    std::optional<HfStoredTensor> firstStageScale;
+    if (firstStage) {
+      // Stage 1 (the codes) takes the `_2` suffix, stage 0 none.
+      TensorQuantSpec firstNumerics;
+      FailureOr<HfQuantizedTensor> firstLayout =
+          layoutOf(linear, firstStage, firstNumerics, weightType.getShape(), {},
+                   /*isWeight=*/true);
+      if (failed(firstLayout))
+        return failure();
+      firstStageScale = firstLayout->scale;
+      layout->scale.suffix += "_2";
+      if (layout->zeroPoint)
+        layout->zeroPoint->suffix += "_2";
+    }
     std::string codesName = name + (awq ? ".qweight" : ".weight");
     std::string scaleName =
         awq ? name + ".scales" : codesName + layout->scale.suffix;
@@ -309,8 +333,18 @@ private:
         llvm::ArrayRef<int64_t>(file->info->shape) == weightType.getShape() &&
         isModelFloatTensorDType(file->info->dtype)) {
       // fake_quantized: the float weight holds the dequantized values; its
-      // quantizer keeps the stored parameters.
+      // quantizer keeps the stored parameters. A progressive weight's
+      // stored values are the model's weight as they are.
       // (AutoAWQ folders are always real-quantized.)
+      if (firstStage) {
+        // Quantizing them again (from the data, as a progressive spec
+        // does) would not reproduce them: the layer reads them as they are.
+        LayerSpecAttr layer = linear.getQuantAttr();
+        linear.setQuantAttr(LayerSpecAttr::get(
+            linear.getContext(), layer.getInputTensors(),
+            layer.getOutputTensors(), Attribute(), layer.getBias()));
+        return success();
+      }
       Value scale, zeroPoint;
       if (failed(constantParams(builder, linear, codesName, *layout, numerics,
                                 spec, scale, zeroPoint)))
@@ -324,7 +358,10 @@ private:
     if (failed(stored(linear, codesName, *layout->codes, spec)) ||
         failed(stored(linear, scaleName, layout->scale, spec)) ||
         (numerics.hasZeroPoint() &&
-         failed(stored(linear, zeroName, *layout->zeroPoint, spec))))
+         failed(stored(linear, zeroName, *layout->zeroPoint, spec))) ||
+        (firstStage &&
+         failed(stored(linear, codesName + firstStageScale->suffix,
+                       *firstStageScale, firstStage))))
       return failure();
     Type codeElement = getCodeElementType(spec, builder.getF32Type());
     Type storage = StorageCastOp::getStorageElementType(codeElement);
@@ -338,8 +375,22 @@ private:
     if (numerics.hasZeroPoint())
       zeroPoint = storedParam(builder, loc, zeroName, *layout->zeroPoint,
                               builder.getI32Type());
-    auto dequantized = DequantizeOp::create(builder, loc, weightType, codes,
-                                            spec, scale, zeroPoint);
+    Value dequantized;
+    if (firstStage) {
+      // Codes -> the first stage's values (float32) -> times its scale.
+      Value values = DequantizeOp::create(
+          builder, loc,
+          RankedTensorType::get(weightType.getShape(), builder.getF32Type()),
+          codes, spec, scale, zeroPoint);
+      Value firstScale =
+          storedParam(builder, loc, codesName + firstStageScale->suffix,
+                      *firstStageScale, builder.getF32Type());
+      dequantized = DequantizeOp::create(builder, loc, weightType, values,
+                                         firstStage, firstScale, Value());
+    } else {
+      dequantized = DequantizeOp::create(builder, loc, weightType, codes, spec,
+                                         scale, zeroPoint);
+    }
     linear.getWeightMutable().assign(dequantized);
     if (placeholder && placeholder->use_empty())
       placeholder->erase();

@@ -12,7 +12,17 @@ std::optional<StoredWeightIR> mlir::quark::matchStoredWeight(Value weight) {
   auto dequantize = weight.getDefiningOp<DequantizeOp>();
   if (!dequantize)
     return std::nullopt;
-  StoredWeightIR stored{dequantize, {}, {}, {}, {}};
+  StoredWeightIR stored{dequantize, {}, {}, {}, {}, {}, {}};
+  if (dequantize.hasDecodedInput()) {
+    stored.firstStage = dequantize;
+    stored.firstStageScale =
+        dequantize.getScale() ? dequantize.getScale().getDefiningOp<ParamOp>()
+                              : ParamOp();
+    dequantize = dequantize.getInput().getDefiningOp<DequantizeOp>();
+    if (!stored.firstStageScale || !dequantize || dequantize.hasDecodedInput())
+      return std::nullopt;
+    stored.dequantize = dequantize;
+  }
   Value codes = dequantize.getInput();
   if (auto cast = codes.getDefiningOp<StorageCastOp>()) {
     stored.rawCodes = cast.getInput().getDefiningOp<ParamOp>();

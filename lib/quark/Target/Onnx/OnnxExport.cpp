@@ -355,6 +355,10 @@ private:
     if (!stored)
       return dequantize.emitError()
              << "ONNX export: a dequantize that does not read stored codes";
+    if (stored->firstStage)
+      return dequantize.emitError()
+             << "ONNX export: a progressive (int4_fp8) weight has no "
+                "QuantizeLinear form";
     auto type = cast<RankedTensorType>(dequantize.getType());
     FailureOr<TensorQuantSpec> spec =
         getTensorQuantSpec(stored->dequantize.getSpec(), type.getElementType(),

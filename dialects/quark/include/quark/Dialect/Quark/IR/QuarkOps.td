@@ -196,6 +196,18 @@ def Quark_DequantizeOp : Quark_Op<"dequantize", [Pure,
     The inverse of `quark.quantize`: `(code - zero_point) * scale` for
     integers, `decode(code) * scale` for narrow floats, an extension for
     casts. Operands and types follow the same rules as `quark.quantize`.
+
+    A narrow-float spec (fp8, fp6, fp4 without MX scales) also takes
+    builtin float values that are that format's codes already decoded:
+    the first stage of a progressive spec (int4_fp8), whose second stage
+    dequantizes to fp8 values, which this stage then scales:
+
+    ```mlir
+    %v = quark.dequantize %codes scale(%s2 : tensor<64xf32>) {spec = #int4_per_channel}
+           : tensor<64x128x!quant.any<i4:f32>> -> tensor<64x128xf32>
+    %w = quark.dequantize %v scale(%s1 : tensor<f32>) {spec = #fp8_per_tensor}
+           : tensor<64x128xf32> -> tensor<64x128xbf16>
+    ```
   }];
   let arguments = (ins
     AnyRankedTensor:$input,
@@ -209,6 +221,11 @@ def Quark_DequantizeOp : Quark_Op<"dequantize", [Pure,
     (`scale` `(` $scale^ `:` type($scale) `)`)?
     (`zero_point` `(` $zero_point^ `:` type($zero_point) `)`)?
     attr-dict `:` type($input) `->` type($result)
+  }];
+  let extraClassDeclaration = [{
+    /// Whether the input holds decoded values (a progressive spec's first
+    /// stage) rather than codes.
+    bool hasDecodedInput();
   }];
   let hasVerifier = 1;
 }
