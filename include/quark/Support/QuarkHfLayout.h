@@ -46,6 +46,10 @@ struct HfQuantizedTensor {
   std::optional<HfStoredTensor> codes;
   HfStoredTensor scale;
   std::optional<HfStoredTensor> zeroPoint;
+  /// A progressive weight's first-stage (per-tensor) scale, "_scale";
+  /// `scale` and `zeroPoint` are then the second stage's, "_scale_2" and
+  /// "_zero_point_2".
+  std::optional<HfStoredTensor> firstStageScale;
 };
 
 /// The hf_format tensors of a tensor of `shape` quantized by `spec`, whose
@@ -56,6 +60,15 @@ llvm::Expected<HfQuantizedTensor>
 quarkHfLayout(const TensorQuantSpec &spec, llvm::ArrayRef<int64_t> shape,
               llvm::ArrayRef<int64_t> paramShape, bool isWeight,
               Int4PackOrder packOrder);
+
+/// The hf_format tensors of a weight of `shape` quantized by a progressive
+/// spec (Quark's ProgressiveSpec, int4_fp8): the codes and parameters of
+/// its `second` stage (parameters `paramShape`), which take Quark's stage-1
+/// suffix `_2`, and the `first` stage's per-tensor scale without one.
+llvm::Expected<HfQuantizedTensor> quarkHfProgressiveLayout(
+    const TensorQuantSpec &first, const TensorQuantSpec &second,
+    llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
+    Int4PackOrder packOrder);
 
 } // namespace mlir::quark
 

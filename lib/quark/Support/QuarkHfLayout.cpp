@@ -126,3 +126,22 @@ mlir::quark::quarkHfLayout(const TensorQuantSpec &spec,
   }
   return result;
 }
+
+llvm::Expected<HfQuantizedTensor> mlir::quark::quarkHfProgressiveLayout(
+    const TensorQuantSpec &first, const TensorQuantSpec &second,
+    llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
+    Int4PackOrder packOrder) {
+  llvm::Expected<HfQuantizedTensor> result =
+      quarkHfLayout(second, shape, paramShape, /*isWeight=*/true, packOrder);
+  if (!result)
+    return result.takeError();
+  llvm::Expected<HfQuantizedTensor> firstStage =
+      quarkHfLayout(first, shape, {}, /*isWeight=*/true, packOrder);
+  if (!firstStage)
+    return firstStage.takeError();
+  result->scale.suffix += "_2";
+  if (result->zeroPoint)
+    result->zeroPoint->suffix += "_2";
+  result->firstStageScale = std::move(firstStage->scale);
+  return result;
+}

@@ -50,10 +50,11 @@ struct StoredWeight {
   TensorSpecAttr spec; // the spec of the stored codes
   TwoStageSpecAttr twoStage;
   TensorQuantSpec numerics;
-  /// A scale-quantizing spec (NVFP4): the second stage, which quantizes
-  /// the block scales. A progressive spec (int4_fp8): the first stage,
-  /// whose values (fp8, per tensor) the stored second-stage codes encode.
-  TensorQuantSpec secondNumerics;
+  /// The stage whose codes are not stored, with one per-tensor scale
+  /// (`otherStageScale`): of a scale-quantizing spec (NVFP4), the second,
+  /// which quantizes the block scales; of a progressive spec (int4_fp8),
+  /// the first, whose fp8 values the stored second-stage codes encode.
+  TensorQuantSpec otherStage;
   bool progressive = false;
   TensorDType storage;
   RankedTensorType paramType; // of the scales (and zero points)
@@ -176,12 +177,13 @@ bool isRowLocal(const TensorQuantSpec &spec, llvm::ArrayRef<int64_t> shape) {
 /// Quantizes weight `weight` chunk by chunk of rows read straight from the
 /// checkpoint, on all threads, and appends its codes to `writer`: a weight
 /// never exists whole in float32, so the resident set stays small and the
-/// work runs at memory speed. Per-tensor scales (and NVFP4's second scale)
-/// take one extra pass over the rows for the tensor's extremes. The result
+/// work runs at memory speed. Per-tensor scales (and a two-stage spec's
+/// other-stage scale) take one extra pass over the rows for the tensor's
+/// extremes. The result
 /// equals quantizing the whole tensor at once.
 llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
                               SafetensorsWriter &writer, QuantParams &params,
-                              float &secondScale) {
+                              float &otherStageScale) {
   std::string name = weight.param.getName().str();
   llvm::StringRef file = weight.param.getFile().value_or("");
   const TensorQuantSpec &spec = weight.numerics;
@@ -271,7 +273,7 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
   if (given && perTensor) {
     shared = given;
   } else if (perTensor || weight.twoStage) {
-    TensorQuantSpec whole = weight.progressive ? weight.secondNumerics : spec;
+    TensorQuantSpec whole = weight.progressive ? weight.otherStage : spec;
     whole.qscheme = QScheme::PerTensor;
     MinMaxStats extremes;
     forChunks(0, rows,
@@ -301,14 +303,14 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
     if (weight.progressive) {
       // The first stage's per-tensor scale, as Quark's observer takes it.
       llvm::Expected<QuantParams> first =
-          computeQuantParams(weight.secondNumerics, extremes);
+          computeQuantParams(weight.otherStage, extremes);
       if (!first)
         return first.takeError();
-      secondScale = first->scales.front();
+      otherStageScale = first->scales.front();
     } else if (weight.twoStage) {
       float amax = std::max(std::fabs(std::min(extremes.min[0], 0.0f)),
                             std::fabs(std::max(extremes.max[0], 0.0f)));
-      secondScale = scaleQuantSecondScale(spec, weight.secondNumerics, amax);
+      otherStageScale = scaleQuantSecondScale(spec, weight.otherStage, amax);
     } else {
       llvm::Expected<QuantParams> computed = computeQuantParams(spec, extremes);
       if (!computed)
@@ -364,14 +366,15 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
           } else if (weight.progressive) {
             // The first stage leaves fp8 values (scale divided out, not
             // multiplied back); the second stage's codes encode them.
-            TensorQuantSpec first = weight.secondNumerics;
+            TensorQuantSpec first = weight.otherStage;
             llvm::Expected<QuantLayout> firstPart =
                 QuantLayout::get(chunkShape(end - begin), first);
             if (!firstPart)
               return firstPart.takeError();
             QuantParams firstParams;
-            firstParams.scales.assign(1, secondScale);
-            std::vector<int32_t> firstCodes(values.size());
+            firstParams.scales.assign(1, otherStageScale);
+            static thread_local std::vector<int32_t> firstCodes;
+            firstCodes.resize(values.size());
             if (llvm::Error error = quantizeTensor(first, *firstPart, values,
                                                    firstParams, firstCodes))
               return error;
@@ -389,7 +392,7 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
             local = std::move(*computed);
           } else if (weight.twoStage) {
             llvm::Expected<std::vector<float>> scales = scaleQuantBlockScales(
-                spec, weight.secondNumerics, *part, values, secondScale);
+                spec, weight.otherStage, *part, values, otherStageScale);
             if (!scales)
               return scales.takeError();
             local.scales = std::move(*scales);
@@ -562,7 +565,7 @@ struct QuantizeWeightsPass
             element, emitError);
         if (failed(other))
           return WalkResult::interrupt();
-        weight.secondNumerics = *other;
+        weight.otherStage = *other;
       }
       std::optional<TensorDType> storage = storageDType(*numerics);
       if (!storage) {
@@ -600,9 +603,9 @@ struct QuantizeWeightsPass
     Operation *op = weight.quantizer;
     std::string name = weight.param.getName().str();
     QuantParams params;
-    float secondScale = 0.0f;
+    float otherStageScale = 0.0f;
     if (llvm::Error error =
-            quantizeStreaming(weight, store, writer, params, secondScale))
+            quantizeStreaming(weight, store, writer, params, otherStageScale))
       return op->emitError()
              << "'" << name << "': " << llvm::toString(std::move(error));
     auto write = [&](llvm::StringRef tensor,
@@ -622,7 +625,7 @@ struct QuantizeWeightsPass
       return failure();
     if (weight.twoStage &&
         failed(write(name + (weight.progressive ? "_scale" : "_scale_2"),
-                     asBytes(llvm::ArrayRef<float>(&secondScale, 1)))))
+                     asBytes(llvm::ArrayRef<float>(&otherStageScale, 1)))))
       return failure();
 
     // param (codes) -> storage_cast or unpack -> dequantize, replacing the

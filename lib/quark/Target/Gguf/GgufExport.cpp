@@ -250,8 +250,8 @@ private:
       return linear.emitError()
              << "layer '" << name
              << "': its weight is not stored as codes and scales (run "
-                "quark-quantize-weights first; progressive and block "
-                "formats have no stored form)";
+                "quark-quantize-weights first; block formats have no "
+                "stored form)";
     if (stored->firstStage)
       return linear.emitError()
              << "layer '" << name

@@ -177,11 +177,12 @@ private:
   }
 
   /// The layout a spec implies for a weight whose codes are stored as
-  /// `codesName`, or nullopt (with a finding) when it has none.
+  /// `codesName` (with `firstStage`: a progressive weight whose second
+  /// stage is `spec`), or nullopt (with a finding) when it has none.
   std::optional<HfQuantizedTensor>
   weightLayout(const std::string &layer, TensorSpecAttr spec,
-               const std::string &codesName, Int4PackOrder order,
-               llvm::SmallVector<int64_t, 4> &logical) {
+               TensorSpecAttr firstStage, const std::string &codesName,
+               Int4PackOrder order, llvm::SmallVector<int64_t, 4> &logical) {
     FailureOr<TensorQuantSpec> numerics =
         getTensorQuantSpec(spec, modelFloat, [&] { return emitError(loc()); });
     if (failed(numerics)) {
@@ -211,9 +212,22 @@ private:
             "': " + llvm::toString(quantLayout.takeError()));
       return std::nullopt;
     }
+    std::optional<TensorQuantSpec> first;
+    if (firstStage) {
+      FailureOr<TensorQuantSpec> resolved = getTensorQuantSpec(
+          firstStage, modelFloat, [&] { return emitError(loc()); });
+      if (failed(resolved)) {
+        error("layer '" + layer + "': " + specText(firstStage) +
+              " cannot be evaluated");
+        return std::nullopt;
+      }
+      first = *resolved;
+    }
     llvm::Expected<HfQuantizedTensor> layout =
-        quarkHfLayout(*numerics, logical, quantLayout->paramShape(),
-                      /*isWeight=*/true, order);
+        first ? quarkHfProgressiveLayout(*first, *numerics, logical,
+                                         quantLayout->paramShape(), order)
+              : quarkHfLayout(*numerics, logical, quantLayout->paramShape(),
+                              /*isWeight=*/true, order);
     if (!layout) {
       error("layer '" + layer + "': " + llvm::toString(layout.takeError()));
       return std::nullopt;
@@ -382,32 +396,21 @@ private:
         continue;
       }
       llvm::SmallVector<int64_t, 4> logical;
-      std::optional<HfQuantizedTensor> layout =
-          weightLayout(layer, weightSpec, layer + ".weight", order, logical);
+      std::optional<HfQuantizedTensor> layout = weightLayout(
+          layer, weightSpec, firstStage, layer + ".weight", order, logical);
       if (!layout)
         continue;
       std::string why = "the config's weight spec " +
                         specText(firstStage ? spec.getWeight() : weightSpec);
-      std::string stage = firstStage ? "_2" : "";
-      expectTensor(layer + ".weight", *layout->codes, why);
-      expectTensor(layer + ".weight_scale" + stage, layout->scale, why);
+      std::string codesName = layer + ".weight";
+      expectTensor(codesName, *layout->codes, why);
+      expectTensor(codesName + layout->scale.suffix, layout->scale, why);
       if (layout->zeroPoint)
-        expectTensor(layer + ".weight_zero_point" + stage, *layout->zeroPoint,
+        expectTensor(codesName + layout->zeroPoint->suffix, *layout->zeroPoint,
                      why);
-      if (firstStage) {
-        FailureOr<TensorQuantSpec> first = getTensorQuantSpec(
-            firstStage, modelFloat, [&] { return emitError(loc()); });
-        llvm::Expected<HfQuantizedTensor> firstLayout =
-            succeeded(first) ? quarkHfLayout(*first, logical, {},
-                                             /*isWeight=*/true, order)
-                             : llvm::Expected<HfQuantizedTensor>(
-                                   llvm::createStringError("unusable spec"));
-        if (!firstLayout)
-          error("layer '" + layer + "' (" + specText(firstStage) +
-                "): " + llvm::toString(firstLayout.takeError()));
-        else
-          expectTensor(layer + ".weight_scale", firstLayout->scale, why);
-      }
+      if (layout->firstStageScale)
+        expectTensor(codesName + layout->firstStageScale->suffix,
+                     *layout->firstStageScale, why);
       checkActivation(layer, spec.getInputTensors(), ".input_scale", order);
     }
     checkFusedShards(resolved);

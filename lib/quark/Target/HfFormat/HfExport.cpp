@@ -244,9 +244,8 @@ private:
       return linear.emitError()
              << "layer '" << name << "': its weight is quantized by '"
              << (producer ? producer->getName().getStringRef() : "?")
-             << "', which has no stored form (progressive and block "
-                "formats stay fake-quantized); Quark's hf_format cannot "
-                "hold it";
+             << "', which has no stored form (block formats and NVFP4 "
+                "stay fake-quantized); Quark's hf_format cannot hold it";
     }
     claimed.insert(stored->rawCodes);
     TensorSpecAttr spec = stored->dequantize.getSpec();
@@ -261,8 +260,21 @@ private:
              << "layer '" << name
              << "': " << llvm::toString(quantLayout.takeError());
     llvm::SmallVector<int64_t, 4> paramShape(quantLayout->paramShape());
-    llvm::Expected<HfQuantizedTensor> layout = quarkHfLayout(
-        *numerics, shape, paramShape, /*isWeight=*/true, options.packOrder);
+    // A progressive weight's codes are its second stage; the first stage
+    // adds its per-tensor scale.
+    std::optional<TensorQuantSpec> firstStage;
+    if (stored->firstStage) {
+      FailureOr<TensorQuantSpec> first =
+          numericsOf(stored->firstStage.getSpec(), linear);
+      if (failed(first))
+        return failure();
+      firstStage = *first;
+    }
+    llvm::Expected<HfQuantizedTensor> layout =
+        firstStage ? quarkHfProgressiveLayout(*firstStage, *numerics, shape,
+                                              paramShape, options.packOrder)
+                   : quarkHfLayout(*numerics, shape, paramShape,
+                                   /*isWeight=*/true, options.packOrder);
     if (!layout)
       return linear.emitError() << "layer '" << name << "' (" << spec
                                 << "): " << llvm::toString(layout.takeError());
@@ -279,26 +291,6 @@ private:
                << "': custom_mode awq holds int4/uint4 per-group weights, "
                   "not a progressive (int4_fp8) one";
       return addAwqWeight(linear, name, quant, *layout, ir, paramShape);
-    }
-
-    // A progressive spec: the codes are stage 1, whose parameters take the
-    // `_2` suffix; stage 0's scale (fp8, per tensor) goes without one.
-    std::optional<HfStoredTensor> firstStageScale;
-    if (ir.firstStage) {
-      FailureOr<TensorQuantSpec> first =
-          numericsOf(ir.firstStage.getSpec(), linear);
-      if (failed(first))
-        return failure();
-      llvm::Expected<HfQuantizedTensor> firstLayout = quarkHfLayout(
-          *first, shape, {}, /*isWeight=*/true, options.packOrder);
-      if (!firstLayout)
-        return linear.emitError()
-               << "layer '" << name << "' (" << ir.firstStage.getSpec()
-               << "): " << llvm::toString(firstLayout.takeError());
-      firstStageScale = firstLayout->scale;
-      layout->scale.suffix += "_2";
-      if (layout->zeroPoint)
-        layout->zeroPoint->suffix += "_2";
     }
 
     if (options.fakeQuantized) {
@@ -352,10 +344,10 @@ private:
     }
     if (failed(addScale(linear, weightName, layout->scale, scales)))
       return failure();
-    if (firstStageScale &&
-        failed(addScale(linear, weightName, *firstStageScale, [this, ir]() {
-          return reader.floats(ir.firstStageScale);
-        })))
+    if (layout->firstStageScale &&
+        failed(addScale(
+            linear, weightName, *layout->firstStageScale,
+            [this, ir]() { return reader.floats(ir.firstStageScale); })))
       return failure();
     if (layout->zeroPoint &&
         failed(addCodes(linear, weightName + layout->zeroPoint->suffix,

@@ -188,11 +188,12 @@ private:
               "not handle yet";
   }
 
-  FailureOr<HfQuantizedTensor> layoutOf(LinearOp linear, TensorSpecAttr spec,
-                                        TensorQuantSpec &numerics,
-                                        llvm::ArrayRef<int64_t> shape,
-                                        llvm::ArrayRef<int64_t> paramShape,
-                                        bool isWeight) {
+  /// The file tensors of `spec`; with `firstStage`, those of a progressive
+  /// weight whose second stage is `spec`.
+  FailureOr<HfQuantizedTensor>
+  layoutOf(LinearOp linear, TensorSpecAttr spec, TensorQuantSpec &numerics,
+           llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
+           bool isWeight, TensorSpecAttr firstStage = {}) {
     FailureOr<TensorQuantSpec> resolved = getTensorQuantSpec(
         spec, modelFloat, [&] { return linear.emitError(); });
     if (failed(resolved))
@@ -209,8 +210,17 @@ private:
       params.assign(quantLayout->paramShape().begin(),
                     quantLayout->paramShape().end());
     }
+    std::optional<TensorQuantSpec> first;
+    if (firstStage) {
+      FailureOr<TensorQuantSpec> resolvedFirst = getTensorQuantSpec(
+          firstStage, modelFloat, [&] { return linear.emitError(); });
+      if (failed(resolvedFirst))
+        return failure();
+      first = *resolvedFirst;
+    }
     llvm::Expected<HfQuantizedTensor> layout =
-        quarkHfLayout(numerics, shape, params, isWeight, order);
+        first ? quarkHfProgressiveLayout(*first, numerics, shape, params, order)
+              : quarkHfLayout(numerics, shape, params, isWeight, order);
     if (!layout)
       return linear.emitError()
              << "layer '" << linear.getName() << "' (" << spec
@@ -301,24 +311,11 @@ private:
     Value weight = linear.getWeight();
     auto weightType = cast<RankedTensorType>(weight.getType());
     TensorQuantSpec numerics;
-    FailureOr<HfQuantizedTensor> layout = layoutOf(
-        linear, spec, numerics, weightType.getShape(), {}, /*isWeight=*/true);
+    FailureOr<HfQuantizedTensor> layout =
+        layoutOf(linear, spec, numerics, weightType.getShape(), {},
+                 /*isWeight=*/true, firstStage);
     if (failed(layout))
       return failure();
-    std::optional<HfStoredTensor> firstStageScale;
-    if (firstStage) {
-      // Stage 1 (the codes) takes the `_2` suffix, stage 0 none.
-      TensorQuantSpec firstNumerics;
-      FailureOr<HfQuantizedTensor> firstLayout =
-          layoutOf(linear, firstStage, firstNumerics, weightType.getShape(), {},
-                   /*isWeight=*/true);
-      if (failed(firstLayout))
-        return failure();
-      firstStageScale = firstLayout->scale;
-      layout->scale.suffix += "_2";
-      if (layout->zeroPoint)
-        layout->zeroPoint->suffix += "_2";
-    }
     std::string codesName = name + (awq ? ".qweight" : ".weight");
     std::string scaleName =
         awq ? name + ".scales" : codesName + layout->scale.suffix;
@@ -360,8 +357,8 @@ private:
         (numerics.hasZeroPoint() &&
          failed(stored(linear, zeroName, *layout->zeroPoint, spec))) ||
         (firstStage &&
-         failed(stored(linear, codesName + firstStageScale->suffix,
-                       *firstStageScale, firstStage))))
+         failed(stored(linear, codesName + layout->firstStageScale->suffix,
+                       *layout->firstStageScale, firstStage))))
       return failure();
     Type codeElement = getCodeElementType(spec, builder.getF32Type());
     Type storage = StorageCastOp::getStorageElementType(codeElement);
@@ -383,8 +380,8 @@ private:
           RankedTensorType::get(weightType.getShape(), builder.getF32Type()),
           codes, spec, scale, zeroPoint);
       Value firstScale =
-          storedParam(builder, loc, codesName + firstStageScale->suffix,
-                      *firstStageScale, builder.getF32Type());
+          storedParam(builder, loc, codesName + layout->firstStageScale->suffix,
+                      *layout->firstStageScale, builder.getF32Type());
       dequantized = DequantizeOp::create(builder, loc, weightType, values,
                                          firstStage, firstScale, Value());
     } else {
