@@ -16,6 +16,7 @@
 
 #include "quark/Config/QuantConfig.h"
 #include "quark/Import/HuggingFace.h"
+#include "quark/Import/ModelConfig.h"
 #include "quark/InitAll.h"
 #include "quark/Runtime/Executor.h"
 #include "quark/Runtime/Kernels.h"
@@ -26,6 +27,7 @@
 #include "quark/Support/Tokenizer.h"
 #include "quark/Target/Gguf.h"
 #include "quark/Target/HfFormat.h"
+#include "quark/Target/VllmAdopted.h"
 #include "quark/Transforms/Calibration.h"
 #include "quark/Transforms/Passes.h"
 
@@ -101,9 +103,11 @@ static cl::opt<std::string> moeSecondStep(
 // Export.
 static cl::list<std::string> modelExport(
     "model_export",
-    cl::desc("write the quantized model in this format: hf_format "
-             "gguf or onnx (repeatable; output goes to --output_dir: "
-             "model.gguf, model.onnx + model.onnx.data)"),
+    cl::desc("write the quantized model in this format: hf_format, "
+             "gguf, onnx or vllm_adopted_safetensors (repeatable; output "
+             "goes to --output_dir: model.gguf, model.onnx + "
+             "model.onnx.data, <model_type>.json + <model_type>.safetensors "
+             "+ fp8fnuz_config.json)"),
     cl::CommaSeparated, cl::cat(category));
 static cl::opt<std::string> exportWeightFormat(
     "export_weight_format",
@@ -127,6 +131,11 @@ static cl::opt<bool> keepInputShards(
     cl::desc("write the export in the input checkpoint's shards (same file "
              "names, each tensor beside its source) instead of shards of at "
              "most --max_shard_size"),
+    cl::cat(category));
+static cl::opt<bool> noWeightMatrixMerge(
+    "no_weight_matrix_merge",
+    cl::desc("vllm_adopted_safetensors: keep gate_proj's and up_proj's own "
+             "weight scales instead of sharing the larger"),
     cl::cat(category));
 static cl::opt<bool> overwrite("overwrite",
                                cl::desc("replace a non-empty --output_dir"),
@@ -419,10 +428,13 @@ int main(int argc, char **argv) {
     return fail("--model_reload evaluates a quantized checkpoint as it is; "
                 "drop --quant_scheme / --config");
   HfExportOptions exportOptions;
-  bool exportHf = false, exportGgufFile = false, exportOnnxFiles = false;
+  bool exportHf = false, exportGgufFile = false, exportOnnxFiles = false,
+       exportVllmAdoptedFiles = false;
   for (const std::string &format : modelExport) {
     if (format == "hf_format")
       exportHf = true;
+    else if (format == "vllm_adopted_safetensors")
+      exportVllmAdoptedFiles = true;
     else if (format == "gguf")
       exportGgufFile = true;
 #ifdef QUARK_HAVE_ONNX_EXPORT
@@ -435,8 +447,11 @@ int main(int argc, char **argv) {
 #endif
     else
       return fail("unknown --model_export '" + format +
-                  "' (hf_format, onnx, gguf)");
+                  "' (hf_format, onnx, gguf, vllm_adopted_safetensors)");
   }
+  if (noWeightMatrixMerge && !exportVllmAdoptedFiles)
+    return fail("--no_weight_matrix_merge applies to --model_export "
+                "vllm_adopted_safetensors");
   if (!modelExport.empty() && !quantize)
     return fail("--model_export needs a quantized model (a --quant_scheme "
                 "or --config)");
@@ -462,6 +477,19 @@ int main(int argc, char **argv) {
                                 std::make_pair(exportOnnxFiles, &onnxPath)})
       if (wanted && llvm::sys::fs::exists(*path))
         return fail(*path + " exists; pass --overwrite to replace it");
+  if (exportVllmAdoptedFiles && !exportHf && !overwrite) {
+    llvm::Expected<ModelConfig> config = readModelConfig(modelDir);
+    if (!config)
+      return fail(llvm::toString(config.takeError()));
+    for (std::string file :
+         {config->modelType + ".json", config->modelType + ".safetensors",
+          std::string("fp8fnuz_config.json")}) {
+      llvm::SmallString<256> path(outputDir.getValue());
+      llvm::sys::path::append(path, file);
+      if (llvm::sys::fs::exists(path))
+        return fail(path + " exists; pass --overwrite to replace it");
+    }
+  }
   if (exportHf) {
     if (exportWeightFormat != "real_quantized" &&
         exportWeightFormat != "fake_quantized")
@@ -675,7 +703,8 @@ int main(int argc, char **argv) {
     // folder to itself: the working files go to a folder beside it, removed
     // at exit.
     std::string artifactsDir = outputDir;
-    if (exportHf || exportGgufFile || exportOnnxFiles) {
+    if (exportHf || exportGgufFile || exportOnnxFiles ||
+        exportVllmAdoptedFiles) {
       // Absolute: createUniqueDirectory puts a relative prefix under the
       // system's temporary folder.
       llvm::SmallString<256> target(outputDir);
@@ -713,7 +742,8 @@ int main(int argc, char **argv) {
     // a process of its own, reads the IR.
     llvm::SmallString<256> irPath(artifactsDir);
     llvm::sys::path::append(irPath, "model.mlir");
-    if (exportOnnxFiles || (!exportHf && !exportGgufFile)) {
+    if (exportOnnxFiles ||
+        (!exportHf && !exportGgufFile && !exportVllmAdoptedFiles)) {
       std::string ir;
       llvm::raw_string_ostream irStream(ir);
       (*quantized)->print(irStream);
@@ -730,7 +760,8 @@ int main(int argc, char **argv) {
         config->toJson([&] { return (*quantized).emitError(); });
     if (failed(configJson))
       return 1;
-    if (!exportHf && !exportGgufFile && !exportOnnxFiles) {
+    if (!exportHf && !exportGgufFile && !exportOnnxFiles &&
+        !exportVllmAdoptedFiles) {
       llvm::SmallString<256> configPath(artifactsDir);
       llvm::sys::path::append(configPath, "quantization_config.json");
       std::string configText;
@@ -797,6 +828,38 @@ int main(int argc, char **argv) {
           {"tensors", exported->tensors},
           {"matrix_types", std::move(types)},
           {"file_type", static_cast<int64_t>(exported->fileType)},
+      };
+    }
+    if (exportVllmAdoptedFiles) {
+      start = Clock::now();
+      VllmAdoptedExportOptions legacyOptions;
+      legacyOptions.outputDir = outputDir;
+      legacyOptions.mergeGateUp = !noWeightMatrixMerge;
+      // An hf_format export just replaced the folder (with --overwrite
+      // where needed).
+      legacyOptions.overwrite = overwrite || exportHf;
+      FailureOr<VllmAdoptedExportResult> exported =
+          exportVllmAdopted(*quantized, legacyOptions);
+      if (failed(exported))
+        return 1;
+      timings["export_vllm_adopted_s"] = secondsSince(start);
+      llvm::errs() << "quark-quantize: exported vllm_adopted_safetensors ("
+                   << (exported->quantization.empty() ? "float"
+                                                      : exported->quantization)
+                   << ") to " << outputDir << ": " << exported->tensors
+                   << " tensors, " << exported->requantizedWeights
+                   << " weight(s) quantized at a shared scale ("
+                   << exported->requantizedFromCodes
+                   << " from their stored codes)\n";
+      llvm::json::Array files;
+      for (const std::string &file : exported->files)
+        files.push_back(file);
+      report["export_vllm_adopted"] = llvm::json::Object{
+          {"quantization", exported->quantization},
+          {"files", std::move(files)},
+          {"tensors", exported->tensors},
+          {"requantized_weights", exported->requantizedWeights},
+          {"requantized_from_codes", exported->requantizedFromCodes},
       };
     }
     if (exportOnnxFiles) {

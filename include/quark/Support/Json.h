@@ -16,6 +16,7 @@
 
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace mlir::quark {
@@ -51,6 +52,41 @@ std::string pythonFloatRepr(double value);
 /// as 10000 and 1e-05 as 1.0000000000000001e-05.
 void printPythonJson(llvm::raw_ostream &os, const llvm::json::Value &value,
                      unsigned indent = 2);
+
+/// A JSON document whose objects keep their keys in insertion order, for
+/// files Python writes with json.dump and no sort_keys (Quark's legacy
+/// vllm-adopt `<model>.json`), where llvm::json::Object would sort them.
+/// Scalars are llvm::json values: an integer prints as one, a double as
+/// Python prints a float ("1.0", "1e-06").
+class OrderedJson {
+public:
+  OrderedJson() = default;
+  /// A scalar: anything llvm::json::Value holds (null, bool, number,
+  /// string).
+  template <typename T, typename = std::enable_if_t<
+                            std::is_constructible_v<llvm::json::Value, T &&> &&
+                            !std::is_same_v<std::decay_t<T>, OrderedJson>>>
+  OrderedJson(T &&value) : scalar(std::forward<T>(value)) {}
+  static OrderedJson object() { return OrderedJson(Kind::Object); }
+  static OrderedJson array() { return OrderedJson(Kind::Array); }
+
+  /// Appends a member (objects only).
+  OrderedJson &add(llvm::StringRef key, OrderedJson value);
+  /// Appends an element (arrays only).
+  OrderedJson &push(OrderedJson value);
+
+  /// Writes the document as json.dump(value, indent=indent) does.
+  void print(llvm::raw_ostream &os, unsigned indent, unsigned depth = 0) const;
+
+private:
+  enum class Kind { Scalar, Object, Array };
+  explicit OrderedJson(Kind kind) : kind(kind) {}
+
+  Kind kind = Kind::Scalar;
+  llvm::json::Value scalar = nullptr;
+  std::vector<std::string> keys; // objects: member names, in order
+  std::vector<OrderedJson> children;
+};
 
 } // namespace mlir::quark
 

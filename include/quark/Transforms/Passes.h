@@ -7,6 +7,12 @@
 
 namespace mlir::quark {
 
+/// Set by quark-quantize-weights on the quark.param of the codes it stores:
+/// {name, file?} of the float weight they were quantized from (no file: the
+/// model checkpoint), so an exporter that must quantize that weight at
+/// another scale can start from it.
+constexpr llvm::StringLiteral kQuantizedFromAttr = "quark.quantized_from";
+
 #define GEN_PASS_DECL
 #include "quark/Transforms/Passes.h.inc"
 

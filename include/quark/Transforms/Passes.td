@@ -225,11 +225,15 @@ def QuarkQuantizeWeights : Pass<"quark-quantize-weights", "::mlir::ModuleOp"> {
            : tensor<768x256x!quant.any<i4:f32>> -> tensor<768x256xbf16>
     ```
 
+    The codes' `quark.param` records the float weight they were quantized
+    from as `quark.quantized_from = {name, file}` (no file: the model
+    checkpoint), for exporters that quantize it again at another scale.
+
     Memory stays bounded by a batch of rows: the checkpoint's pages are
     handed back as each tensor is done, so checkpoints larger than RAM
-    quantize. Block formats (mx6, mx9, bfp16) have no stored form, and
-    progressive specs (int4_fp8) are not stored yet; both stay
-    fake-quantized.
+    quantize. Block formats (mx6, mx9, bfp16) have no stored form and stay
+    fake-quantized; progressive specs (int4_fp8) store their second stage's
+    codes with both stages' scales.
   }];
   let options = [
     Option<"outputFile", "output-file", "std::string", /*default=*/"",

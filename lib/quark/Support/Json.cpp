@@ -6,6 +6,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -330,4 +331,40 @@ void mlir::quark::printPythonJson(llvm::raw_ostream &os,
                                   const llvm::json::Value &value,
                                   unsigned indent) {
   printPythonValue(os, value, indent, 0);
+}
+
+OrderedJson &OrderedJson::add(llvm::StringRef key, OrderedJson value) {
+  assert(kind == Kind::Object && "add() on a JSON value that is no object");
+  keys.push_back(key.str());
+  children.push_back(std::move(value));
+  return *this;
+}
+
+OrderedJson &OrderedJson::push(OrderedJson value) {
+  assert(kind == Kind::Array && "push() on a JSON value that is no array");
+  children.push_back(std::move(value));
+  return *this;
+}
+
+void OrderedJson::print(llvm::raw_ostream &os, unsigned indent,
+                        unsigned depth) const {
+  if (kind == Kind::Scalar) {
+    printPythonValue(os, scalar, indent, depth);
+    return;
+  }
+  bool isObject = kind == Kind::Object;
+  if (children.empty()) {
+    os << (isObject ? "{}" : "[]");
+    return;
+  }
+  os << (isObject ? "{" : "[");
+  for (size_t k = 0; k < children.size(); ++k) {
+    os << (k ? ",\n" : "\n") << std::string(indent * (depth + 1), ' ');
+    if (isObject) {
+      printPythonString(os, keys[k]);
+      os << ": ";
+    }
+    children[k].print(os, indent, depth + 1);
+  }
+  os << "\n" << std::string(indent * depth, ' ') << (isObject ? "}" : "]");
 }

@@ -637,11 +637,12 @@ struct QuantizeWeightsPass
     StringAttr file = builder.getStringAttr(path);
     auto codeType = RankedTensorType::get(weightType.getShape(), codeElement);
     Value codeValues;
+    ParamOp rawCodes;
     if (weight.packed) {
       Type unit = weight.storage == TensorDType::I32
                       ? Type(builder.getI32Type())
                       : Type(builder.getIntegerType(8, /*isSigned=*/false));
-      auto rawCodes = ParamOp::create(
+      rawCodes = ParamOp::create(
           builder, loc, RankedTensorType::get(weight.storedShape, unit),
           builder.getStringAttr(name), file,
           /*layout=*/StringAttr());
@@ -652,13 +653,21 @@ struct QuantizeWeightsPass
               : PackMethodAttr());
     } else {
       Type storageElement = StorageCastOp::getStorageElementType(codeElement);
-      auto rawCodes = ParamOp::create(
+      rawCodes = ParamOp::create(
           builder, loc,
           RankedTensorType::get(weightType.getShape(), storageElement),
           builder.getStringAttr(name), file,
           /*layout=*/StringAttr());
       codeValues = StorageCastOp::create(builder, loc, codeType, rawCodes);
     }
+    // Where the codes were quantized from, for exporters that quantize the
+    // float weight again at another scale (the vllm-adopt format's shared
+    // q/k/v scale): from the float weight, as Quark does, rather than twice.
+    NamedAttrList source;
+    source.append("name", weight.param.getNameAttr());
+    if (std::optional<StringRef> from = weight.param.getFile())
+      source.append("file", builder.getStringAttr(*from));
+    rawCodes->setAttr(kQuantizedFromAttr, source.getDictionary(&getContext()));
     Value scale =
         ParamOp::create(builder, loc, weight.paramType,
                         builder.getStringAttr(name + "_scale" + codeSuffix),

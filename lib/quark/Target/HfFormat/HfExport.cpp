@@ -42,34 +42,11 @@ namespace json = llvm::json;
 
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
-/// One tensor of the export.
-struct ManifestTensor {
-  std::string name;
-  TensorDType dtype;
-  llvm::SmallVector<int64_t, 4> shape;
-  std::function<llvm::Expected<Bytes>()> produce;
-
-  uint64_t byteSize() const {
-    uint64_t count = tensorDTypeSize(dtype);
-    for (int64_t dim : shape)
-      count *= static_cast<uint64_t>(dim);
-    return count;
-  }
-};
+using Bytes = ExportBytes;
 
 llvm::Error makeError(const llvm::Twine &message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
+  return makeExportError(message);
 }
-
-/// The parameters of a static activation quantizer: constants.
-struct ActivationParams {
-  FakeQuantOp op;
-  std::vector<float> scales;
-  std::vector<int32_t> zeroPoints;
-  llvm::SmallVector<int64_t, 4> paramShape;
-};
 
 class ManifestBuilder {
 public:
@@ -116,49 +93,11 @@ private:
     std::string name = param.getName().str();
     if (names.contains(name))
       return success(); // tied weights read twice
-    llvm::Expected<SafetensorsCheckpoint *> checkpoint = store.checkpoint();
-    if (!checkpoint)
-      return param.emitError() << llvm::toString(checkpoint.takeError());
-    std::optional<TensorRef> ref = (*checkpoint)->find(name);
-    std::optional<llvm::StringRef> file = param.getFile();
-    if (!ref && !file)
-      return param.emitError()
-             << "the model checkpoint has no tensor '" << name << "'";
-    if (file) {
-      // Rewritten by an algorithm (float32 in its file): written in the
-      // checkpoint's dtype for that tensor, which the model computes in;
-      // a tensor the algorithm added (an untied lm_head) in the param's.
-      TensorDType dtype = TensorDType::F32;
-      llvm::SmallVector<int64_t, 4> shape(param.getType().getShape());
-      if (ref) {
-        dtype = ref->info->dtype;
-        shape = ref->info->shape;
-      } else if (param.getType().getElementType().isBF16()) {
-        dtype = TensorDType::BF16;
-      } else if (param.getType().getElementType().isF16()) {
-        dtype = TensorDType::F16;
-      }
-      WeightStore *weights = &store;
-      std::string path = file->str();
-      return add(
-          param,
-          {name, dtype, shape,
-           [weights, name, path, dtype, shape]() -> llvm::Expected<Bytes> {
-             llvm::Expected<Tensor> value = weights->get(name, path);
-             if (!value)
-               return value.takeError();
-             return encodeStoredFloats(StoredLayout(), dtype, shape,
-                                       value->floats());
-           }});
-    }
-    TensorRef tensor = *ref;
-    return add(param, {name, tensor.info->dtype, tensor.info->shape,
-                       [tensor]() -> llvm::Expected<Bytes> {
-                         llvm::ArrayRef<uint8_t> bytes = tensor.bytes();
-                         Bytes copy(bytes.begin(), bytes.end());
-                         tensor.releasePages();
-                         return copy;
-                       }});
+    llvm::Expected<ManifestTensor> tensor =
+        floatParamTensor(param, store, name);
+    if (!tensor)
+      return param.emitError() << llvm::toString(tensor.takeError());
+    return add(param, std::move(*tensor));
   }
 
   FailureOr<TensorQuantSpec> numericsOf(TensorSpecAttr spec, Operation *at) {
@@ -223,13 +162,13 @@ private:
                   "per-group layers; this one quantizes activations";
       return success();
     }
-    if (failed(addActivation(linear.getInput(), name + ".input", linear)))
+    std::string input = name + ".input", output = name + ".output";
+    if (failed(addActivation(
+            staticQuantizerOf(linear.getInput(), modelFloat, linear, input),
+            input, linear)))
       return failure();
-    Value output = linear.getResult();
-    if (output.hasOneUse())
-      if (auto user = dyn_cast<FakeQuantOp>(*output.getUsers().begin()))
-        return addActivation(user.getResult(), name + ".output", linear);
-    return success();
+    return addActivation(outputQuantizerOf(linear, modelFloat, output), output,
+                         linear);
   }
 
   LogicalResult addWeight(LinearOp linear, const std::string &name) {
@@ -430,47 +369,29 @@ private:
   }
 
   /// `<base>_scale` (and `_zero_point`) of a static activation quantizer.
-  LogicalResult addActivation(Value value, const std::string &base,
-                              LinearOp linear) {
-    Operation *producer = value.getDefiningOp();
-    if (!producer)
-      return success();
-    if (isa<TwoStageFakeQuantOp>(producer))
-      return linear.emitError()
-             << "'" << base
-             << "': two-stage activation quantizers (NVFP4) are not "
-                "exported yet";
-    auto fakeQuant = dyn_cast<FakeQuantOp>(producer);
-    if (!fakeQuant || !fakeQuant.getScale())
-      return success(); // float, or dynamic: no stored parameters
-    DenseElementsAttr scaleAttr, zeroAttr;
-    if (!matchPattern(fakeQuant.getScale(), m_Constant(&scaleAttr)) ||
-        (fakeQuant.getZeroPoint() &&
-         !matchPattern(fakeQuant.getZeroPoint(), m_Constant(&zeroAttr))))
-      return linear.emitError() << "'" << base
-                                << "': a static quantizer whose parameters "
-                                   "are not constants cannot be exported";
-    FailureOr<TensorQuantSpec> numerics =
-        numericsOf(fakeQuant.getSpec(), linear);
-    if (failed(numerics))
+  LogicalResult addActivation(FailureOr<std::optional<StaticQuantizer>> found,
+                              const std::string &base, LinearOp linear) {
+    if (failed(found))
       return failure();
-    llvm::SmallVector<int64_t, 4> paramShape(
-        cast<ShapedType>(scaleAttr.getType()).getShape());
-    llvm::Expected<HfQuantizedTensor> layout = quarkHfLayout(
-        *numerics, {}, paramShape, /*isWeight=*/false, options.packOrder);
+    if (!*found)
+      return success(); // float, or dynamic: no stored parameters
+    const StaticQuantizer &quantizer = **found;
+    llvm::Expected<HfQuantizedTensor> layout =
+        quarkHfLayout(quantizer.numerics, {}, quantizer.paramShape,
+                      /*isWeight=*/false, options.packOrder);
     if (!layout)
       return linear.emitError()
              << "'" << base << "': " << llvm::toString(layout.takeError());
-    std::vector<float> scales = mlir::quark::readFloats(scaleAttr);
+    std::vector<float> scales = quantizer.scales;
     if (failed(addScale(linear, base, layout->scale,
                         [scales]() -> llvm::Expected<std::vector<float>> {
                           return scales;
                         })))
       return failure();
     if (layout->zeroPoint) {
-      std::vector<int32_t> zeros = zeroAttr
-                                       ? mlir::quark::readInts(zeroAttr)
-                                       : std::vector<int32_t>(scales.size(), 0);
+      std::vector<int32_t> zeros = quantizer.zeroPoints.empty()
+                                       ? std::vector<int32_t>(scales.size(), 0)
+                                       : quantizer.zeroPoints;
       if (failed(addCodes(linear, base + layout->zeroPoint->suffix,
                           *layout->zeroPoint,
                           [zeros]() -> llvm::Expected<std::vector<int32_t>> {
@@ -591,26 +512,10 @@ llvm::Error writeFolder(ModuleOp module, const ManifestBuilder &manifest,
     const std::string &file = shardFiles[s];
     llvm::SmallString<256> path(dir);
     llvm::sys::path::append(path, file);
-    std::vector<SafetensorsWriter::Declaration> declarations;
-    for (const ManifestTensor *tensor : shards[s]) {
-      declarations.push_back({tensor->name, tensor->dtype, tensor->shape});
+    for (const ManifestTensor *tensor : shards[s])
       weightMap[tensor->name] = file;
-    }
-    llvm::Expected<std::unique_ptr<SafetensorsWriter>> writer =
-        SafetensorsWriter::create(path, declarations, {{"format", "pt"}});
-    if (!writer)
-      return writer.takeError();
-    for (const ManifestTensor *tensor : shards[s]) {
-      llvm::Expected<Bytes> bytes = tensor->produce();
-      if (!bytes)
-        return makeError("tensor '" + tensor->name +
-                         "': " + llvm::toString(bytes.takeError()));
-      if (llvm::Error error = (*writer)->begin(tensor->name))
-        return error;
-      if (llvm::Error error = (*writer)->append(std::move(*bytes)))
-        return error;
-    }
-    if (llvm::Error error = (*writer)->finish())
+    if (llvm::Error error =
+            writeSafetensorsFile(path, shards[s], {{"format", "pt"}}))
       return error;
     result.shards.push_back(file);
   }
@@ -712,19 +617,6 @@ FailureOr<json::Value> quantizationConfigJson(ModuleOp module,
   return json;
 }
 
-bool isEmptyDirectory(llvm::StringRef dir) {
-  std::error_code ec;
-  llvm::sys::fs::directory_iterator it(dir, ec);
-  return !ec && it == llvm::sys::fs::directory_iterator();
-}
-
-llvm::SmallString<256> absolutePath(llvm::StringRef path) {
-  llvm::SmallString<256> result(path);
-  llvm::sys::fs::make_absolute(result);
-  llvm::sys::path::remove_dots(result, /*remove_dot_dot=*/true);
-  return result;
-}
-
 } // namespace
 
 std::optional<uint64_t> mlir::quark::parseShardSize(llvm::StringRef text) {
@@ -797,46 +689,11 @@ mlir::quark::exportHfFormat(ModuleOp module, const HfExportOptions &options) {
 
   // Everything goes into a fresh folder beside the target, renamed into
   // place once complete.
-  llvm::SmallString<256> parent = llvm::sys::path::parent_path(out);
-  if (std::error_code ec = llvm::sys::fs::create_directories(parent))
-    return module.emitError() << parent << ": " << ec.message();
-  llvm::SmallString<256> temp;
-  if (std::error_code ec =
-          llvm::sys::fs::createUniqueDirectory((out + ".tmp").str(), temp))
-    return module.emitError()
-           << out << ": cannot create a temporary folder: " << ec.message();
-  auto discard = [&](llvm::StringRef dir) {
-    (void)llvm::sys::fs::remove_directories(dir);
-  };
   HfExportResult result;
   if (llvm::Error error =
-          writeFolder(module, manifest, *config, options, temp, result)) {
-    discard(temp);
-    return module.emitError()
-           << out << ": export failed: " << llvm::toString(std::move(error));
-  }
-  llvm::SmallString<256> old;
-  if (llvm::sys::fs::exists(out)) {
-    old = (out + ".old").str();
-    if (std::error_code ec = llvm::sys::fs::createUniqueDirectory(old, old)) {
-      discard(temp);
-      return module.emitError() << out << ": " << ec.message();
-    }
-    llvm::sys::fs::remove(old);
-    if (std::error_code ec = llvm::sys::fs::rename(out, old)) {
-      discard(temp);
-      return module.emitError()
-             << out << ": cannot move aside: " << ec.message();
-    }
-  }
-  if (std::error_code ec = llvm::sys::fs::rename(temp, out)) {
-    if (!old.empty())
-      (void)llvm::sys::fs::rename(old, out);
-    discard(temp);
-    return module.emitError()
-           << out << ": cannot rename into place: " << ec.message();
-  }
-  if (!old.empty())
-    discard(old);
+          publishFolder(out, /*wholeFolder=*/true, [&](llvm::StringRef dir) {
+            return writeFolder(module, manifest, *config, options, dir, result);
+          }))
+    return module.emitError() << llvm::toString(std::move(error));
   return result;
 }
