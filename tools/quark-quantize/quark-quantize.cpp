@@ -481,9 +481,8 @@ int main(int argc, char **argv) {
     llvm::Expected<ModelConfig> config = readModelConfig(modelDir);
     if (!config)
       return fail(llvm::toString(config.takeError()));
-    for (std::string file :
-         {config->modelType + ".json", config->modelType + ".safetensors",
-          std::string("fp8fnuz_config.json")}) {
+    for (const std::string &file :
+         vllmAdoptedFileNames(config->modelType, /*fp8=*/true)) {
       llvm::SmallString<256> path(outputDir.getValue());
       llvm::sys::path::append(path, file);
       if (llvm::sys::fs::exists(path))

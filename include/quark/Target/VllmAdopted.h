@@ -51,6 +51,12 @@ struct VllmAdoptedExportResult {
   int64_t requantizedFromCodes = 0;
 };
 
+/// The files the export writes for a model of config.json's `modelType`:
+/// `<model_type>.json`, `<model_type>.safetensors` and, for FP8,
+/// `fp8fnuz_config.json`.
+std::vector<std::string> vllmAdoptedFileNames(llvm::StringRef modelType,
+                                              bool fp8);
+
 /// Writes the quantized Llama-family `module` (after quark-quantize-weights)
 /// in the legacy vllm-adopt format. Nothing is left behind on failure.
 FailureOr<VllmAdoptedExportResult>

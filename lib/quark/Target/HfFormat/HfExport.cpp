@@ -42,12 +42,6 @@ namespace json = llvm::json;
 
 namespace {
 
-using Bytes = ExportBytes;
-
-llvm::Error makeError(const llvm::Twine &message) {
-  return makeExportError(message);
-}
-
 class ManifestBuilder {
 public:
   ManifestBuilder(ModuleOp module, const HfExportOptions &options,
@@ -110,7 +104,7 @@ private:
   addScale(Operation *at, const std::string &base, const HfStoredTensor &layout,
            std::function<llvm::Expected<std::vector<float>>()> values) {
     return add(at, {base + layout.suffix, layout.dtype, layout.storedShape,
-                    [layout, values]() -> llvm::Expected<Bytes> {
+                    [layout, values]() -> llvm::Expected<ExportBytes> {
                       llvm::Expected<std::vector<float>> v = values();
                       if (!v)
                         return v.takeError();
@@ -122,7 +116,7 @@ private:
   addCodes(Operation *at, const std::string &name, const HfStoredTensor &layout,
            std::function<llvm::Expected<std::vector<int32_t>>()> values) {
     return add(at, {name, layout.dtype, layout.storedShape,
-                    [layout, values]() -> llvm::Expected<Bytes> {
+                    [layout, values]() -> llvm::Expected<ExportBytes> {
                       llvm::Expected<std::vector<int32_t>> v = values();
                       if (!v)
                         return v.takeError();
@@ -239,7 +233,7 @@ private:
       llvm::SmallVector<int64_t, 4> logical(shape);
       if (failed(add(linear, {weightName, dtype, shape,
                               [this, ir, quant, logical, dtype,
-                               zeroPoints]() -> llvm::Expected<Bytes> {
+                               zeroPoints]() -> llvm::Expected<ExportBytes> {
                                 llvm::Expected<std::vector<int32_t>> codes =
                                     reader.codes(ir);
                                 if (!codes)
@@ -351,21 +345,22 @@ private:
             })))
       return failure();
     scales.suffix = "";
-    return add(
-        linear,
-        {name + ".scales", scales.dtype, scales.storedShape,
-         [this, ir, scales]() mutable -> llvm::Expected<Bytes> {
-           llvm::Expected<std::vector<float>> values = reader.floats(ir.scale);
-           if (!values)
-             return values.takeError();
-           for (float value : *values)
-             if (decodeFloat16(encodeFloat16(value)) != value)
-               return makeError("an AWQ scale of '" + ir.scale.getName().str() +
-                                "' (" + std::to_string(value) +
-                                ") is not exact in fp16");
-           return encodeStoredFloats(scales.layout, scales.dtype,
-                                     scales.logicalShape, *values);
-         }});
+    return add(linear,
+               {name + ".scales", scales.dtype, scales.storedShape,
+                [this, ir, scales]() mutable -> llvm::Expected<ExportBytes> {
+                  llvm::Expected<std::vector<float>> values =
+                      reader.floats(ir.scale);
+                  if (!values)
+                    return values.takeError();
+                  for (float value : *values)
+                    if (decodeFloat16(encodeFloat16(value)) != value)
+                      return makeExportError("an AWQ scale of '" +
+                                             ir.scale.getName().str() + "' (" +
+                                             std::to_string(value) +
+                                             ") is not exact in fp16");
+                  return encodeStoredFloats(scales.layout, scales.dtype,
+                                            scales.logicalShape, *values);
+                }});
   }
 
   /// `<base>_scale` (and `_zero_point`) of a static activation quantizer.
@@ -539,7 +534,7 @@ llvm::Error writeFolder(ModuleOp module, const ManifestBuilder &manifest,
     return configText.takeError();
   llvm::Expected<json::Value> config = json::parse((*configText)->getBuffer());
   if (!config || !config->getAsObject())
-    return makeError(configIn + ": not a JSON object");
+    return makeExportError(configIn + ": not a JSON object");
   (*config->getAsObject())["quantization_config"] = quantizationConfig;
   // A head an algorithm untied (quark-rotate) is its own tensor now.
   bool ownHead = false;
@@ -562,10 +557,10 @@ llvm::Error writeFolder(ModuleOp module, const ManifestBuilder &manifest,
     llvm::SmallString<256> target(dir);
     llvm::sys::path::append(target, name);
     if (std::error_code copy = llvm::sys::fs::copy_file(it->path(), target))
-      return makeError(it->path() + ": cannot copy: " + copy.message());
+      return makeExportError(it->path() + ": cannot copy: " + copy.message());
   }
   if (ec)
-    return makeError(modelDir + ": " + ec.message());
+    return makeExportError(modelDir + ": " + ec.message());
   return llvm::Error::success();
 }
 
@@ -656,13 +651,14 @@ std::optional<uint64_t> mlir::quark::parseShardSize(llvm::StringRef text) {
 llvm::Error mlir::quark::checkHfExportTarget(llvm::StringRef modelDir,
                                              const HfExportOptions &options) {
   if (options.outputDir.empty())
-    return makeError("hf_format export needs an output folder");
+    return makeExportError("hf_format export needs an output folder");
   llvm::SmallString<256> out = absolutePath(options.outputDir);
   if (out == absolutePath(modelDir))
-    return makeError(out + ": the export would replace its own input");
+    return makeExportError(out + ": the export would replace its own input");
   if (llvm::sys::fs::exists(out) && !options.overwrite &&
       !isEmptyDirectory(out))
-    return makeError(out + " is not empty; pass --overwrite to replace it");
+    return makeExportError(out +
+                           " is not empty; pass --overwrite to replace it");
   return llvm::Error::success();
 }
 

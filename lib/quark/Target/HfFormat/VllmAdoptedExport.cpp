@@ -78,13 +78,23 @@ struct Linear {
   /// when quark-quantize-weights recorded it.
   std::optional<std::pair<std::string, std::string>> floatSource;
   std::optional<QuantizerTensors> input, weight, output;
-  /// Merged layers share the first member's tensor and the largest scale:
-  /// the names and values the file holds for this layer (its own, unless
-  /// merged). The weight's codes are re-quantized from `weight->scale` to
-  /// `fileWeightScale` where they differ.
-  std::string weightScaleName, outputScaleName;
+  /// Each quantizer's file tensors are `<quant name>_scale` and
+  /// `_zero_point`, as Quark's split_model_info named them
+  /// ("<module>.weight_quant_scale"). Merged layers share the first
+  /// member's tensors and the largest scale: the names and values the file
+  /// holds for this layer (its own, unless merged). The weight's codes are
+  /// re-quantized from `weight->scale` to `fileWeightScale` where they
+  /// differ.
+  std::string inputQuantName, weightQuantName, outputQuantName;
   std::vector<float> fileWeightScale, fileOutputScale;
 };
+
+std::string scaleName(const std::string &quantName) {
+  return quantName + "_scale";
+}
+std::string zeroPointName(const std::string &quantName) {
+  return quantName + "_zero_point";
+}
 
 OrderedJson nameOrNull(const std::string &name) {
   return name.empty() ? OrderedJson() : OrderedJson(name);
@@ -289,8 +299,9 @@ FailureOr<Linear> LegacyExporter::linear(const std::string &name) {
   Linear layer;
   layer.op = found->second;
   layer.name = name;
-  layer.weightScaleName = name + ".weight_quant_scale";
-  layer.outputScaleName = name + ".output_quant_scale";
+  layer.inputQuantName = name + ".input_quant";
+  layer.weightQuantName = name + ".weight_quant";
+  layer.outputQuantName = name + ".output_quant";
   auto weightType = cast<RankedTensorType>(layer.op.getWeight().getType());
   layer.rows = weightType.getDimSize(0);
   layer.cols = weightType.getDimSize(1);
@@ -538,36 +549,27 @@ FailureOr<OrderedJson> LegacyExporter::plainLinear(Linear &layer) {
       weightJson(layer.name + ".weight", {&layer}, layer.fileWeightScale);
   if (failed(weight))
     return failure();
-  std::string input, weightScaleName, output;
-  if (layer.input) {
-    input = layer.name + ".input_quant_scale";
-    if (failed(addScale(input, *layer.input, layer.input->scale)) ||
-        failed(
-            addZeroPoint(layer.name + ".input_quant_zero_point", layer.input)))
-      return failure();
-  }
-  if (layer.weight) {
-    weightScaleName = layer.weightScaleName;
-    if (failed(
-            addScale(weightScaleName, *layer.weight, layer.fileWeightScale)) ||
-        failed(addZeroPoint(
-            llvm::StringRef(weightScaleName).drop_back(5).str() + "zero_point",
-            layer.weight)))
-      return failure();
-  }
-  if (layer.output) {
-    output = layer.outputScaleName;
-    if (failed(addScale(output, *layer.output, layer.fileOutputScale)) ||
-        failed(addZeroPoint(llvm::StringRef(output).drop_back(5).str() +
-                                "zero_point",
-                            layer.output)))
+  // Each quantizer's scale (the merged one where merged) and zero point.
+  std::string input, weightScale, output;
+  for (auto [quantizer, quantName, values, scale] :
+       {std::make_tuple(&layer.input, &layer.inputQuantName,
+                        layer.input ? &layer.input->scale : nullptr, &input),
+        std::make_tuple(&layer.weight, &layer.weightQuantName,
+                        &layer.fileWeightScale, &weightScale),
+        std::make_tuple(&layer.output, &layer.outputQuantName,
+                        &layer.fileOutputScale, &output)}) {
+    if (!*quantizer)
+      continue;
+    *scale = scaleName(*quantName);
+    if (failed(addScale(*scale, **quantizer, *values)) ||
+        failed(addZeroPoint(zeroPointName(*quantName), *quantizer)))
       return failure();
   }
   OrderedJson json = OrderedJson::object();
   json.add("weight", std::move(*weight))
       .add("bias", nullptr)
       .add("activation_scaling_factor", nameOrNull(input))
-      .add("weight_scaling_factor", nameOrNull(weightScaleName))
+      .add("weight_scaling_factor", nameOrNull(weightScale))
       .add("awq_block_size",
            layer.weight && layer.weight->numerics.qscheme == QScheme::PerGroup
                ? layer.weight->numerics.groupSize
@@ -589,12 +591,12 @@ void LegacyExporter::mergeGateUp(Linear &up, Linear &gate) {
     return;
   up.fileWeightScale = gate.fileWeightScale =
       maxOf({&up.weight->scale, &gate.weight->scale});
-  gate.weightScaleName = up.weightScaleName;
+  gate.weightQuantName = up.weightQuantName;
   if (!perTensorSymmetric(up.output) || !perTensorSymmetric(gate.output))
     return;
   up.fileOutputScale = gate.fileOutputScale =
       maxOf({&up.output->scale, &gate.output->scale});
-  gate.outputScaleName = up.outputScaleName;
+  gate.outputQuantName = up.outputQuantName;
 }
 
 FailureOr<ParamOp> LegacyExporter::floatParam(const std::string &name) {
@@ -621,6 +623,23 @@ OrderedJson shardFactors(llvm::ArrayRef<OrderedJson> input,
     factors.add(key, std::move(list));
   }
   return factors;
+}
+
+/// A quantizer's scale tensor in the file, or null without the quantizer.
+OrderedJson scaleOrNull(const std::optional<QuantizerTensors> &quantizer,
+                        const std::string &quantName) {
+  return quantizer ? OrderedJson(scaleName(quantName)) : OrderedJson();
+}
+
+/// shardFactors of vLLM modules made of the linears `shards`.
+OrderedJson linearFactors(llvm::ArrayRef<const Linear *> shards) {
+  std::vector<OrderedJson> input, weight, output;
+  for (const Linear *layer : shards) {
+    input.push_back(scaleOrNull(layer->input, layer->inputQuantName));
+    weight.push_back(scaleOrNull(layer->weight, layer->weightQuantName));
+    output.push_back(scaleOrNull(layer->output, layer->outputQuantName));
+  }
+  return shardFactors(input, weight, output);
 }
 
 LogicalResult LegacyExporter::addLayer(int64_t index, OrderedJson &layers) {
@@ -668,7 +687,7 @@ LogicalResult LegacyExporter::addLayer(int64_t index, OrderedJson &layers) {
         qkvScale.insert(qkvScale.end(), part->weight->scale.begin(),
                         part->weight->scale.end());
     }
-    qkvScaleName = qkv + ".weight_quant_scale";
+    qkvScaleName = scaleName(qkv + ".weight_quant");
     QuantizerTensors merged = *q.weight;
     if (merged.numerics.qscheme != QScheme::PerTensor)
       merged.shape[0] = q.rows + k.rows + v.rows;
@@ -686,14 +705,14 @@ LogicalResult LegacyExporter::addLayer(int64_t index, OrderedJson &layers) {
                             << "': q/k/v quantize their shared input "
                                "differently";
   if (anyInput) {
-    qkvInput = qkv + ".input_quant_scale";
+    qkvInput = scaleName(qkv + ".input_quant");
     if (failed(addScale(
             qkvInput, *q.input,
             maxOf({&q.input->scale, &k.input->scale, &v.input->scale}))))
       return failure();
   }
   if (q.output && k.output && v.output) {
-    qkvOutput = qkv + ".output_quant_scale";
+    qkvOutput = scaleName(qkv + ".output_quant");
     if (failed(addScale(
             qkvOutput, *q.output,
             maxOf({&q.output->scale, &k.output->scale, &v.output->scale}))))
@@ -722,11 +741,11 @@ LogicalResult LegacyExporter::addLayer(int64_t index, OrderedJson &layers) {
   }
   // q/k/v zero points stay under their own names, as Quark's did.
   for (Linear *part : {&q, &k, &v})
-    for (auto [suffix, quantizer] :
-         {std::make_pair(".input_quant_zero_point", &part->input),
-          std::make_pair(".weight_quant_zero_point", &part->weight),
-          std::make_pair(".output_quant_zero_point", &part->output)})
-      if (failed(addZeroPoint(part->name + suffix, *quantizer)))
+    for (auto [quantName, quantizer] :
+         {std::make_pair(&part->inputQuantName, &part->input),
+          std::make_pair(&part->weightQuantName, &part->weight),
+          std::make_pair(&part->outputQuantName, &part->output)})
+      if (failed(addZeroPoint(zeroPointName(*quantName), *quantizer)))
         return failure();
   OrderedJson qkvJson = OrderedJson::object();
   qkvJson.add("weight", std::move(*qkvWeight))
@@ -808,16 +827,6 @@ LogicalResult LegacyExporter::addLayer(int64_t index, OrderedJson &layers) {
   shardLayers.add(attn + ".qkv_proj", shardNames({qkv + ".weight"}));
   shardLayers.add(mlp + ".gate_up_proj",
                   shardNames({gate.name + ".weight", up.name + ".weight"}));
-  auto scaleOf = [](const std::optional<QuantizerTensors> &q,
-                    const std::string &name) {
-    return q ? OrderedJson(name) : OrderedJson();
-  };
-  auto plainFactors = [&](const Linear &layer) {
-    return shardFactors(
-        {scaleOf(layer.input, layer.name + ".input_quant_scale")},
-        {scaleOf(layer.weight, layer.weightScaleName)},
-        {scaleOf(layer.output, layer.outputScaleName)});
-  };
   if (q.weight)
     quantLayers.push(attn + ".qkv_proj");
   if (o.weight)
@@ -830,17 +839,9 @@ LogicalResult LegacyExporter::addLayer(int64_t index, OrderedJson &layers) {
                      shardFactors({nameOrNull(qkvInput)},
                                   {nameOrNull(qkvScaleName)},
                                   {nameOrNull(qkvOutput)}));
-  scalingFactors.add(attn + ".o_proj", plainFactors(o));
-  OrderedJson gateFactors = plainFactors(gate), upFactors = plainFactors(up);
-  scalingFactors.add(
-      mlp + ".gate_up_proj",
-      shardFactors({scaleOf(gate.input, gate.name + ".input_quant_scale"),
-                    scaleOf(up.input, up.name + ".input_quant_scale")},
-                   {scaleOf(gate.weight, gate.weightScaleName),
-                    scaleOf(up.weight, up.weightScaleName)},
-                   {scaleOf(gate.output, gate.outputScaleName),
-                    scaleOf(up.output, up.outputScaleName)}));
-  scalingFactors.add(mlp + ".down_proj", plainFactors(down));
+  scalingFactors.add(attn + ".o_proj", linearFactors({&o}));
+  scalingFactors.add(mlp + ".gate_up_proj", linearFactors({&gate, &up}));
+  scalingFactors.add(mlp + ".down_proj", linearFactors({&down}));
   OrderedJson kv = OrderedJson::object();
   kv.add("kv_cache_scaling_factor", nameOrNull(kvScale));
   scalingFactors.add(attn + ".attn", std::move(kv));
@@ -880,13 +881,7 @@ LogicalResult LegacyExporter::build() {
     return failure();
   if (head->weight) {
     quantLayers.push("lm_head");
-    scalingFactors.add(
-        "lm_head",
-        shardFactors({head->input ? OrderedJson("lm_head.input_quant_scale")
-                                  : OrderedJson()},
-                     {OrderedJson(head->weightScaleName)},
-                     {head->output ? OrderedJson(head->outputScaleName)
-                                   : OrderedJson()}));
+    scalingFactors.add("lm_head", linearFactors({&*head}));
   }
 
   auto dtypeAttr = module->getAttrOfType<StringAttr>(kModelDtypeAttr);
@@ -927,6 +922,15 @@ llvm::Error writeText(llvm::StringRef dir, llvm::StringRef name,
 
 } // namespace
 
+std::vector<std::string>
+mlir::quark::vllmAdoptedFileNames(llvm::StringRef modelType, bool fp8) {
+  std::vector<std::string> names{(modelType + ".json").str(),
+                                 (modelType + ".safetensors").str()};
+  if (fp8)
+    names.push_back("fp8fnuz_config.json");
+  return names;
+}
+
 FailureOr<VllmAdoptedExportResult>
 mlir::quark::exportVllmAdopted(ModuleOp module,
                                const VllmAdoptedExportOptions &options) {
@@ -943,10 +947,6 @@ mlir::quark::exportVllmAdopted(ModuleOp module,
     return module.emitError() << llvm::toString(config.takeError());
 
   llvm::SmallString<256> out = absolutePath(options.outputDir);
-  std::string jsonName = config->modelType + ".json";
-  std::string weightsName = config->modelType + ".safetensors";
-  const char *fnuzName = "fp8fnuz_config.json";
-
   WeightStore store(modelDir.getValue().str());
   store.setCaching(false);
   LegacyExporter exporter(module, options, *config, store);
@@ -956,9 +956,9 @@ mlir::quark::exportVllmAdopted(ModuleOp module,
 
   VllmAdoptedExportResult result;
   result.quantization = legacyQuantName(exporter.quant).str();
-  result.files = {jsonName, weightsName};
-  if (fp8)
-    result.files.push_back(fnuzName);
+  result.files = vllmAdoptedFileNames(config->modelType, fp8);
+  const std::string &jsonName = result.files[0];
+  const std::string &weightsName = result.files[1];
   for (const std::string &file : result.files) {
     llvm::SmallString<256> path(out);
     llvm::sys::path::append(path, file);
@@ -987,7 +987,7 @@ mlir::quark::exportVllmAdopted(ModuleOp module,
             // The loader opens the weights by this path, from wherever
             // vLLM runs: the absolute path where they end up.
             if (fp8)
-              return writeText(dir, fnuzName,
+              return writeText(dir, result.files[2],
                                exporter.fnuzConfigFor(weightsPath));
             return llvm::Error::success();
           }))
