@@ -17,7 +17,7 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 llvm_config.add_tool_substitutions(
     ["quark-opt", "quark-translate", "quark-run", "quark-inspect",
-     "quark-quantize", "quark-run-kernel"], [config.quark_tools_dir])
+     "quark-quantize", "quark-run-kernel", "quark-export-onnx"], [config.quark_tools_dir])
 config.substitutions.append(("%quark_src", config.quark_src_root))
 config.substitutions.append(("%quark_build", config.quark_obj_root))
 config.substitutions.append(("%python", config.python_executable))

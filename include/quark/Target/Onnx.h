@@ -27,10 +27,6 @@ namespace mlir::quark {
 struct OnnxExportOptions {
   /// Replace existing files.
   bool overwrite = false;
-  /// Also translate static activation quantizers to QuantizeLinear ->
-  /// DequantizeLinear. Off: ONNX Runtime's results for them do not yet
-  /// agree with the executor (docs/export.md), so they are an error.
-  bool activationQdq = false;
 };
 
 struct OnnxExportResult {
