@@ -50,12 +50,16 @@ struct HfQuantizedTensor {
   /// `scale` and `zeroPoint` are then the second stage's, "_scale_2" and
   /// "_zero_point_2".
   std::optional<HfStoredTensor> firstStageScale;
+  /// A scale-quantizing weight's (NVFP4) second-stage per-tensor scale,
+  /// "_scale_2"; `scale` then holds the second stage's codes (F8_E4M3).
+  std::optional<HfStoredTensor> scaleOfScales;
 };
 
 /// The hf_format tensors of a tensor of `shape` quantized by `spec`, whose
 /// parameters have `paramShape` (QuantLayout::paramShape()). Fails for what
 /// Quark's format cannot hold (block formats, the legacy interleaved `mx`
-/// dtype, integers wider than 8 bits, NVFP4's E4M3 scales).
+/// dtype, integers wider than 8 bits, E4M3 block scales without their
+/// per-tensor stage: quarkHfScaleQuantLayout holds NVFP4).
 llvm::Expected<HfQuantizedTensor>
 quarkHfLayout(const TensorQuantSpec &spec, llvm::ArrayRef<int64_t> shape,
               llvm::ArrayRef<int64_t> paramShape, bool isWeight,
@@ -69,6 +73,15 @@ llvm::Expected<HfQuantizedTensor> quarkHfProgressiveLayout(
     const TensorQuantSpec &first, const TensorQuantSpec &second,
     llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
     Int4PackOrder packOrder);
+
+/// The hf_format tensors of a weight of `shape` quantized by a
+/// scale-quantizing spec (Quark's ScaleQuantSpec, NVFP4): the `first`
+/// stage's codes, its block scales (`paramShape`) as the `second` stage's
+/// fp8 codes in "_scale", and the second stage's per-tensor scale in
+/// "_scale_2" (F32 []), as vLLM's QuarkNVFP4 loads them.
+llvm::Expected<HfQuantizedTensor> quarkHfScaleQuantLayout(
+    const TensorQuantSpec &first, const TensorQuantSpec &second,
+    llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape);
 
 } // namespace mlir::quark
 

@@ -3,8 +3,10 @@
 //
 // After quark-quantize-weights a quantized weight reads
 //   quark.param (codes) -> storage_cast | unpack -> quark.dequantize
-// with its scale and zero point as further quark.param ops (and, for a
-// progressive spec, a second quark.dequantize by the first stage's scale). The
+// with its scale and zero point as further quark.param ops (for a
+// progressive spec, a second quark.dequantize by the first stage's scale;
+// for a scale-quantizing spec (NVFP4), a scale that is itself the
+// dequantize of stored fp8 codes by a per-tensor scale). The
 // checkpoint exporters (hf_format, GGUF) find that pattern and read the codes
 // and parameters back through a WeightStore, one tensor at a time.
 //
@@ -30,8 +32,13 @@ struct StoredWeightIR {
   DequantizeOp dequantize; // of the codes
   ParamOp rawCodes;
   UnpackOp unpack; // null for one code per element
+  /// The float scales; null when they are stored quantized (NVFP4), as
+  /// `scaleCodes` dequantized by `scaleDequantize` at `scaleOfScales`.
   ParamOp scale;
   ParamOp zeroPoint; // null without one
+  ParamOp scaleCodes;
+  DequantizeOp scaleDequantize;
+  ParamOp scaleOfScales;
   /// A progressive spec (int4_fp8): the codes are its second stage, and
   /// this dequantize (the weight) scales their decoded values by the first
   /// stage's scale `firstStageScale`. Null otherwise.
@@ -66,6 +73,9 @@ public:
   /// The codes, unpacked to one int32 each.
   llvm::Expected<std::vector<int32_t>> codes(const StoredWeightIR &stored);
   llvm::Expected<std::vector<float>> floats(ParamOp param);
+  /// The float32 scales the codes are dequantized with (decoded from their
+  /// stored codes when the scales are quantized).
+  llvm::Expected<std::vector<float>> scales(const StoredWeightIR &stored);
   llvm::Expected<std::vector<int32_t>> ints(ParamOp param);
   /// The zero points, or `count` zeros when the quantizer has none.
   llvm::Expected<std::vector<int32_t>> zeroPoints(const StoredWeightIR &stored,

@@ -208,8 +208,10 @@ def QuarkQuantizeWeights : Pass<"quark-quantize-weights", "::mlir::ModuleOp"> {
     weight is streamed from the checkpoint in row chunks, quantized with
     Quark's numerics on all threads and written to `output-file` as its
     codes and its scales (`<name>_scale`, float32), zero points
-    (`<name>_zero_point`) and, for NVFP4-style specs, the per-tensor scale
-    of the block scales (`<name>_scale_2`). Codes are stored as Quark packs
+    (`<name>_zero_point`) and, for NVFP4-style specs, the block scales as
+    fp8 e4m3 codes (`<name>_scale`, read back through `quark.storage_cast`
+    and a `quark.dequantize` of their own) with their per-tensor scale
+    (`<name>_scale_2`). Codes are stored as Quark packs
     them: int4/uint4 eight to an int32 word in Quark's `reorder` order, fp4
     two to a byte, fp6 four to three bytes (read back through
     `quark.unpack`); 8-bit codes one per byte, fp8 as its bits. The IR then

@@ -145,3 +145,23 @@ llvm::Expected<HfQuantizedTensor> mlir::quark::quarkHfProgressiveLayout(
   result->firstStageScale = std::move(firstStage->scale);
   return result;
 }
+
+llvm::Expected<HfQuantizedTensor> mlir::quark::quarkHfScaleQuantLayout(
+    const TensorQuantSpec &first, const TensorQuantSpec &second,
+    llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape) {
+  if (second.qscheme != QScheme::PerTensor ||
+      second.dtype != QuantDType::FP8E4M3)
+    return unsupported("a scale-quantizing spec is stored with fp8_e4m3 "
+                       "per-tensor scale codes (NVFP4) only");
+  llvm::Expected<HfQuantizedTensor> result = quarkHfLayout(
+      first, shape, paramShape, /*isWeight=*/true, Int4PackOrder::Reorder);
+  if (!result)
+    return result.takeError();
+  if (result->zeroPoint)
+    return unsupported("a scale-quantizing spec's first stage has no zero "
+                       "point");
+  result->scale.dtype = TensorDType::F8_E4M3;
+  HfStoredTensor scaleOfScales{"_scale_2", TensorDType::F32, {}, {}, {}};
+  result->scaleOfScales = std::move(scaleOfScales);
+  return result;
+}

@@ -16,6 +16,7 @@
 #include "quark/Support/Packing.h"
 #include "quark/Support/Parallel.h"
 #include "quark/Support/Safetensors.h"
+#include "quark/Support/ScalarQuant.h"
 #include "quark/Support/TensorQuant.h"
 #include "quark/Support/TwoStageQuant.h"
 #include "quark/Transforms/Passes.h"
@@ -56,7 +57,11 @@ struct StoredWeight {
   /// the first, whose fp8 values the stored second-stage codes encode.
   TensorQuantSpec otherStage;
   bool progressive = false;
+  /// Whether the spec quantizes its block scales (NVFP4): then the scales
+  /// are stored as `otherStage` codes at `otherStageScale`.
+  bool quantizesScales() const { return twoStage && !progressive; }
   TensorDType storage;
+  TensorDType scaleStorage = TensorDType::F32; // of scale codes
   RankedTensorType paramType; // of the scales (and zero points)
   bool hasZeroPoint = false;
   /// The codes' element type (!quant.any<i4:f32>, !quark.qfloat<fp4>, ...).
@@ -484,8 +489,12 @@ struct QuantizeWeightsPass
       llvm::SmallVector<int64_t, 4> codeParams(weight.paramType.getShape());
       std::string codeSuffix = weight.progressive ? "_2" : "";
       declarations.push_back({name, weight.storage, weight.storedShape});
+      // A scale-quantizing spec (NVFP4) stores its block scales as the
+      // second stage's codes (fp8 e4m3), as Quark's checkpoints hold them.
       declarations.push_back(
-          {name + "_scale" + codeSuffix, TensorDType::F32, codeParams});
+          {name + "_scale" + codeSuffix,
+           weight.quantizesScales() ? weight.scaleStorage : TensorDType::F32,
+           codeParams});
       if (weight.hasZeroPoint)
         declarations.push_back(
             {name + "_zero_point" + codeSuffix, TensorDType::I32, codeParams});
@@ -566,6 +575,15 @@ struct QuantizeWeightsPass
         if (failed(other))
           return WalkResult::interrupt();
         weight.otherStage = *other;
+        if (weight.quantizesScales()) {
+          std::optional<TensorDType> scaleStorage = storageDType(*other);
+          if (!scaleStorage) {
+            op->emitError()
+                << "no storage dtype for the scale codes of " << twoStage;
+            return WalkResult::interrupt();
+          }
+          weight.scaleStorage = *scaleStorage;
+        }
       }
       std::optional<TensorDType> storage = storageDType(*numerics);
       if (!storage) {
@@ -616,9 +634,24 @@ struct QuantizeWeightsPass
     };
     // In declaration order.
     std::string codeSuffix = weight.progressive ? "_2" : "";
-    if (failed(write(name + "_scale" + codeSuffix,
-                     asBytes(llvm::ArrayRef(params.scales)))))
+    if (weight.quantizesScales()) {
+      // The block scales are already fake-quantized to the second stage
+      // (code value times otherStageScale), so dividing the scale back out
+      // recovers each code exactly; decoding multiplies the same two floats.
+      std::vector<int32_t> scaleCodes(params.scales.size());
+      for (size_t i = 0; i < params.scales.size(); ++i)
+        scaleCodes[i] = static_cast<int32_t>(
+            quantizeFloat(weight.otherStage.elementType(), params.scales[i],
+                          otherStageScale));
+      std::vector<uint8_t> bytes(scaleCodes.size() *
+                                 tensorDTypeSize(weight.scaleStorage));
+      encodeCodes(scaleCodes, weight.scaleStorage, bytes);
+      if (failed(write(name + "_scale", bytes)))
+        return failure();
+    } else if (failed(write(name + "_scale" + codeSuffix,
+                            asBytes(llvm::ArrayRef(params.scales))))) {
       return failure();
+    }
     if (weight.hasZeroPoint &&
         failed(write(name + "_zero_point" + codeSuffix,
                      asBytes(llvm::ArrayRef(params.zeroPoints)))))
@@ -668,10 +701,36 @@ struct QuantizeWeightsPass
     if (std::optional<StringRef> from = weight.param.getFile())
       source.append("file", builder.getStringAttr(*from));
     rawCodes->setAttr(kQuantizedFromAttr, source.getDictionary(&getContext()));
-    Value scale =
-        ParamOp::create(builder, loc, weight.paramType,
-                        builder.getStringAttr(name + "_scale" + codeSuffix),
-                        file, /*layout=*/StringAttr());
+    Value scale;
+    if (weight.quantizesScales()) {
+      // fp8 codes -> storage_cast -> dequantize by the per-tensor scale:
+      // the float32 block scales the fake quantizer used.
+      Type scaleElement =
+          getCodeElementType(weight.twoStage.getSecond(), builder.getF32Type());
+      auto scaleCodeType =
+          RankedTensorType::get(weight.paramType.getShape(), scaleElement);
+      Value rawScales = ParamOp::create(
+          builder, loc,
+          RankedTensorType::get(
+              weight.paramType.getShape(),
+              StorageCastOp::getStorageElementType(scaleElement)),
+          builder.getStringAttr(name + "_scale"), file,
+          /*layout=*/StringAttr());
+      Value scaleCodes =
+          StorageCastOp::create(builder, loc, scaleCodeType, rawScales);
+      Value scaleOfScales = ParamOp::create(
+          builder, loc, RankedTensorType::get({}, builder.getF32Type()),
+          builder.getStringAttr(name + "_scale_2"), file,
+          /*layout=*/StringAttr());
+      scale = DequantizeOp::create(builder, loc, weight.paramType, scaleCodes,
+                                   weight.twoStage.getSecond(), scaleOfScales,
+                                   Value());
+    } else {
+      scale = ParamOp::create(
+          builder, loc, weight.paramType,
+          builder.getStringAttr(name + "_scale" + codeSuffix), file,
+          /*layout=*/StringAttr());
+    }
     Value zeroPoint;
     if (weight.hasZeroPoint)
       zeroPoint = ParamOp::create(

@@ -42,6 +42,8 @@ elif edit == "int4-weights":
     w = q["global_quant_config"]["weight"]
     w.update({"dtype": "int4", "qscheme": "per_group", "group_size": 128,
               "ch_axis": -1, "observer_cls": "PerGroupMinMaxObserver"})
+elif edit == "drop-input":
+    q["global_quant_config"]["input_tensors"] = None
 else:
     raise SystemExit("unknown edit " + edit)
 json.dump(config, open(path, "w"), indent=2)

@@ -70,9 +70,14 @@ def describe(folder, layer):
         if key in config:
             g = config[key]
             for field in ("weight", "input_tensors", "output_tensors"):
-                spec = g.get(field)
-                if spec:
-                    print(key, field, spec["dtype"], spec["qscheme"],
+                specs = g.get(field)
+                # A two-stage field is a list of its stages.
+                for stage, spec in enumerate(
+                        specs if isinstance(specs, list) else [specs]):
+                    if not spec:
+                        continue
+                    print(key, field + ("[%d]" % stage if isinstance(specs, list) else ""),
+                          spec["dtype"], spec["qscheme"],
                           "group", spec["group_size"], "sym", spec["symmetric"],
                           "dynamic", spec["is_dynamic"], "scale_type",
                           spec["scale_type"], "scale_format", spec["scale_format"])
@@ -137,6 +142,18 @@ def decode_weight(t, config, layer):
     if w is None or w[2]["dtype"] in ("BF16", "F16", "F32"):
         return None
     raw = load(w)
+    if isinstance(spec, list) and spec[1].get("is_scale_quant"):
+        # NVFP4: fp4 codes, block scales as fp8 codes times a per-tensor
+        # scale (float32, the block scale first, as the executor).
+        first, second = spec
+        assert first["dtype"] == "fp4" and second["dtype"] == "fp8_e4m3"
+        lo, hi = raw & 0xF, raw >> 4
+        codes = np.stack([lo, hi], axis=-1).reshape(raw.shape[0], -1)
+        vals = (FP4[codes & 7] * np.where(codes & 8, -1.0, 1.0)).astype(np.float32)
+        s2 = np.float32(load(t[layer + ".weight_scale_2"]))
+        block = (fp8_e4m3(load(t[layer + ".weight_scale"])).astype(np.float32)
+                 * s2).astype(np.float32)
+        return vals * np.repeat(block, first["group_size"], axis=1)
     if isinstance(spec, list):  # progressive: fp8 per tensor, then int4
         first, second = spec
         assert first["dtype"] == "fp8_e4m3" and first["qscheme"] == "per_tensor"

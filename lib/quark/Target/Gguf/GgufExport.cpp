@@ -283,7 +283,7 @@ private:
           llvm::Expected<std::vector<int32_t>> values = codes->codes(ir);
           if (!values)
             return values.takeError();
-          llvm::Expected<std::vector<float>> scales = codes->floats(ir.scale);
+          llvm::Expected<std::vector<float>> scales = codes->scales(ir);
           if (!scales)
             return scales.takeError();
           llvm::Expected<std::vector<int32_t>> zeros =

@@ -181,8 +181,14 @@ private:
   /// stage is `spec`), or nullopt (with a finding) when it has none.
   std::optional<HfQuantizedTensor>
   weightLayout(const std::string &layer, TensorSpecAttr spec,
-               TensorSpecAttr firstStage, const std::string &codesName,
+               TwoStageSpecAttr twoStage, const std::string &codesName,
                Int4PackOrder order, llvm::SmallVector<int64_t, 4> &logical) {
+    // The stage whose codes are not stored: a progressive spec's first, a
+    // scale-quantizing spec's second.
+    bool scaleQuant = twoStage && twoStage.quantizesScales();
+    TensorSpecAttr otherStage = !twoStage    ? TensorSpecAttr()
+                                : scaleQuant ? twoStage.getSecond()
+                                             : twoStage.getFirst();
     FailureOr<TensorQuantSpec> numerics =
         getTensorQuantSpec(spec, modelFloat, [&] { return emitError(loc()); });
     if (failed(numerics)) {
@@ -212,22 +218,25 @@ private:
             "': " + llvm::toString(quantLayout.takeError()));
       return std::nullopt;
     }
-    std::optional<TensorQuantSpec> first;
-    if (firstStage) {
+    std::optional<TensorQuantSpec> other;
+    if (otherStage) {
       FailureOr<TensorQuantSpec> resolved = getTensorQuantSpec(
-          firstStage, modelFloat, [&] { return emitError(loc()); });
+          otherStage, modelFloat, [&] { return emitError(loc()); });
       if (failed(resolved)) {
-        error("layer '" + layer + "': " + specText(firstStage) +
+        error("layer '" + layer + "': " + specText(otherStage) +
               " cannot be evaluated");
         return std::nullopt;
       }
-      first = *resolved;
+      other = *resolved;
     }
     llvm::Expected<HfQuantizedTensor> layout =
-        first ? quarkHfProgressiveLayout(*first, *numerics, logical,
-                                         quantLayout->paramShape(), order)
-              : quarkHfLayout(*numerics, logical, quantLayout->paramShape(),
-                              /*isWeight=*/true, order);
+        !other ? quarkHfLayout(*numerics, logical, quantLayout->paramShape(),
+                               /*isWeight=*/true, order)
+        : scaleQuant
+            ? quarkHfScaleQuantLayout(*numerics, *other, logical,
+                                      quantLayout->paramShape())
+            : quarkHfProgressiveLayout(*other, *numerics, logical,
+                                       quantLayout->paramShape(), order);
     if (!layout) {
       error("layer '" + layer + "': " + llvm::toString(layout.takeError()));
       return std::nullopt;
@@ -378,16 +387,13 @@ private:
               "NotImplementedError)");
       auto weightSpec = dyn_cast<TensorSpecAttr>(spec.getWeight());
       // A progressive weight stores its second stage's codes (parameters
-      // with the `_2` suffix) and its first stage's per-tensor scale.
-      TensorSpecAttr firstStage;
-      if (auto twoStage = dyn_cast<TwoStageSpecAttr>(spec.getWeight())) {
-        if (twoStage.quantizesScales()) {
-          checkActivation(layer, spec.getInputTensors(), ".input_scale", order);
-          continue; // NVFP4 weights are not exported; nothing to compare
-        }
-        weightSpec = twoStage.getSecond();
-        firstStage = twoStage.getFirst();
-      }
+      // with the `_2` suffix) and its first stage's per-tensor scale; a
+      // scale-quantizing (NVFP4) one its first stage's codes, the block
+      // scales as fp8 codes and their per-tensor `_scale_2`.
+      auto twoStage = dyn_cast<TwoStageSpecAttr>(spec.getWeight());
+      if (twoStage)
+        weightSpec = twoStage.quantizesScales() ? twoStage.getFirst()
+                                                : twoStage.getSecond();
       if (fakeQuantized) {
         if (!floatWeight)
           error("layer '" + layer +
@@ -397,11 +403,11 @@ private:
       }
       llvm::SmallVector<int64_t, 4> logical;
       std::optional<HfQuantizedTensor> layout = weightLayout(
-          layer, weightSpec, firstStage, layer + ".weight", order, logical);
+          layer, weightSpec, twoStage, layer + ".weight", order, logical);
       if (!layout)
         continue;
       std::string why = "the config's weight spec " +
-                        specText(firstStage ? spec.getWeight() : weightSpec);
+                        specText(twoStage ? spec.getWeight() : weightSpec);
       std::string codesName = layer + ".weight";
       expectTensor(codesName, *layout->codes, why);
       expectTensor(codesName + layout->scale.suffix, layout->scale, why);
@@ -411,6 +417,9 @@ private:
       if (layout->firstStageScale)
         expectTensor(codesName + layout->firstStageScale->suffix,
                      *layout->firstStageScale, why);
+      if (layout->scaleOfScales)
+        expectTensor(codesName + layout->scaleOfScales->suffix,
+                     *layout->scaleOfScales, why);
       checkActivation(layer, spec.getInputTensors(), ".input_scale", order);
     }
     checkFusedShards(resolved);
@@ -419,6 +428,16 @@ private:
   /// A static input's scale must be stored; dynamic ones must not be.
   void checkActivation(const std::string &layer, Attribute field,
                        llvm::StringRef suffix, Int4PackOrder order) {
+    std::string base = layer + suffix.drop_back(6).str(); // ".input"
+    if (auto twoStage = dyn_cast_or_null<TwoStageSpecAttr>(field)) {
+      // NVFP4: the dynamic first stage stores nothing, the static second
+      // stage its per-tensor scale (vLLM's QuarkNVFP4 input_scale_2).
+      if (twoStage.quantizesScales() && !twoStage.getSecond().isDynamic())
+        expectTensor(base + "_scale_2",
+                     HfStoredTensor{"_scale_2", TensorDType::F32, {}, {}, {}},
+                     "its NVFP4 input spec " + specText(twoStage));
+      return;
+    }
     auto spec = dyn_cast_or_null<TensorSpecAttr>(field);
     if (!needsCalibration(spec))
       return;
@@ -439,7 +458,6 @@ private:
       error("layer '" + layer + "': " + llvm::toString(layout.takeError()));
       return;
     }
-    std::string base = layer + suffix.drop_back(6).str(); // ".input"
     expectTensor(base + "_scale", layout->scale,
                  "its static input spec " + specText(spec));
     if (layout->zeroPoint)
@@ -471,6 +489,31 @@ private:
               "': vLLM has no scheme for the two-stage "
               "weight " +
               specText(twoStage));
+        return;
+      }
+      if (nvfp4) {
+        // quark.py QuarkNVFP4: weight [fp4 g16 static, fp8 per-tensor],
+        // input [fp4 g16 dynamic, fp8 per-tensor static].
+        auto input = dyn_cast_or_null<TwoStageSpecAttr>(inputField);
+        bool inputNvfp4 =
+            input && input.quantizesScales() &&
+            input.getFirst().getDtype() == Dtype::fp4 &&
+            input.getFirst().isDynamic() &&
+            input.getFirst().getGroupSize().value_or(0) == 16 &&
+            input.getSecond().getDtype() == Dtype::fp8_e4m3 &&
+            !input.getSecond().isDynamic() &&
+            input.getSecond().getQSchemeOrDefault() == QSchemeType::per_tensor;
+        bool weightNvfp4 =
+            first.getGroupSize().value_or(0) == 16 && !first.isDynamic() &&
+            second.getQSchemeOrDefault() == QSchemeType::per_tensor;
+        if (!weightNvfp4 || !inputNvfp4)
+          error("layer '" + layer +
+                "': vLLM's QuarkNVFP4 takes weight [fp4 "
+                "per_group 16 static, fp8_e4m3 per_tensor] with input [fp4 "
+                "per_group 16 dynamic, fp8_e4m3 per_tensor static]; got "
+                "weight " +
+                specText(twoStage) + ", input " +
+                (inputField ? specText(inputField) : std::string("float")));
         return;
       }
       if (!int4Fp8)

@@ -77,8 +77,8 @@ mlir::quark::staticQuantizerOf(Value value, Type modelFloat, Operation *at,
   if (isa<TwoStageFakeQuantOp>(producer))
     return at->emitError()
            << "'" << base
-           << "': two-stage activation quantizers (NVFP4) are not "
-              "exported yet";
+           << "': a two-stage (NVFP4) quantizer here has no stored form "
+              "(hf_format holds NVFP4 linear inputs only)";
   auto fakeQuant = dyn_cast<FakeQuantOp>(producer);
   if (!fakeQuant)
     return std::optional<StaticQuantizer>(); // float

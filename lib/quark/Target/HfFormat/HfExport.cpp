@@ -157,6 +157,13 @@ private:
       return success();
     }
     std::string input = name + ".input", output = name + ".output";
+    if (auto scaleQuant =
+            linear.getInput().getDefiningOp<TwoStageFakeQuantOp>()) {
+      if (failed(addScaleQuantActivation(scaleQuant, input, linear)))
+        return failure();
+      return addActivation(outputQuantizerOf(linear, modelFloat, output),
+                           output, linear);
+    }
     if (failed(addActivation(
             staticQuantizerOf(linear.getInput(), modelFloat, linear, input),
             input, linear)))
@@ -177,8 +184,8 @@ private:
       return linear.emitError()
              << "layer '" << name << "': its weight is quantized by '"
              << (producer ? producer->getName().getStringRef() : "?")
-             << "', which has no stored form (block formats and NVFP4 "
-                "stay fake-quantized); Quark's hf_format cannot hold it";
+             << "', which has no stored form (block formats stay "
+                "fake-quantized); Quark's hf_format cannot hold it";
     }
     claimed.insert(stored->rawCodes);
     TensorSpecAttr spec = stored->dequantize.getSpec();
@@ -203,18 +210,30 @@ private:
         return failure();
       firstStage = *first;
     }
+    // A scale-quantizing weight (NVFP4) stores its scales as codes.
+    std::optional<TensorQuantSpec> scaleStage;
+    if (stored->scaleDequantize) {
+      claimed.insert(stored->scaleCodes);
+      FailureOr<TensorQuantSpec> second =
+          numericsOf(stored->scaleDequantize.getSpec(), linear);
+      if (failed(second))
+        return failure();
+      scaleStage = *second;
+    }
     llvm::Expected<HfQuantizedTensor> layout =
         firstStage ? quarkHfProgressiveLayout(*firstStage, *numerics, shape,
                                               paramShape, options.packOrder)
-                   : quarkHfLayout(*numerics, shape, paramShape,
-                                   /*isWeight=*/true, options.packOrder);
+        : scaleStage
+            ? quarkHfScaleQuantLayout(*numerics, *scaleStage, shape, paramShape)
+            : quarkHfLayout(*numerics, shape, paramShape,
+                            /*isWeight=*/true, options.packOrder);
     if (!layout)
       return linear.emitError() << "layer '" << name << "' (" << spec
                                 << "): " << llvm::toString(layout.takeError());
     StoredWeightIR ir = *stored;
     TensorQuantSpec quant = *numerics;
     int64_t paramCount = quantLayout->numParams();
-    auto scales = [this, ir]() { return reader.floats(ir.scale); };
+    auto scales = [this, ir]() { return reader.scales(ir); };
     auto zeroPoints = zerosOrStored(ir.zeroPoint, paramCount);
 
     if (options.customMode == HfCustomMode::Awq) {
@@ -239,7 +258,7 @@ private:
                                 if (!codes)
                                   return codes.takeError();
                                 llvm::Expected<std::vector<float>> scale =
-                                    reader.floats(ir.scale);
+                                    reader.scales(ir);
                                 if (!scale)
                                   return scale.takeError();
                                 QuantParams params;
@@ -275,8 +294,18 @@ private:
                                [this, ir]() { return reader.codes(ir); }))) {
       return failure();
     }
-    if (failed(addScale(linear, weightName, layout->scale, scales)))
+    if (scaleStage) {
+      // The stored fp8 codes as they are, and their per-tensor scale.
+      if (failed(
+              addCodes(linear, weightName + layout->scale.suffix, layout->scale,
+                       [this, ir]() { return reader.ints(ir.scaleCodes); })) ||
+          failed(addScale(
+              linear, weightName, *layout->scaleOfScales,
+              [this, ir]() { return reader.floats(ir.scaleOfScales); })))
+        return failure();
+    } else if (failed(addScale(linear, weightName, layout->scale, scales))) {
       return failure();
+    }
     if (layout->firstStageScale &&
         failed(addScale(
             linear, weightName, *layout->firstStageScale,
@@ -348,8 +377,7 @@ private:
     return add(linear,
                {name + ".scales", scales.dtype, scales.storedShape,
                 [this, ir, scales]() mutable -> llvm::Expected<ExportBytes> {
-                  llvm::Expected<std::vector<float>> values =
-                      reader.floats(ir.scale);
+                  llvm::Expected<std::vector<float>> values = reader.scales(ir);
                   if (!values)
                     return values.takeError();
                   for (float value : *values)
@@ -361,6 +389,30 @@ private:
                   return encodeStoredFloats(scales.layout, scales.dtype,
                                             scales.logicalShape, *values);
                 }});
+  }
+
+  /// `<base>_scale_2` of an NVFP4 activation quantizer: its first stage is
+  /// dynamic (block scales from each input) and stores nothing; its second
+  /// stage's calibrated per-tensor scale is what vLLM's QuarkNVFP4 loads.
+  LogicalResult addScaleQuantActivation(TwoStageFakeQuantOp quantizer,
+                                        const std::string &base,
+                                        LinearOp linear) {
+    TwoStageSpecAttr spec = quantizer.getSpec();
+    DenseElementsAttr secondScale;
+    if (!spec.quantizesScales() || !spec.getFirst().isDynamic() ||
+        !quantizer.getSecondScale() ||
+        !matchPattern(quantizer.getSecondScale(), m_Constant(&secondScale)) ||
+        secondScale.getNumElements() != 1)
+      return linear.emitError()
+             << "'" << base << "': " << spec
+             << " has no hf_format form (NVFP4 activations, a dynamic fp4 "
+                "first stage and a calibrated per-tensor second scale, do)";
+    float value = *secondScale.getValues<float>().begin();
+    HfStoredTensor layout{"_scale_2", TensorDType::F32, {}, {}, {}};
+    return addScale(linear, base, layout,
+                    [value]() -> llvm::Expected<std::vector<float>> {
+                      return std::vector<float>{value};
+                    });
   }
 
   /// `<base>_scale` (and `_zero_point`) of a static activation quantizer.

@@ -193,7 +193,8 @@ private:
   FailureOr<HfQuantizedTensor>
   layoutOf(LinearOp linear, TensorSpecAttr spec, TensorQuantSpec &numerics,
            llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
-           bool isWeight, TensorSpecAttr firstStage = {}) {
+           bool isWeight, TensorSpecAttr firstStage = {},
+           TensorSpecAttr scaleStage = {}) {
     FailureOr<TensorQuantSpec> resolved = getTensorQuantSpec(
         spec, modelFloat, [&] { return linear.emitError(); });
     if (failed(resolved))
@@ -218,9 +219,19 @@ private:
         return failure();
       first = *resolvedFirst;
     }
+    std::optional<TensorQuantSpec> scaleNumerics;
+    if (scaleStage) {
+      FailureOr<TensorQuantSpec> resolvedScale = getTensorQuantSpec(
+          scaleStage, modelFloat, [&] { return linear.emitError(); });
+      if (failed(resolvedScale))
+        return failure();
+      scaleNumerics = *resolvedScale;
+    }
     llvm::Expected<HfQuantizedTensor> layout =
         first ? quarkHfProgressiveLayout(*first, numerics, shape, params, order)
-              : quarkHfLayout(numerics, shape, params, isWeight, order);
+        : scaleNumerics
+            ? quarkHfScaleQuantLayout(numerics, *scaleNumerics, shape, params)
+            : quarkHfLayout(numerics, shape, params, isWeight, order);
     if (!layout)
       return linear.emitError()
              << "layer '" << linear.getName() << "' (" << spec
@@ -240,24 +251,31 @@ private:
     if (!layer)
       return success();
     std::string name = linear.getName().str();
-    // A progressive weight (int4_fp8) stores its second stage's codes.
-    auto progressive = dyn_cast_or_null<TwoStageSpecAttr>(layer.getWeight());
-    if (progressive && progressive.quantizesScales())
-      progressive = {};
+    // A progressive weight (int4_fp8) stores its second stage's codes, a
+    // scale-quantizing one (NVFP4) its first stage's.
+    auto twoStage = dyn_cast_or_null<TwoStageSpecAttr>(layer.getWeight());
     FailureOr<TensorSpecAttr> weightSpec =
-        progressive ? FailureOr<TensorSpecAttr>(progressive.getSecond())
-                    : singleSpec(linear, layer.getWeight(), "weight");
+        !twoStage ? singleSpec(linear, layer.getWeight(), "weight")
+        : twoStage.quantizesScales()
+            ? FailureOr<TensorSpecAttr>(twoStage.getFirst())
+            : FailureOr<TensorSpecAttr>(twoStage.getSecond());
+    // NVFP4 inputs: a dynamic first stage and the stored second scale.
+    auto scaleQuantInput =
+        dyn_cast_or_null<TwoStageSpecAttr>(layer.getInputTensors());
     FailureOr<TensorSpecAttr> inputSpec =
-        singleSpec(linear, layer.getInputTensors(), "input");
+        scaleQuantInput ? FailureOr<TensorSpecAttr>(TensorSpecAttr())
+                        : singleSpec(linear, layer.getInputTensors(), "input");
     FailureOr<TensorSpecAttr> outputSpec =
         singleSpec(linear, layer.getOutputTensors(), "output");
     if (failed(weightSpec) || failed(inputSpec) || failed(outputSpec))
       return failure();
     OpBuilder builder(linear);
     Location loc = linear.getLoc();
-    if (*weightSpec && failed(reloadWeight(builder, linear, *weightSpec,
-                                           progressive ? progressive.getFirst()
-                                                       : TensorSpecAttr())))
+    if (*weightSpec &&
+        failed(reloadWeight(builder, linear, *weightSpec, twoStage)))
+      return failure();
+    if (scaleQuantInput &&
+        failed(reloadScaleQuantInput(builder, linear, scaleQuantInput)))
       return failure();
 
     if (*inputSpec && needsCalibration(*inputSpec)) {
@@ -302,18 +320,50 @@ private:
                           zeroPoint);
   }
 
-  /// `spec` is the spec of the stored codes; `firstStage`, when set, the
-  /// first stage of a progressive spec, whose per-tensor scale multiplies
-  /// the dequantized codes.
+  /// An NVFP4 input quantizer: the block scales come from each input, the
+  /// per-tensor second scale from `<layer>.input_scale_2`.
+  LogicalResult reloadScaleQuantInput(OpBuilder &builder, LinearOp linear,
+                                      TwoStageSpecAttr spec) {
+    std::string name = linear.getName().str() + ".input_scale_2";
+    if (!spec.quantizesScales() || !spec.getFirst().isDynamic() ||
+        spec.getSecond().isDynamic())
+      return linear.emitError()
+             << "layer '" << linear.getName() << "': the input spec " << spec
+             << " is two-stage, which reloading handles for NVFP4 (dynamic "
+                "fp4, static fp8 scale) only";
+    HfStoredTensor expected{"_scale_2", TensorDType::F32, {}, {}, {}};
+    FailureOr<std::vector<float>> value =
+        readFloats(linear, name, expected, spec.getSecond());
+    if (failed(value))
+      return failure();
+    auto scalarType = RankedTensorType::get({}, builder.getF32Type());
+    Value secondScale = arith::ConstantOp::create(
+        builder, linear.getLoc(), makeFloats(scalarType, *value));
+    Value input = linear.getInput();
+    auto quantized = TwoStageFakeQuantOp::create(
+        builder, linear.getLoc(), input.getType(), input, spec, secondScale);
+    linear.getInputMutable().assign(quantized);
+    return success();
+  }
+
+  /// `spec` is the spec of the stored codes; `twoStage`, when set, a
+  /// progressive spec (whose first stage's per-tensor scale multiplies the
+  /// dequantized codes) or a scale-quantizing one (whose block scales are
+  /// stored as its second stage's codes).
   LogicalResult reloadWeight(OpBuilder &builder, LinearOp linear,
-                             TensorSpecAttr spec, TensorSpecAttr firstStage) {
+                             TensorSpecAttr spec, TwoStageSpecAttr twoStage) {
+    bool scaleQuant = twoStage && twoStage.quantizesScales();
+    TensorSpecAttr firstStage =
+        twoStage && !scaleQuant ? twoStage.getFirst() : TensorSpecAttr();
+    TensorSpecAttr scaleStage =
+        scaleQuant ? twoStage.getSecond() : TensorSpecAttr();
     std::string name = linear.getName().str();
     Value weight = linear.getWeight();
     auto weightType = cast<RankedTensorType>(weight.getType());
     TensorQuantSpec numerics;
     FailureOr<HfQuantizedTensor> layout =
         layoutOf(linear, spec, numerics, weightType.getShape(), {},
-                 /*isWeight=*/true, firstStage);
+                 /*isWeight=*/true, firstStage, scaleStage);
     if (failed(layout))
       return failure();
     std::string codesName = name + (awq ? ".qweight" : ".weight");
@@ -333,9 +383,9 @@ private:
       // quantizer keeps the stored parameters. A progressive weight's
       // stored values are the model's weight as they are.
       // (AutoAWQ folders are always real-quantized.)
-      if (firstStage) {
-        // Quantizing them again (from the data, as a progressive spec
-        // does) would not reproduce them: the layer reads them as they are.
+      if (twoStage) {
+        // Quantizing them again (from the data, as a two-stage spec does)
+        // would not reproduce them: the layer reads them as they are.
         LayerSpecAttr layer = linear.getQuantAttr();
         linear.setQuantAttr(LayerSpecAttr::get(
             linear.getContext(), layer.getInputTensors(),
@@ -354,6 +404,9 @@ private:
 
     if (failed(stored(linear, codesName, *layout->codes, spec)) ||
         failed(stored(linear, scaleName, layout->scale, spec)) ||
+        (scaleStage &&
+         failed(stored(linear, codesName + layout->scaleOfScales->suffix,
+                       *layout->scaleOfScales, scaleStage))) ||
         (numerics.hasZeroPoint() &&
          failed(stored(linear, zeroName, *layout->zeroPoint, spec))) ||
         (firstStage &&
@@ -366,8 +419,29 @@ private:
     Value codes = StorageCastOp::create(
         builder, loc, RankedTensorType::get(weightType.getShape(), codeElement),
         raw);
-    Value scale = storedParam(builder, loc, scaleName, layout->scale,
-                              builder.getF32Type());
+    Value scale;
+    if (scaleStage) {
+      // fp8 codes of the block scales, dequantized by their per-tensor scale.
+      Type scaleElement = getCodeElementType(scaleStage, builder.getF32Type());
+      Value rawScales =
+          storedParam(builder, loc, scaleName, layout->scale,
+                      StorageCastOp::getStorageElementType(scaleElement));
+      Value scaleCodes = StorageCastOp::create(
+          builder, loc,
+          RankedTensorType::get(layout->scale.logicalShape, scaleElement),
+          rawScales);
+      Value scaleOfScales =
+          storedParam(builder, loc, codesName + layout->scaleOfScales->suffix,
+                      *layout->scaleOfScales, builder.getF32Type());
+      scale =
+          DequantizeOp::create(builder, loc,
+                               RankedTensorType::get(layout->scale.logicalShape,
+                                                     builder.getF32Type()),
+                               scaleCodes, scaleStage, scaleOfScales, Value());
+    } else {
+      scale = storedParam(builder, loc, scaleName, layout->scale,
+                          builder.getF32Type());
+    }
     Value zeroPoint;
     if (numerics.hasZeroPoint())
       zeroPoint = storedParam(builder, loc, zeroName, *layout->zeroPoint,

@@ -4,6 +4,7 @@
 #include "quark/Target/StoredWeights.h"
 
 #include "quark/Analysis/SpecNumerics.h"
+#include "quark/Support/TensorQuant.h"
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -12,7 +13,8 @@ std::optional<StoredWeightIR> mlir::quark::matchStoredWeight(Value weight) {
   auto dequantize = weight.getDefiningOp<DequantizeOp>();
   if (!dequantize)
     return std::nullopt;
-  StoredWeightIR stored{dequantize, {}, {}, {}, {}, {}, {}};
+  StoredWeightIR stored;
+  stored.dequantize = dequantize;
   if (dequantize.hasDecodedInput()) {
     stored.firstStage = dequantize;
     stored.firstStageScale =
@@ -30,11 +32,26 @@ std::optional<StoredWeightIR> mlir::quark::matchStoredWeight(Value weight) {
     stored.unpack = unpack;
     stored.rawCodes = unpack.getInput().getDefiningOp<ParamOp>();
   }
-  if (dequantize.getScale())
-    stored.scale = dequantize.getScale().getDefiningOp<ParamOp>();
+  if (Value scale = dequantize.getScale()) {
+    stored.scale = scale.getDefiningOp<ParamOp>();
+    if (auto scaleDequantize = scale.getDefiningOp<DequantizeOp>()) {
+      auto cast = scaleDequantize.getInput().getDefiningOp<StorageCastOp>();
+      stored.scaleCodes =
+          cast ? cast.getInput().getDefiningOp<ParamOp>() : ParamOp();
+      stored.scaleOfScales =
+          scaleDequantize.getScale()
+              ? scaleDequantize.getScale().getDefiningOp<ParamOp>()
+              : ParamOp();
+      if (!stored.scaleCodes || !stored.scaleOfScales ||
+          scaleDequantize.getZeroPoint())
+        return std::nullopt;
+      stored.scaleDequantize = scaleDequantize;
+    }
+  }
   if (dequantize.getZeroPoint())
     stored.zeroPoint = dequantize.getZeroPoint().getDefiningOp<ParamOp>();
-  if (!stored.rawCodes || (dequantize.getScale() && !stored.scale) ||
+  if (!stored.rawCodes ||
+      (dequantize.getScale() && !stored.scale && !stored.scaleDequantize) ||
       (dequantize.getZeroPoint() && !stored.zeroPoint))
     return std::nullopt;
   return stored;
@@ -98,6 +115,37 @@ llvm::Expected<std::vector<float>> StoredWeightReader::floats(ParamOp param) {
   if (!value)
     return value.takeError();
   return std::vector<float>(value->floats().begin(), value->floats().end());
+}
+
+llvm::Expected<std::vector<float>>
+StoredWeightReader::scales(const StoredWeightIR &stored) {
+  if (!stored.scaleDequantize)
+    return floats(stored.scale);
+  llvm::Expected<std::vector<int32_t>> codes = ints(stored.scaleCodes);
+  if (!codes)
+    return codes.takeError();
+  llvm::Expected<std::vector<float>> scaleOfScales =
+      floats(stored.scaleOfScales);
+  if (!scaleOfScales)
+    return scaleOfScales.takeError();
+  DequantizeOp scaleDequantize = stored.scaleDequantize;
+  auto type = cast<RankedTensorType>(scaleDequantize.getType());
+  FailureOr<TensorQuantSpec> spec =
+      getTensorQuantSpec(scaleDequantize.getSpec(), type.getElementType(),
+                         [&] { return scaleDequantize.emitError(); });
+  if (failed(spec))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "unsupported spec of quantized scales");
+  llvm::Expected<QuantLayout> layout = QuantLayout::get(type.getShape(), *spec);
+  if (!layout)
+    return layout.takeError();
+  QuantParams params;
+  params.scales = std::move(*scaleOfScales);
+  std::vector<float> values(codes->size());
+  if (llvm::Error error =
+          dequantizeTensor(*spec, *layout, *codes, params, values))
+    return std::move(error);
+  return values;
 }
 
 llvm::Expected<std::vector<int32_t>> StoredWeightReader::ints(ParamOp param) {

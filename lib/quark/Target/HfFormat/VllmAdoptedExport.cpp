@@ -335,8 +335,7 @@ FailureOr<Linear> LegacyExporter::linear(const std::string &name) {
       return layer.op.emitError()
              << "layer '" << name
              << "': " << llvm::toString(quantLayout.takeError());
-    llvm::Expected<std::vector<float>> scales =
-        reader.floats(layer.stored->scale);
+    llvm::Expected<std::vector<float>> scales = reader.scales(*layer.stored);
     if (!scales)
       return layer.op.emitError() << llvm::toString(scales.takeError());
     llvm::Expected<std::vector<int32_t>> zeros =
@@ -355,8 +354,8 @@ FailureOr<Linear> LegacyExporter::linear(const std::string &name) {
     if (!layer.floatWeight)
       return layer.op.emitError()
              << "layer '" << name
-             << "': its weight has no stored form (block formats and NVFP4 "
-                "stay fake-quantized); the vllm-adopt format cannot hold it";
+             << "': its weight has no stored form (block formats stay "
+                "fake-quantized); the vllm-adopt format cannot hold it";
   }
   bool dynamic = false;
   std::string inputBase = name + ".input";

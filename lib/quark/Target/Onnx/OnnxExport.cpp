@@ -374,7 +374,7 @@ private:
     llvm::Expected<std::vector<int32_t>> codes = reader.codes(*stored);
     if (!codes)
       return dequantize.emitError() << llvm::toString(codes.takeError());
-    llvm::Expected<std::vector<float>> scales = reader.floats(stored->scale);
+    llvm::Expected<std::vector<float>> scales = reader.scales(*stored);
     if (!scales)
       return dequantize.emitError() << llvm::toString(scales.takeError());
     std::string base = stored->rawCodes.getName().str();
