@@ -59,29 +59,38 @@ struct HfQuantizedTensor {
 /// parameters have `paramShape` (QuantLayout::paramShape()). Fails for what
 /// Quark's format cannot hold (block formats, the legacy interleaved `mx`
 /// dtype, integers wider than 8 bits, E4M3 block scales without their
-/// per-tensor stage: quarkHfScaleQuantLayout holds NVFP4).
+/// per-tensor stage: quarkHfWeightLayout holds NVFP4).
 llvm::Expected<HfQuantizedTensor>
 quarkHfLayout(const TensorQuantSpec &spec, llvm::ArrayRef<int64_t> shape,
               llvm::ArrayRef<int64_t> paramShape, bool isWeight,
               Int4PackOrder packOrder);
 
-/// The hf_format tensors of a weight of `shape` quantized by a progressive
-/// spec (Quark's ProgressiveSpec, int4_fp8): the codes and parameters of
-/// its `second` stage (parameters `paramShape`), which take Quark's stage-1
-/// suffix `_2`, and the `first` stage's per-tensor scale without one.
-llvm::Expected<HfQuantizedTensor> quarkHfProgressiveLayout(
-    const TensorQuantSpec &first, const TensorQuantSpec &second,
+/// The stage of a two-stage weight spec that is not stored as codes.
+struct HfOtherStage {
+  TensorQuantSpec spec;
+  /// Scale-quantizing (NVFP4): the stored codes are the first stage's and
+  /// `spec` quantizes their block scales. Otherwise progressive (int4_fp8):
+  /// the stored codes are the second stage's and `spec` is the first.
+  bool quantizesScales = false;
+};
+
+/// The hf_format tensors of a weight of `shape` whose stored codes follow
+/// `stored` (parameters `paramShape`):
+///  * one-stage: quarkHfLayout;
+///  * progressive: the second stage's codes and parameters with Quark's
+///    stage-1 suffix `_2`, and the first stage's per-tensor scale without;
+///  * scale-quantizing (NVFP4, fp8_e4m3 per-tensor second stage only): the
+///    first stage's codes, its block scales as the second stage's codes in
+///    "_scale" (F8_E4M3), and the second stage's scale as
+///    quarkHfScaleOfScales, as vLLM's QuarkNVFP4 loads them.
+llvm::Expected<HfQuantizedTensor> quarkHfWeightLayout(
+    const TensorQuantSpec &stored, const std::optional<HfOtherStage> &other,
     llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
     Int4PackOrder packOrder);
 
-/// The hf_format tensors of a weight of `shape` quantized by a
-/// scale-quantizing spec (Quark's ScaleQuantSpec, NVFP4): the `first`
-/// stage's codes, its block scales (`paramShape`) as the `second` stage's
-/// fp8 codes in "_scale", and the second stage's per-tensor scale in
-/// "_scale_2" (F32 []), as vLLM's QuarkNVFP4 loads them.
-llvm::Expected<HfQuantizedTensor> quarkHfScaleQuantLayout(
-    const TensorQuantSpec &first, const TensorQuantSpec &second,
-    llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape);
+/// "_scale_2" (F32 []): a scale-quantizing spec's per-tensor second-stage
+/// scale, of a weight or of an input (vLLM's `input_scale_2`).
+HfStoredTensor quarkHfScaleOfScales();
 
 } // namespace mlir::quark
 

@@ -127,41 +127,38 @@ mlir::quark::quarkHfLayout(const TensorQuantSpec &spec,
   return result;
 }
 
-llvm::Expected<HfQuantizedTensor> mlir::quark::quarkHfProgressiveLayout(
-    const TensorQuantSpec &first, const TensorQuantSpec &second,
+HfStoredTensor mlir::quark::quarkHfScaleOfScales() {
+  return HfStoredTensor{"_scale_2", TensorDType::F32, {}, {}, {}};
+}
+
+llvm::Expected<HfQuantizedTensor> mlir::quark::quarkHfWeightLayout(
+    const TensorQuantSpec &stored, const std::optional<HfOtherStage> &other,
     llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
     Int4PackOrder packOrder) {
+  if (other && other->quantizesScales &&
+      (other->spec.qscheme != QScheme::PerTensor ||
+       other->spec.dtype != QuantDType::FP8E4M3))
+    return unsupported("a scale-quantizing spec is stored with fp8_e4m3 "
+                       "per-tensor scale codes (NVFP4) only");
   llvm::Expected<HfQuantizedTensor> result =
-      quarkHfLayout(second, shape, paramShape, /*isWeight=*/true, packOrder);
-  if (!result)
-    return result.takeError();
+      quarkHfLayout(stored, shape, paramShape, /*isWeight=*/true, packOrder);
+  if (!result || !other)
+    return result;
+  if (other->quantizesScales) {
+    if (result->zeroPoint)
+      return unsupported("a scale-quantizing spec's first stage has no zero "
+                         "point");
+    result->scale.dtype = TensorDType::F8_E4M3;
+    result->scaleOfScales = quarkHfScaleOfScales();
+    return result;
+  }
   llvm::Expected<HfQuantizedTensor> firstStage =
-      quarkHfLayout(first, shape, {}, /*isWeight=*/true, packOrder);
+      quarkHfLayout(other->spec, shape, {}, /*isWeight=*/true, packOrder);
   if (!firstStage)
     return firstStage.takeError();
   result->scale.suffix += "_2";
   if (result->zeroPoint)
     result->zeroPoint->suffix += "_2";
   result->firstStageScale = std::move(firstStage->scale);
-  return result;
-}
-
-llvm::Expected<HfQuantizedTensor> mlir::quark::quarkHfScaleQuantLayout(
-    const TensorQuantSpec &first, const TensorQuantSpec &second,
-    llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape) {
-  if (second.qscheme != QScheme::PerTensor ||
-      second.dtype != QuantDType::FP8E4M3)
-    return unsupported("a scale-quantizing spec is stored with fp8_e4m3 "
-                       "per-tensor scale codes (NVFP4) only");
-  llvm::Expected<HfQuantizedTensor> result = quarkHfLayout(
-      first, shape, paramShape, /*isWeight=*/true, Int4PackOrder::Reorder);
-  if (!result)
-    return result.takeError();
-  if (result->zeroPoint)
-    return unsupported("a scale-quantizing spec's first stage has no zero "
-                       "point");
-  result->scale.dtype = TensorDType::F8_E4M3;
-  HfStoredTensor scaleOfScales{"_scale_2", TensorDType::F32, {}, {}, {}};
-  result->scaleOfScales = std::move(scaleOfScales);
   return result;
 }

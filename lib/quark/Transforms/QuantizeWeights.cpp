@@ -536,8 +536,7 @@ struct QuantizeWeightsPass
         input = twoStageOp.getInput();
         // Scale quantization stores the first stage's codes; a progressive
         // spec stores the second's, which encode the first's values.
-        spec = twoStage.quantizesScales() ? twoStage.getFirst()
-                                          : twoStage.getSecond();
+        spec = twoStage.getStoredStage();
       } else {
         return WalkResult::advance();
       }
@@ -569,9 +568,8 @@ struct QuantizeWeightsPass
       }
       if (twoStage) {
         weight.progressive = !twoStage.quantizesScales();
-        FailureOr<TensorQuantSpec> other = getTensorQuantSpec(
-            weight.progressive ? twoStage.getFirst() : twoStage.getSecond(),
-            element, emitError);
+        FailureOr<TensorQuantSpec> other =
+            getTensorQuantSpec(twoStage.getOtherStage(), element, emitError);
         if (failed(other))
           return WalkResult::interrupt();
         weight.otherStage = *other;

@@ -105,14 +105,18 @@ def unpack_int4(words, signed, reorder):
 FP4 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6], dtype=np.float32)
 
 
-def fp8_e4m3(codes):
+def fp8_e4m3(codes, fnuz=False):
+    """e4m3fn (bias 7), or with fnuz e4m3fnuz (bias 8, 0x80 is NaN: no
+    negative zero)."""
+    bias = 8 if fnuz else 7
     codes = codes.astype(np.int32)
     sign = np.where(codes & 0x80, -1.0, 1.0)
     exp = (codes >> 3) & 0xF
     man = codes & 0x7
-    value = np.where(exp == 0, man / 8.0 * 2.0 ** -6,
-                     (1 + man / 8.0) * 2.0 ** (exp - 7))
-    return (sign * value).astype(np.float32)
+    value = np.where(exp == 0, man / 8.0 * 2.0 ** (1 - bias),
+                     (1 + man / 8.0) * 2.0 ** (exp - bias))
+    value = (sign * value).astype(np.float32)
+    return np.where(codes == 0x80, np.float32(np.nan), value) if fnuz else value
 
 
 def bf16(x):

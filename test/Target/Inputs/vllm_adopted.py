@@ -50,17 +50,6 @@ def describe(folder):
             print(name, info["dtype"], info["shape"])
 
 
-def fp8_fnuz(codes):
-    """e4m3fnuz: bias 8, no negative zero (0x80 is NaN), no Inf."""
-    codes = codes.astype(np.int32)
-    sign = np.where(codes & 0x80, -1.0, 1.0)
-    exp = (codes >> 3) & 0xF
-    man = codes & 0x7
-    value = np.where(exp == 0, man / 8.0 * 2.0 ** -7,
-                     (1 + man / 8.0) * 2.0 ** (exp - 8))
-    return np.where(codes == 0x80, np.nan, sign * value).astype(np.float32)
-
-
 # The non-negative finite e4m3fn values, by code (0x7F is NaN).
 E4M3 = hf_export.fp8_e4m3(np.arange(0x7F))
 
@@ -150,7 +139,7 @@ def check(folder, model):
             want = np.where(want == 0x80, 0, want)
             assert np.array_equal(got, want), (wname, part)
             # As ROCm vLLM reads it: e4m3fnuz bytes, scale doubled.
-            fnuz = fp8_fnuz(got) * (2 * s_file)
+            fnuz = hf_export.fp8_e4m3(got, fnuz=True) * (2 * s_file)
             assert np.array_equal(fnuz, hf_export.fp8_e4m3(got) * s_file), part
 
     def int4_weight(parts, wname, sname, group):

@@ -177,18 +177,12 @@ private:
   }
 
   /// The layout a spec implies for a weight whose codes are stored as
-  /// `codesName` (with `firstStage`: a progressive weight whose second
-  /// stage is `spec`), or nullopt (with a finding) when it has none.
+  /// `codesName` (with `twoStage`: a two-stage weight whose stored stage is
+  /// `spec`), or nullopt (with a finding) when it has none.
   std::optional<HfQuantizedTensor>
   weightLayout(const std::string &layer, TensorSpecAttr spec,
                TwoStageSpecAttr twoStage, const std::string &codesName,
                Int4PackOrder order, llvm::SmallVector<int64_t, 4> &logical) {
-    // The stage whose codes are not stored: a progressive spec's first, a
-    // scale-quantizing spec's second.
-    bool scaleQuant = twoStage && twoStage.quantizesScales();
-    TensorSpecAttr otherStage = !twoStage    ? TensorSpecAttr()
-                                : scaleQuant ? twoStage.getSecond()
-                                             : twoStage.getFirst();
     FailureOr<TensorQuantSpec> numerics =
         getTensorQuantSpec(spec, modelFloat, [&] { return emitError(loc()); });
     if (failed(numerics)) {
@@ -218,25 +212,20 @@ private:
             "': " + llvm::toString(quantLayout.takeError()));
       return std::nullopt;
     }
-    std::optional<TensorQuantSpec> other;
-    if (otherStage) {
-      FailureOr<TensorQuantSpec> resolved = getTensorQuantSpec(
-          otherStage, modelFloat, [&] { return emitError(loc()); });
+    std::optional<HfOtherStage> other;
+    if (twoStage) {
+      FailureOr<TensorQuantSpec> resolved =
+          getTensorQuantSpec(twoStage.getOtherStage(), modelFloat,
+                             [&] { return emitError(loc()); });
       if (failed(resolved)) {
-        error("layer '" + layer + "': " + specText(otherStage) +
+        error("layer '" + layer + "': " + specText(twoStage.getOtherStage()) +
               " cannot be evaluated");
         return std::nullopt;
       }
-      other = *resolved;
+      other = HfOtherStage{*resolved, twoStage.quantizesScales()};
     }
-    llvm::Expected<HfQuantizedTensor> layout =
-        !other ? quarkHfLayout(*numerics, logical, quantLayout->paramShape(),
-                               /*isWeight=*/true, order)
-        : scaleQuant
-            ? quarkHfScaleQuantLayout(*numerics, *other, logical,
-                                      quantLayout->paramShape())
-            : quarkHfProgressiveLayout(*other, *numerics, logical,
-                                       quantLayout->paramShape(), order);
+    llvm::Expected<HfQuantizedTensor> layout = quarkHfWeightLayout(
+        *numerics, other, logical, quantLayout->paramShape(), order);
     if (!layout) {
       error("layer '" + layer + "': " + llvm::toString(layout.takeError()));
       return std::nullopt;
@@ -392,8 +381,7 @@ private:
       // scales as fp8 codes and their per-tensor `_scale_2`.
       auto twoStage = dyn_cast<TwoStageSpecAttr>(spec.getWeight());
       if (twoStage)
-        weightSpec = twoStage.quantizesScales() ? twoStage.getFirst()
-                                                : twoStage.getSecond();
+        weightSpec = twoStage.getStoredStage();
       if (fakeQuantized) {
         if (!floatWeight)
           error("layer '" + layer +
@@ -433,8 +421,7 @@ private:
       // NVFP4: the dynamic first stage stores nothing, the static second
       // stage its per-tensor scale (vLLM's QuarkNVFP4 input_scale_2).
       if (twoStage.quantizesScales() && !twoStage.getSecond().isDynamic())
-        expectTensor(base + "_scale_2",
-                     HfStoredTensor{"_scale_2", TensorDType::F32, {}, {}, {}},
+        expectTensor(base + "_scale_2", quarkHfScaleOfScales(),
                      "its NVFP4 input spec " + specText(twoStage));
       return;
     }

@@ -200,33 +200,22 @@ private:
              << "layer '" << name
              << "': " << llvm::toString(quantLayout.takeError());
     llvm::SmallVector<int64_t, 4> paramShape(quantLayout->paramShape());
-    // A progressive weight's codes are its second stage; the first stage
-    // adds its per-tensor scale.
-    std::optional<TensorQuantSpec> firstStage;
-    if (stored->firstStage) {
-      FailureOr<TensorQuantSpec> first =
-          numericsOf(stored->firstStage.getSpec(), linear);
-      if (failed(first))
+    // The stage not stored as codes: a progressive weight's first (it adds
+    // its per-tensor scale), a scale-quantizing (NVFP4) weight's second
+    // (the block scales are its codes).
+    std::optional<HfOtherStage> other;
+    if (DequantizeOp otherStage =
+            stored->firstStage ? stored->firstStage : stored->scaleDequantize) {
+      FailureOr<TensorQuantSpec> otherSpec =
+          numericsOf(otherStage.getSpec(), linear);
+      if (failed(otherSpec))
         return failure();
-      firstStage = *first;
+      other = HfOtherStage{*otherSpec, !stored->firstStage};
     }
-    // A scale-quantizing weight (NVFP4) stores its scales as codes.
-    std::optional<TensorQuantSpec> scaleStage;
-    if (stored->scaleDequantize) {
+    if (stored->scaleCodes)
       claimed.insert(stored->scaleCodes);
-      FailureOr<TensorQuantSpec> second =
-          numericsOf(stored->scaleDequantize.getSpec(), linear);
-      if (failed(second))
-        return failure();
-      scaleStage = *second;
-    }
-    llvm::Expected<HfQuantizedTensor> layout =
-        firstStage ? quarkHfProgressiveLayout(*firstStage, *numerics, shape,
-                                              paramShape, options.packOrder)
-        : scaleStage
-            ? quarkHfScaleQuantLayout(*numerics, *scaleStage, shape, paramShape)
-            : quarkHfLayout(*numerics, shape, paramShape,
-                            /*isWeight=*/true, options.packOrder);
+    llvm::Expected<HfQuantizedTensor> layout = quarkHfWeightLayout(
+        *numerics, other, shape, paramShape, options.packOrder);
     if (!layout)
       return linear.emitError() << "layer '" << name << "' (" << spec
                                 << "): " << llvm::toString(layout.takeError());
@@ -294,7 +283,7 @@ private:
                                [this, ir]() { return reader.codes(ir); }))) {
       return failure();
     }
-    if (scaleStage) {
+    if (layout->scaleOfScales) {
       // The stored fp8 codes as they are, and their per-tensor scale.
       if (failed(
               addCodes(linear, weightName + layout->scale.suffix, layout->scale,
@@ -408,8 +397,7 @@ private:
              << " has no hf_format form (NVFP4 activations, a dynamic fp4 "
                 "first stage and a calibrated per-tensor second scale, do)";
     float value = *secondScale.getValues<float>().begin();
-    HfStoredTensor layout{"_scale_2", TensorDType::F32, {}, {}, {}};
-    return addScale(linear, base, layout,
+    return addScale(linear, base, quarkHfScaleOfScales(),
                     [value]() -> llvm::Expected<std::vector<float>> {
                       return std::vector<float>{value};
                     });

@@ -188,13 +188,12 @@ private:
               "not handle yet";
   }
 
-  /// The file tensors of `spec`; with `firstStage`, those of a progressive
-  /// weight whose second stage is `spec`.
+  /// The file tensors of `spec`; with `twoStage`, those of a two-stage
+  /// weight whose stored stage is `spec`.
   FailureOr<HfQuantizedTensor>
   layoutOf(LinearOp linear, TensorSpecAttr spec, TensorQuantSpec &numerics,
            llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
-           bool isWeight, TensorSpecAttr firstStage = {},
-           TensorSpecAttr scaleStage = {}) {
+           bool isWeight, TwoStageSpecAttr twoStage = {}) {
     FailureOr<TensorQuantSpec> resolved = getTensorQuantSpec(
         spec, modelFloat, [&] { return linear.emitError(); });
     if (failed(resolved))
@@ -211,27 +210,18 @@ private:
       params.assign(quantLayout->paramShape().begin(),
                     quantLayout->paramShape().end());
     }
-    std::optional<TensorQuantSpec> first;
-    if (firstStage) {
-      FailureOr<TensorQuantSpec> resolvedFirst = getTensorQuantSpec(
-          firstStage, modelFloat, [&] { return linear.emitError(); });
-      if (failed(resolvedFirst))
+    std::optional<HfOtherStage> other;
+    if (twoStage) {
+      FailureOr<TensorQuantSpec> resolvedOther =
+          getTensorQuantSpec(twoStage.getOtherStage(), modelFloat,
+                             [&] { return linear.emitError(); });
+      if (failed(resolvedOther))
         return failure();
-      first = *resolvedFirst;
-    }
-    std::optional<TensorQuantSpec> scaleNumerics;
-    if (scaleStage) {
-      FailureOr<TensorQuantSpec> resolvedScale = getTensorQuantSpec(
-          scaleStage, modelFloat, [&] { return linear.emitError(); });
-      if (failed(resolvedScale))
-        return failure();
-      scaleNumerics = *resolvedScale;
+      other = HfOtherStage{*resolvedOther, twoStage.quantizesScales()};
     }
     llvm::Expected<HfQuantizedTensor> layout =
-        first ? quarkHfProgressiveLayout(*first, numerics, shape, params, order)
-        : scaleNumerics
-            ? quarkHfScaleQuantLayout(numerics, *scaleNumerics, shape, params)
-            : quarkHfLayout(numerics, shape, params, isWeight, order);
+        isWeight ? quarkHfWeightLayout(numerics, other, shape, params, order)
+                 : quarkHfLayout(numerics, shape, params, isWeight, order);
     if (!layout)
       return linear.emitError()
              << "layer '" << linear.getName() << "' (" << spec
@@ -255,10 +245,8 @@ private:
     // scale-quantizing one (NVFP4) its first stage's.
     auto twoStage = dyn_cast_or_null<TwoStageSpecAttr>(layer.getWeight());
     FailureOr<TensorSpecAttr> weightSpec =
-        !twoStage ? singleSpec(linear, layer.getWeight(), "weight")
-        : twoStage.quantizesScales()
-            ? FailureOr<TensorSpecAttr>(twoStage.getFirst())
-            : FailureOr<TensorSpecAttr>(twoStage.getSecond());
+        twoStage ? FailureOr<TensorSpecAttr>(twoStage.getStoredStage())
+                 : singleSpec(linear, layer.getWeight(), "weight");
     // NVFP4 inputs: a dynamic first stage and the stored second scale.
     auto scaleQuantInput =
         dyn_cast_or_null<TwoStageSpecAttr>(layer.getInputTensors());
@@ -331,9 +319,8 @@ private:
              << "layer '" << linear.getName() << "': the input spec " << spec
              << " is two-stage, which reloading handles for NVFP4 (dynamic "
                 "fp4, static fp8 scale) only";
-    HfStoredTensor expected{"_scale_2", TensorDType::F32, {}, {}, {}};
     FailureOr<std::vector<float>> value =
-        readFloats(linear, name, expected, spec.getSecond());
+        readFloats(linear, name, quarkHfScaleOfScales(), spec.getSecond());
     if (failed(value))
       return failure();
     auto scalarType = RankedTensorType::get({}, builder.getF32Type());
@@ -352,18 +339,19 @@ private:
   /// stored as its second stage's codes).
   LogicalResult reloadWeight(OpBuilder &builder, LinearOp linear,
                              TensorSpecAttr spec, TwoStageSpecAttr twoStage) {
-    bool scaleQuant = twoStage && twoStage.quantizesScales();
-    TensorSpecAttr firstStage =
-        twoStage && !scaleQuant ? twoStage.getFirst() : TensorSpecAttr();
-    TensorSpecAttr scaleStage =
-        scaleQuant ? twoStage.getSecond() : TensorSpecAttr();
+    // The stage not stored as codes: a progressive spec's first (its scale
+    // multiplies the decoded codes), a scale-quantizing spec's second (its
+    // codes are the block scales). The layout says which: firstStageScale
+    // or scaleOfScales.
+    TensorSpecAttr otherStage =
+        twoStage ? twoStage.getOtherStage() : TensorSpecAttr();
     std::string name = linear.getName().str();
     Value weight = linear.getWeight();
     auto weightType = cast<RankedTensorType>(weight.getType());
     TensorQuantSpec numerics;
     FailureOr<HfQuantizedTensor> layout =
         layoutOf(linear, spec, numerics, weightType.getShape(), {},
-                 /*isWeight=*/true, firstStage, scaleStage);
+                 /*isWeight=*/true, twoStage);
     if (failed(layout))
       return failure();
     std::string codesName = name + (awq ? ".qweight" : ".weight");
@@ -404,14 +392,14 @@ private:
 
     if (failed(stored(linear, codesName, *layout->codes, spec)) ||
         failed(stored(linear, scaleName, layout->scale, spec)) ||
-        (scaleStage &&
+        (layout->scaleOfScales &&
          failed(stored(linear, codesName + layout->scaleOfScales->suffix,
-                       *layout->scaleOfScales, scaleStage))) ||
+                       *layout->scaleOfScales, otherStage))) ||
         (numerics.hasZeroPoint() &&
          failed(stored(linear, zeroName, *layout->zeroPoint, spec))) ||
-        (firstStage &&
+        (layout->firstStageScale &&
          failed(stored(linear, codesName + layout->firstStageScale->suffix,
-                       *layout->firstStageScale, firstStage))))
+                       *layout->firstStageScale, otherStage))))
       return failure();
     Type codeElement = getCodeElementType(spec, builder.getF32Type());
     Type storage = StorageCastOp::getStorageElementType(codeElement);
@@ -420,9 +408,9 @@ private:
         builder, loc, RankedTensorType::get(weightType.getShape(), codeElement),
         raw);
     Value scale;
-    if (scaleStage) {
+    if (layout->scaleOfScales) {
       // fp8 codes of the block scales, dequantized by their per-tensor scale.
-      Type scaleElement = getCodeElementType(scaleStage, builder.getF32Type());
+      Type scaleElement = getCodeElementType(otherStage, builder.getF32Type());
       Value rawScales =
           storedParam(builder, loc, scaleName, layout->scale,
                       StorageCastOp::getStorageElementType(scaleElement));
@@ -437,7 +425,7 @@ private:
           DequantizeOp::create(builder, loc,
                                RankedTensorType::get(layout->scale.logicalShape,
                                                      builder.getF32Type()),
-                               scaleCodes, scaleStage, scaleOfScales, Value());
+                               scaleCodes, otherStage, scaleOfScales, Value());
     } else {
       scale = storedParam(builder, loc, scaleName, layout->scale,
                           builder.getF32Type());
@@ -447,7 +435,7 @@ private:
       zeroPoint = storedParam(builder, loc, zeroName, *layout->zeroPoint,
                               builder.getI32Type());
     Value dequantized;
-    if (firstStage) {
+    if (layout->firstStageScale) {
       // Codes -> the first stage's values (float32) -> times its scale.
       Value values = DequantizeOp::create(
           builder, loc,
@@ -457,7 +445,7 @@ private:
           storedParam(builder, loc, codesName + layout->firstStageScale->suffix,
                       *layout->firstStageScale, builder.getF32Type());
       dequantized = DequantizeOp::create(builder, loc, weightType, values,
-                                         firstStage, firstScale, Value());
+                                         otherStage, firstScale, Value());
     } else {
       dequantized = DequantizeOp::create(builder, loc, weightType, codes, spec,
                                          scale, zeroPoint);

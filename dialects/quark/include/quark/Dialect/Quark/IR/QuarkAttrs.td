@@ -123,6 +123,16 @@ def Quark_TwoStageSpecAttr : AttrDef<Quark_Dialect, "TwoStageSpec"> {
   let genVerifyDecl = 1;
   let extraClassDeclaration = [{
     bool quantizesScales() const { return getSecond().getIsScaleQuant(); }
+    /// The stage whose codes a weight stores: a scale-quantizing spec's
+    /// first (its scales become the second's codes), a progressive spec's
+    /// second (its codes encode the first's values).
+    TensorSpecAttr getStoredStage() const {
+      return quantizesScales() ? getFirst() : getSecond();
+    }
+    /// The stage a stored weight keeps as a per-tensor scale only.
+    TensorSpecAttr getOtherStage() const {
+      return quantizesScales() ? getSecond() : getFirst();
+    }
   }];
 }
 
