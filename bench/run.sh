@@ -4,6 +4,8 @@
 #   checkpoint-open.json     opening a 7B-shaped checkpoint (time, RSS)
 #   rtn-throughput.json      weight-only RTN vs a copy of the same bytes;
 #                            calibration time split (7B-shaped, bounded RSS)
+#   export-throughput.json   hf_format export of the 7B-shaped model (int4,
+#                            fp8) vs a copy of its output; peak RSS
 #   gptq.json                GPTQ on a 4096x4096 linear vs a PyTorch CPU
 #                            implementation (target <= 0.5x its time)
 #   awq.json                 AWQ on a Llama MLP (hidden 1024) vs a PyTorch
@@ -15,7 +17,7 @@
 #                            `python3 bench/nvidia_kernels.py run` on a GPU
 #
 #   bench/run.sh                  all
-#   bench/run.sh forward|open|rtn|gptq|awq|gpu-isa|nvidia-prepare one
+#   bench/run.sh forward|open|rtn|export|gptq|awq|gpu-isa|nvidia-prepare one
 # Extra arguments go to the benchmark script (e.g. --threads 1).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +33,9 @@ if [[ $what == all || $what == open ]]; then
 fi
 if [[ $what == all || $what == rtn ]]; then
   /usr/bin/python3 "$root/bench/rtn_throughput.py" "$@" || status=1
+fi
+if [[ $what == all || $what == export ]]; then
+  /usr/bin/python3 "$root/bench/export_throughput.py" "$@" || status=1
 fi
 if [[ $what == all || $what == gptq ]]; then
   /usr/bin/python3 "$root/bench/gptq_bench.py" "$@" || status=1

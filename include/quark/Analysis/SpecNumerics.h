@@ -11,6 +11,7 @@
 #define QUARK_ANALYSIS_SPECNUMERICS_H
 
 #include "quark/Dialect/Quark/IR/QuarkDialect.h"
+#include "quark/Support/Packing.h"
 #include "quark/Support/QuantLayout.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -48,6 +49,9 @@ std::vector<int32_t> readInts(DenseElementsAttr attr);
 std::vector<int32_t> readCodes(DenseElementsAttr storage, Type codeElement);
 /// The raw storage constant of `codes` for a tensor of `storageType`.
 DenseElementsAttr makeCodes(ShapedType storageType, ArrayRef<int32_t> codes);
+
+/// The word order of a pack/unpack op's `pack_method` (reorder when unset).
+Int4PackOrder toPackOrder(std::optional<PackMethod> method);
 
 /// quark.pack on int32 codes of a `codeShape` tensor of `codeElement`:
 /// returns the packed words (int4) or bytes (fp4, fp6, int3) as int32.

@@ -40,6 +40,10 @@ public:
   llvm::Expected<Tensor> getStored(llvm::StringRef name, llvm::StringRef file,
                                    llvm::StringRef layout,
                                    llvm::ArrayRef<int64_t> shape, bool codes);
+  /// Where tensor `name` lives in its file (from `file` when non-empty):
+  /// its bytes as stored, for a reader that copies them unconverted.
+  llvm::Expected<TensorRef> locate(llvm::StringRef name,
+                                   llvm::StringRef file = {});
   /// The shape of tensor `name`, without reading it.
   llvm::Expected<llvm::SmallVector<int64_t, 4>>
   shapeOf(llvm::StringRef name, llvm::StringRef file = {});
@@ -68,8 +72,6 @@ public:
 
 private:
   llvm::Expected<SafetensorsCheckpoint *> open(llvm::StringRef file);
-  /// Where tensor `name` lives in its file.
-  llvm::Expected<TensorRef> locate(llvm::StringRef name, llvm::StringRef file);
 
   std::string modelDir;
   bool caching = true;

@@ -79,6 +79,40 @@ extern const MiniFloatFormat kFloat4E2M1;
 extern const MiniFloatFormat kBFloat16;
 extern const MiniFloatFormat kFloat16;
 
+/// The magnitude code nearest (ties to even) to a finite fp32 magnitude
+/// `absBits` (< 0x7F800000) in a format of `mantissaBits` (< 23) explicit
+/// mantissa bits and `exponentBias`, before overflow: it may exceed
+/// maxFiniteMagnitudeCode(). The one rounding rule of every encoder here;
+/// branch-free, so loops over it vectorize.
+inline uint32_t roundToMagnitudeCode(unsigned mantissaBits, int exponentBias,
+                                     uint32_t absBits) {
+  // Significand with its implicit bit, and the fp32 exponent; fp32
+  // subnormals behave like exponent 1 without the implicit bit.
+  int32_t exponent32 = static_cast<int32_t>(absBits >> 23);
+  uint32_t significand =
+      (absBits & 0x7FFFFFu) | (exponent32 != 0 ? 0x800000u : 0u);
+  exponent32 = exponent32 == 0 ? 1 : exponent32;
+  // Biased exponent in the target format, and how many low bits of the
+  // 24-bit significand fall below the target's quantum (more for a target
+  // subnormal). Past 25 bits nothing rounds up; 31 keeps the shifts defined.
+  int32_t target = exponent32 - 127 + exponentBias;
+  int32_t shift =
+      23 - static_cast<int32_t>(mantissaBits) + (target <= 0 ? 1 - target : 0);
+  shift = shift > 31 ? 31 : shift;
+  uint32_t quantums = significand >> shift;
+  uint32_t remainder = significand & ((1u << shift) - 1);
+  uint32_t half = 1u << (shift - 1);
+  quantums += static_cast<uint32_t>(remainder > half) |
+              (static_cast<uint32_t>(remainder == half) & quantums & 1u);
+  // A normal value's quantums lie in [2^m, 2^(m+1)] and its code is
+  // (e - 1) << m plus quantums: a carry out of the mantissa bumps the
+  // exponent by itself. A subnormal's code is its quantums (rounding up to
+  // 2^m is the smallest normal).
+  return target <= 0
+             ? quantums
+             : (static_cast<uint32_t>(target - 1) << mantissaBits) + quantums;
+}
+
 /// Encode `x` into `format`, rounding half to even.
 uint32_t encodeMiniFloat(const MiniFloatFormat &format, float x,
                          Overflow overflow = Overflow::Saturate);

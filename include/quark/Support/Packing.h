@@ -45,10 +45,30 @@ void packInt4(llvm::ArrayRef<int8_t> codes, int64_t rows, int64_t cols,
 /// The same from int32 codes, as the quantization kernels produce them.
 void packInt4(llvm::ArrayRef<int32_t> codes, int64_t rows, int64_t cols,
               Int4PackOrder order, llvm::MutableArrayRef<int32_t> packed);
+/// packInt4 of the transpose: codes [rows, cols] into packed
+/// [cols, packedInt4Cols(rows)], without materializing the transpose (the
+/// layout of Quark's hf_format int4 weights, scales' zero points and AWQ).
+void packInt4Transposed(llvm::ArrayRef<int32_t> codes, int64_t rows,
+                        int64_t cols, Int4PackOrder order,
+                        llvm::MutableArrayRef<int32_t> packed);
+/// The packed words of codes [rows, cols] in `from` order as the packed
+/// words of their transpose [cols, rows] in `to` order, written as
+/// little-endian bytes (a file tensor's), nibble by nibble without
+/// unpacking (sign does not matter). rows and cols are multiples of 8.
+void transposePackedInt4(llvm::ArrayRef<int32_t> packed, int64_t rows,
+                         int64_t cols, Int4PackOrder from, Int4PackOrder to,
+                         llvm::MutableArrayRef<uint8_t> transposedBytes);
+/// Packed words from `from` to `to` order, in place.
+void reorderPackedInt4(llvm::MutableArrayRef<int32_t> packed,
+                       Int4PackOrder from, Int4PackOrder to);
 /// Inverse of packInt4; signed codes are sign-extended from 4 bits.
 void unpackInt4(llvm::ArrayRef<int32_t> packed, int64_t rows, int64_t cols,
                 Int4PackOrder order, bool isSigned,
                 llvm::MutableArrayRef<int8_t> codes);
+/// The same into int32 codes.
+void unpackInt4(llvm::ArrayRef<int32_t> packed, int64_t rows, int64_t cols,
+                Int4PackOrder order, bool isSigned,
+                llvm::MutableArrayRef<int32_t> codes);
 
 /// codes.size() must be a multiple of 8; packed holds codes.size() / 8 * 3.
 void packInt3(llvm::ArrayRef<int8_t> codes,

@@ -96,6 +96,9 @@ public:
   /// than memory tensor by tensor keeps the resident set bounded this way.
   /// Does nothing for a file read into memory rather than mapped.
   void releasePages(const TensorInfo &tensor) const;
+  /// Asks the OS to start reading `tensor`'s pages of a mapping ahead of
+  /// their use (a hint; nothing for a file read into memory).
+  void prefetchPages(const TensorInfo &tensor) const;
   const std::map<std::string, std::string> &metadata() const {
     return metadataMap;
   }
@@ -116,6 +119,7 @@ struct TensorRef {
 
   llvm::ArrayRef<uint8_t> bytes() const { return file->bytes(*info); }
   void releasePages() const { file->releasePages(*info); }
+  void prefetchPages() const { file->prefetchPages(*info); }
 };
 
 /// A Hugging Face checkpoint: a single model.safetensors, or shards listed in
@@ -173,7 +177,9 @@ public:
   /// Checks that `name` is the next declared tensor, before its bytes are
   /// appended in pieces.
   llvm::Error begin(llvm::StringRef name);
-  /// Appends bytes of the tensor currently being written (copied).
+  /// Appends bytes of the tensor currently being written; returns once
+  /// they are written out (no copy of their size is made, so a mapped
+  /// input's tensor can go straight to the file).
   llvm::Error append(llvm::ArrayRef<uint8_t> bytes);
   /// Appends bytes the writer takes over, saving the copy.
   llvm::Error append(std::vector<uint8_t> &&bytes);

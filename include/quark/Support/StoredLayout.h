@@ -65,6 +65,14 @@ llvm::Expected<std::vector<uint8_t>>
 encodeStoredCodes(const StoredLayout &layout, TensorDType dtype,
                   llvm::ArrayRef<int64_t> logical,
                   llvm::ArrayRef<int32_t> codes);
+/// encodeStoredCodes of int4 codes given as packed words ([rows,
+/// packedInt4Cols(cols)] in `order` for `logical` [.., cols]), for a layout
+/// that packs int4: the words are re-laid without unpacking, the main cost
+/// of exporting an int4 model otherwise.
+llvm::Expected<std::vector<uint8_t>>
+encodePackedInt4Codes(const StoredLayout &layout, TensorDType dtype,
+                      llvm::ArrayRef<int64_t> logical,
+                      llvm::ArrayRef<int32_t> words, Int4PackOrder order);
 /// The inverse: `bytes` of a file tensor of `dtype` and `stored` shape hold
 /// a tensor of `logical` shape.
 llvm::Expected<std::vector<int32_t>>

@@ -17,6 +17,7 @@
 
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Runtime/WeightStore.h"
+#include "quark/Support/StoredLayout.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/DenseSet.h"
@@ -72,6 +73,18 @@ public:
 
   /// The codes, unpacked to one int32 each.
   llvm::Expected<std::vector<int32_t>> codes(const StoredWeightIR &stored);
+  /// The codes as a file tensor of `dtype` in `layout`
+  /// (encodeStoredCodes); int4 codes the IR keeps packed go to an int4
+  /// layout without being unpacked.
+  llvm::Expected<std::vector<uint8_t>>
+  encodedCodes(const StoredWeightIR &stored, const StoredLayout &layout,
+               TensorDType dtype);
+  /// The codes' own file tensor when its bytes are already encodedCodes'
+  /// (fp8 and int8 weights, one code per byte, untransposed); none
+  /// otherwise.
+  llvm::Expected<std::optional<TensorRef>>
+  codesStoredAs(const StoredWeightIR &stored, const StoredLayout &layout,
+                TensorDType dtype);
   llvm::Expected<std::vector<float>> floats(ParamOp param);
   /// The float32 scales the codes are dequantized with (decoded from their
   /// stored codes when the scales are quantized).

@@ -227,12 +227,12 @@ PackKind packKindOf(Type codeElement) {
   return cast<QFloatType>(codeElement).getBitWidth() == 4 ? PackKind::Fp4
                                                           : PackKind::Fp6;
 }
+} // namespace
 
-Int4PackOrder toPackOrder(std::optional<PackMethod> method) {
+Int4PackOrder mlir::quark::toPackOrder(std::optional<PackMethod> method) {
   return method == PackMethod::order ? Int4PackOrder::Order
                                      : Int4PackOrder::Reorder;
 }
-} // namespace
 
 /// Bytes that `count` codes of a byte-packed kind occupy (2 fp4 codes, 4
 /// fp6 codes or 8 int3 codes to whole bytes).
@@ -327,9 +327,10 @@ mlir::quark::unpackCodes(Type codeElement, ArrayRef<int64_t> codeShape,
   switch (packKindOf(codeElement)) {
   case PackKind::Int4: {
     bool isSigned = cast<quant::QuantizedType>(codeElement).isSigned();
-    std::vector<int8_t> nibbles(numCodes);
-    unpackInt4(packed, rows, cols, toPackOrder(method), isSigned, nibbles);
-    return std::vector<int32_t>(nibbles.begin(), nibbles.end());
+    std::vector<int32_t> codes(numCodes);
+    unpackInt4(packed, rows, cols, toPackOrder(method), isSigned,
+               llvm::MutableArrayRef<int32_t>(codes));
+    return codes;
   }
   case PackKind::Int3: {
     std::vector<uint8_t> bytes(packed.begin(), packed.end());

@@ -8,26 +8,25 @@
 
 namespace mlir::quark {
 
-const MiniFloatFormat kFloat8E4M3FN{"fp8_e4m3", 4, 3, 7, true,
-                                    SpecialValues::FiniteAllOnesNaN};
-const MiniFloatFormat kFloat8E4M3FNUZ{"fp8_e4m3fnuz", 4, 3, 8, true,
-                                      SpecialValues::FiniteNegZeroNaN};
-const MiniFloatFormat kFloat8E5M2{"fp8_e5m2", 5, 2, 15, true,
-                                  SpecialValues::IEEE};
-const MiniFloatFormat kFloat8E5M2FNUZ{"fp8_e5m2fnuz", 5, 2, 16, true,
-                                      SpecialValues::FiniteNegZeroNaN};
-const MiniFloatFormat kFloat8E5M3{"fp8_e5m3", 5, 3, 15, false,
-                                  SpecialValues::FiniteAllOnesNaN};
-const MiniFloatFormat kFloat6E2M3{"fp6_e2m3", 2, 3, 1, true,
-                                  SpecialValues::FiniteNoNaN};
-const MiniFloatFormat kFloat6E3M2{"fp6_e3m2", 3, 2, 3, true,
-                                  SpecialValues::FiniteNoNaN};
-const MiniFloatFormat kFloat4E2M1{"fp4", 2, 1, 1, true,
-                                  SpecialValues::FiniteNoNaN};
-const MiniFloatFormat kBFloat16{"bfloat16", 8, 7, 127, true,
-                                SpecialValues::IEEE};
-const MiniFloatFormat kFloat16{"float16", 5, 10, 15, true,
-                               SpecialValues::IEEE};
+const MiniFloatFormat kFloat8E4M3FN{
+    "fp8_e4m3", 4, 3, 7, true, SpecialValues::FiniteAllOnesNaN};
+const MiniFloatFormat kFloat8E4M3FNUZ{
+    "fp8_e4m3fnuz", 4, 3, 8, true, SpecialValues::FiniteNegZeroNaN};
+const MiniFloatFormat kFloat8E5M2{"fp8_e5m2", 5,    2,
+                                  15,         true, SpecialValues::IEEE};
+const MiniFloatFormat kFloat8E5M2FNUZ{
+    "fp8_e5m2fnuz", 5, 2, 16, true, SpecialValues::FiniteNegZeroNaN};
+const MiniFloatFormat kFloat8E5M3{
+    "fp8_e5m3", 5, 3, 15, false, SpecialValues::FiniteAllOnesNaN};
+const MiniFloatFormat kFloat6E2M3{"fp6_e2m3", 2,    3,
+                                  1,          true, SpecialValues::FiniteNoNaN};
+const MiniFloatFormat kFloat6E3M2{"fp6_e3m2", 3,    2,
+                                  3,          true, SpecialValues::FiniteNoNaN};
+const MiniFloatFormat kFloat4E2M1{"fp4", 2,    1,
+                                  1,     true, SpecialValues::FiniteNoNaN};
+const MiniFloatFormat kBFloat16{"bfloat16", 8,    7,
+                                127,        true, SpecialValues::IEEE};
+const MiniFloatFormat kFloat16{"float16", 5, 10, 15, true, SpecialValues::IEEE};
 
 static uint32_t floatBits(float x) {
   uint32_t bits;
@@ -154,43 +153,8 @@ uint32_t encodeMiniFloat(const MiniFloatFormat &format, float x,
   if (absBits == 0x7F800000u)
     return overflowCode(format, overflow, sign);
 
-  // Significand with its implicit bit, and the fp32 exponent. fp32
-  // subnormals behave like exponent 1 without the implicit bit.
-  int exponent32 = static_cast<int>(absBits >> 23);
-  uint32_t significand = absBits & 0x7FFFFFu;
-  if (exponent32 == 0)
-    exponent32 = 1;
-  else
-    significand |= 0x800000u;
-
-  // Biased exponent in the target format, and how many low bits of the
-  // 24-bit significand fall below the target's quantum.
-  int targetExponent = exponent32 - 127 + format.exponentBias;
-  int shift = 23 - static_cast<int>(format.mantissaBits);
-  if (targetExponent <= 0)
-    shift += 1 - targetExponent; // subnormal in the target format
-  uint32_t quantums;
-  if (shift > 25) {
-    quantums = 0; // below half the smallest subnormal
-  } else if (shift <= 0) {
-    quantums = significand << -shift;
-  } else {
-    uint32_t half = 1u << (shift - 1);
-    uint32_t remainder = significand & ((1u << shift) - 1);
-    quantums = significand >> shift;
-    if (remainder > half || (remainder == half && (quantums & 1u)))
-      ++quantums;
-  }
-
-  // For a normal value, quantums is in [2^m, 2^(m+1)] and the code is
-  // (e - 1) << m plus quantums: a carry out of the mantissa bumps the
-  // exponent by itself. A subnormal's code is quantums directly (rounding up
-  // to 2^m is the smallest normal).
   uint32_t magnitude =
-      targetExponent <= 0
-          ? quantums
-          : (static_cast<uint32_t>(targetExponent - 1) << format.mantissaBits) +
-                quantums;
+      roundToMagnitudeCode(format.mantissaBits, format.exponentBias, absBits);
   if (magnitude > format.maxFiniteMagnitudeCode())
     return overflowCode(format, overflow, sign);
   if (magnitude == 0 && format.specials == SpecialValues::FiniteNegZeroNaN)

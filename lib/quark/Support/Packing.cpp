@@ -107,15 +107,126 @@ QUARK_VECTORIZED void packInt4(llvm::ArrayRef<int32_t> codes, int64_t rows,
   packInt4Rows(codes, rows, cols, order, packed);
 }
 
-void unpackInt4(llvm::ArrayRef<int32_t> packed, int64_t rows, int64_t cols,
-                Int4PackOrder order, bool isSigned,
-                llvm::MutableArrayRef<int8_t> codes) {
+QUARK_VECTORIZED void
+packInt4Transposed(llvm::ArrayRef<int32_t> codes, int64_t rows, int64_t cols,
+                   Int4PackOrder order, llvm::MutableArrayRef<int32_t> packed) {
+  int64_t words = packedInt4Cols(rows);
+  assert(static_cast<int64_t>(codes.size()) == rows * cols);
+  assert(static_cast<int64_t>(packed.size()) == cols * words);
+  // Word (c, w) packs codes[8w .. 8w+7][c]. For a block of columns, eight
+  // source rows are read forward together and the block's output rows fill
+  // a word at a time, so both sides stay within a few cache lines.
+  constexpr int64_t kColumnBlock = 64;
+  const std::array<int, 8> &slots = int4SlotOrder(order);
+  int64_t fullWords = rows / 8;
+  for (int64_t c0 = 0; c0 < cols; c0 += kColumnBlock) {
+    int64_t cEnd = std::min(cols, c0 + kColumnBlock);
+    for (int64_t w = 0; w < words; ++w) {
+      const int32_t *source = codes.data() + 8 * w * cols;
+      if (w < fullWords) {
+        for (int64_t c = c0; c < cEnd; ++c) {
+          uint64_t bytes = 0;
+          for (int k = 0; k < 8; ++k)
+            bytes |= static_cast<uint64_t>(
+                         static_cast<uint8_t>(source[k * cols + c]))
+                     << (8 * k);
+          packed[c * words + w] =
+              static_cast<int32_t>(packInt4Word(bytes, order));
+        }
+        continue;
+      }
+      for (int64_t c = c0; c < cEnd; ++c) { // a zero-padded partial word
+        uint32_t word = 0;
+        for (int slot = 0; slot < 8; ++slot)
+          if (8 * w + slots[slot] < rows)
+            word |=
+                (static_cast<uint32_t>(source[slots[slot] * cols + c]) & 0xFu)
+                << (4 * slot);
+        packed[c * words + w] = static_cast<int32_t>(word);
+      }
+    }
+  }
+}
+
+/// slotOf[code] = the nibble slot holding logical code `code` of a word.
+static std::array<int, 8> int4SlotOf(Int4PackOrder order) {
+  std::array<int, 8> slotOf{};
+  const std::array<int, 8> &slots = int4SlotOrder(order);
+  for (int slot = 0; slot < 8; ++slot)
+    slotOf[slots[slot]] = slot;
+  return slotOf;
+}
+
+void transposePackedInt4(llvm::ArrayRef<int32_t> packed, int64_t rows,
+                         int64_t cols, Int4PackOrder from, Int4PackOrder to,
+                         llvm::MutableArrayRef<uint8_t> transposedBytes) {
+  assert(rows % 8 == 0 && cols % 8 == 0);
+  assert(static_cast<int64_t>(packed.size()) == rows * cols / 8);
+  assert(transposedBytes.size() == 4 * packed.size());
+  int64_t sourceWords = cols / 8, targetWords = rows / 8;
+  std::array<int, 8> fromSlot = int4SlotOf(from);
+  const std::array<int, 8> &toCodes = int4SlotOrder(to);
+  // Eight source words (rows 8w .. 8w+7, columns 8v .. 8v+7) hold the same
+  // 8 x 8 nibbles as eight target words (rows 8v .. 8v+7, word w). Sixteen
+  // block rows at a time fill whole 64-byte lines of the target; the
+  // sixteen-row bands go to separate threads.
+  constexpr int64_t kBlockRows = 16;
+  int64_t bands = (targetWords + kBlockRows - 1) / kBlockRows;
+  parallelChunks(bands, 8, [&](int64_t firstBand, int64_t endBand) {
+    for (int64_t band = firstBand; band < endBand; ++band) {
+      int64_t w0 = band * kBlockRows;
+      int64_t wEnd = std::min(targetWords, w0 + kBlockRows);
+      for (int64_t v = 0; v < sourceWords; ++v) {
+        for (int64_t w = w0; w < wEnd; ++w) {
+          uint8_t nibble[8][8]; // [source row j][column k]
+          for (int j = 0; j < 8; ++j) {
+            uint32_t word =
+                static_cast<uint32_t>(packed[(8 * w + j) * sourceWords + v]);
+            for (int k = 0; k < 8; ++k)
+              nibble[j][k] = (word >> (4 * fromSlot[k])) & 0xF;
+          }
+          for (int k = 0; k < 8; ++k) {
+            uint32_t word = 0;
+            for (int slot = 0; slot < 8; ++slot)
+              word |= static_cast<uint32_t>(nibble[toCodes[slot]][k])
+                      << (4 * slot);
+            if (!llvm::sys::IsLittleEndianHost)
+              word = llvm::byteswap(word);
+            std::memcpy(transposedBytes.data() +
+                            4 * ((8 * v + k) * targetWords + w),
+                        &word, 4);
+          }
+        }
+      }
+    }
+  });
+}
+
+void reorderPackedInt4(llvm::MutableArrayRef<int32_t> packed,
+                       Int4PackOrder from, Int4PackOrder to) {
+  if (from == to)
+    return;
+  std::array<int, 8> fromSlot = int4SlotOf(from);
+  const std::array<int, 8> &toCodes = int4SlotOrder(to);
+  for (int32_t &word : packed) {
+    uint32_t source = static_cast<uint32_t>(word), target = 0;
+    for (int slot = 0; slot < 8; ++slot)
+      target |= ((source >> (4 * fromSlot[toCodes[slot]])) & 0xFu)
+                << (4 * slot);
+    word = static_cast<int32_t>(target);
+  }
+}
+
+template <typename Code>
+static void unpackInt4Rows(llvm::ArrayRef<int32_t> packed, int64_t rows,
+                           int64_t cols, Int4PackOrder order, bool isSigned,
+                           llvm::MutableArrayRef<Code> codes) {
   int64_t words = packedInt4Cols(cols);
   assert(static_cast<int64_t>(codes.size()) == rows * cols);
   assert(static_cast<int64_t>(packed.size()) == rows * words);
   const std::array<int, 8> &slots = int4SlotOrder(order);
   for (int64_t r = 0; r < rows; ++r) {
-    int8_t *row = codes.data() + r * cols;
+    Code *row = codes.data() + r * cols;
     for (int64_t w = 0; w < words; ++w) {
       uint32_t word = static_cast<uint32_t>(packed[r * words + w]);
       for (int slot = 0; slot < 8; ++slot) {
@@ -125,10 +236,22 @@ void unpackInt4(llvm::ArrayRef<int32_t> packed, int64_t rows, int64_t cols,
         int nibble = (word >> (4 * slot)) & 0xF;
         if (isSigned && nibble >= 8)
           nibble -= 16;
-        row[column] = static_cast<int8_t>(nibble);
+        row[column] = static_cast<Code>(nibble);
       }
     }
   }
+}
+
+void unpackInt4(llvm::ArrayRef<int32_t> packed, int64_t rows, int64_t cols,
+                Int4PackOrder order, bool isSigned,
+                llvm::MutableArrayRef<int8_t> codes) {
+  unpackInt4Rows(packed, rows, cols, order, isSigned, codes);
+}
+
+void unpackInt4(llvm::ArrayRef<int32_t> packed, int64_t rows, int64_t cols,
+                Int4PackOrder order, bool isSigned,
+                llvm::MutableArrayRef<int32_t> codes) {
+  unpackInt4Rows(packed, rows, cols, order, isSigned, codes);
 }
 
 void packInt3(llvm::ArrayRef<int8_t> codes,

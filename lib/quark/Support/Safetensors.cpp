@@ -284,6 +284,18 @@ void SafetensorsFile::releasePages(const TensorInfo &tensor) const {
     madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
 }
 
+void SafetensorsFile::prefetchPages(const TensorInfo &tensor) const {
+  if (buffer->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap)
+    return;
+  static const uintptr_t pageSize =
+      static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  auto begin = reinterpret_cast<uintptr_t>(bytes(tensor).data());
+  uintptr_t first = begin & ~(pageSize - 1);
+  uintptr_t end = begin + tensor.size;
+  if (first < end)
+    madvise(reinterpret_cast<void *>(first), end - first, MADV_WILLNEED);
+}
+
 //===----------------------------------------------------------------------===//
 // Checkpoints
 //===----------------------------------------------------------------------===//
@@ -560,8 +572,19 @@ public:
       return queuedBytes == 0 || queuedBytes + bytes.size() <= kMaxQueuedBytes;
     });
     queuedBytes += bytes.size();
-    queue.push_back(std::move(bytes));
+    queue.push_back({std::move(bytes), {}});
+    ++pushed;
     work.notify_one();
+  }
+
+  /// Queues bytes the caller owns and returns once they are consumed: no
+  /// buffer of their size is allocated and filled first.
+  void pushAndWait(llvm::ArrayRef<uint8_t> bytes) {
+    std::unique_lock<std::mutex> lock(mutex);
+    queue.push_back({{}, bytes});
+    uint64_t ticket = ++pushed;
+    work.notify_one();
+    spaceFree.wait(lock, [&] { return consumed >= ticket; });
   }
 
   /// Writes everything queued, stops the thread and sets the file's length;
@@ -603,12 +626,14 @@ private:
       work.wait(lock, [&] { return stopping || !queue.empty(); });
       if (queue.empty())
         return;
-      std::vector<uint8_t> bytes = std::move(queue.front());
+      Piece piece = std::move(queue.front());
       queue.pop_front();
       lock.unlock();
-      consume(bytes);
+      consume(piece.owned.empty() ? piece.borrowed
+                                  : llvm::ArrayRef<uint8_t>(piece.owned));
       lock.lock();
-      queuedBytes -= bytes.size();
+      queuedBytes -= piece.owned.size();
+      ++consumed;
       spaceFree.notify_all();
     }
   }
@@ -666,8 +691,14 @@ private:
 
   std::mutex mutex;
   std::condition_variable work, spaceFree;
-  std::deque<std::vector<uint8_t>> queue;
-  size_t queuedBytes = 0;
+  /// Bytes to write: a buffer the sink owns, or the caller's (pushAndWait).
+  struct Piece {
+    std::vector<uint8_t> owned;
+    llvm::ArrayRef<uint8_t> borrowed;
+  };
+  std::deque<Piece> queue;
+  size_t queuedBytes = 0; // owned bytes queued
+  uint64_t pushed = 0, consumed = 0;
   bool stopping = false;
   bool drained = false;
   std::thread thread;
@@ -760,7 +791,11 @@ llvm::Error SafetensorsWriter::append(std::vector<uint8_t> &&bytes) {
 }
 
 llvm::Error SafetensorsWriter::append(llvm::ArrayRef<uint8_t> bytes) {
-  return append(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  if (llvm::Error error = account(bytes.size()))
+    return error;
+  if (!bytes.empty())
+    sink->pushAndWait(bytes);
+  return llvm::Error::success();
 }
 
 llvm::Error SafetensorsWriter::begin(llvm::StringRef name) {

@@ -6,8 +6,11 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/SwapByteOrder.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <algorithm>
+#include <cassert>
 #include <cstring>
 
 using namespace mlir::quark;
@@ -28,10 +31,19 @@ int64_t product(llvm::ArrayRef<int64_t> shape) {
 template <typename T>
 std::vector<T> transpose2d(llvm::ArrayRef<T> values, int64_t rows,
                            int64_t cols) {
+  // In square tiles: element by element, every store of a large matrix's
+  // transpose lands on another cache line (and often another page), which
+  // made this the slowest step of a 7B export.
+  constexpr int64_t kTile = 32;
   std::vector<T> out(values.size());
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      out[c * rows + r] = values[r * cols + c];
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      int64_t rEnd = std::min(rows, r0 + kTile);
+      int64_t cEnd = std::min(cols, c0 + kTile);
+      for (int64_t c = c0; c < cEnd; ++c)
+        for (int64_t r = r0; r < rEnd; ++r)
+          out[c * rows + r] = values[r * cols + c];
+    }
   return out;
 }
 
@@ -50,6 +62,18 @@ void storeElement(TensorDType dtype, int64_t value, uint8_t *out) {
   uint64_t bits = static_cast<uint64_t>(value);
   for (size_t b = 0; b < width; ++b)
     out[b] = static_cast<uint8_t>(bits >> (8 * b));
+}
+
+/// Little-endian I32 words.
+void storeWords(llvm::ArrayRef<int32_t> words,
+                llvm::MutableArrayRef<uint8_t> bytes) {
+  assert(bytes.size() == 4 * words.size());
+  if (llvm::sys::IsLittleEndianHost) {
+    std::memcpy(bytes.data(), words.data(), bytes.size());
+    return;
+  }
+  for (size_t i = 0; i < words.size(); ++i)
+    storeElement(TensorDType::I32, words[i], bytes.data() + 4 * i);
 }
 
 int32_t loadElement(TensorDType dtype, const uint8_t *in) {
@@ -212,26 +236,28 @@ mlir::quark::encodeStoredCodes(const StoredLayout &layout, TensorDType dtype,
       layout.storedShape(logical);
   if (!stored)
     return stored.takeError();
-  std::vector<int32_t> ordered;
-  llvm::ArrayRef<int32_t> values = codes;
-  if (layout.transposed) {
-    ordered = transpose2d(codes, logical[0], logical[1]);
-    values = ordered;
-  }
-  llvm::SmallVector<int64_t, 4> shape = transposedShape(layout, logical);
-  int64_t cols = shape.empty() ? 1 : shape.back();
-  int64_t rows = cols == 0 ? 0 : product(shape) / cols;
   std::vector<uint8_t> bytes(static_cast<size_t>(product(*stored)) *
                              tensorDTypeSize(dtype));
+  llvm::SmallVector<int64_t, 4> shape = transposedShape(layout, logical);
   if (layout.packing == StoredLayout::Packing::Int4 && !shape.empty()) {
     if (dtype != TensorDType::I32)
       return layoutError("int4 codes pack into I32 words, not " +
                          tensorDTypeName(dtype));
     std::vector<int32_t> words(static_cast<size_t>(product(*stored)));
-    packInt4(values, rows, cols, layout.int4Order, words);
-    for (size_t i = 0; i < words.size(); ++i)
-      storeElement(dtype, words[i], bytes.data() + 4 * i);
+    int64_t cols = logical.back();
+    int64_t rows = cols == 0 ? 0 : product(logical) / cols;
+    if (layout.transposed)
+      packInt4Transposed(codes, rows, cols, layout.int4Order, words);
+    else
+      packInt4(codes, rows, cols, layout.int4Order, words);
+    storeWords(words, bytes);
     return bytes;
+  }
+  std::vector<int32_t> ordered;
+  llvm::ArrayRef<int32_t> values = codes;
+  if (layout.transposed) {
+    ordered = transpose2d(codes, logical[0], logical[1]);
+    values = ordered;
   }
   if ((layout.packing == StoredLayout::Packing::Fp4 ||
        layout.packing == StoredLayout::Packing::Fp6) &&
@@ -251,6 +277,39 @@ mlir::quark::encodeStoredCodes(const StoredLayout &layout, TensorDType dtype,
   size_t width = tensorDTypeSize(dtype);
   for (size_t i = 0; i < values.size(); ++i)
     storeElement(dtype, values[i], bytes.data() + i * width);
+  return bytes;
+}
+
+llvm::Expected<std::vector<uint8_t>> mlir::quark::encodePackedInt4Codes(
+    const StoredLayout &layout, TensorDType dtype,
+    llvm::ArrayRef<int64_t> logical, llvm::ArrayRef<int32_t> words,
+    Int4PackOrder order) {
+  int64_t cols = logical.empty() ? 1 : logical.back();
+  int64_t rows = cols == 0 ? 0 : product(logical) / cols;
+  if (static_cast<int64_t>(words.size()) != rows * packedInt4Cols(cols))
+    return layoutError("expected " + llvm::Twine(rows * packedInt4Cols(cols)) +
+                       " packed int4 words for " + shapeText(logical));
+  if (layout.packing != StoredLayout::Packing::Int4)
+    return layoutError("packed int4 codes need an int4 layout, not '" +
+                       layout.str() + "'");
+  if (layout.transposed && (rows % 8 || cols % 8 || logical.size() != 2)) {
+    // Through the codes; the sign does not matter, packing keeps nibbles.
+    std::vector<int32_t> codes(static_cast<size_t>(product(logical)));
+    unpackInt4(words, rows, cols, order, /*isSigned=*/true,
+               llvm::MutableArrayRef<int32_t>(codes));
+    return encodeStoredCodes(layout, dtype, logical, codes);
+  }
+  if (dtype != TensorDType::I32)
+    return layoutError("int4 codes pack into I32 words, not " +
+                       tensorDTypeName(dtype));
+  std::vector<uint8_t> bytes(4 * words.size());
+  if (layout.transposed) {
+    transposePackedInt4(words, rows, cols, order, layout.int4Order, bytes);
+    return bytes;
+  }
+  std::vector<int32_t> target(words.begin(), words.end());
+  reorderPackedInt4(target, order, layout.int4Order);
+  storeWords(target, bytes);
   return bytes;
 }
 

@@ -403,6 +403,43 @@ QUARK_VECTORIZED static void quantizeIntRun(const float *x, int64_t n,
     quantizeIntLoop<double>(x, n, inverse, zeroPoint, qmin, qmax, mode, out);
 }
 
+/// quantizeFloat of a run sharing one scale, in one vectorizable pass:
+/// Quark's saturation, no negative zero where the format or Quark's fp4 /
+/// fp6 kernel has none, negatives clamped to 0 in an unsigned format.
+/// Returns false, leaving `out` to be rewritten, when a scaled value is NaN
+/// or Inf (the scalar encoder then handles the run).
+QUARK_VECTORIZED static bool quantizeFloatRun(const float *x, int64_t n,
+                                              float scale,
+                                              const MiniFloatFormat &format,
+                                              int32_t *out) {
+  if (scale == 0.0f)
+    scale = kScaleEpsilon;
+  const unsigned mantissaBits = format.mantissaBits;
+  const int exponentBias = format.exponentBias;
+  const uint32_t maxMagnitude = format.maxFiniteMagnitudeCode();
+  const uint32_t signBit = format.signBit();
+  const bool hasSign = format.hasSign;
+  const bool unsignedZero =
+      format.specials == SpecialValues::FiniteNegZeroNaN ||
+      format.specials == SpecialValues::FiniteNoNaN;
+  uint32_t nonFinite = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    float scaled = x[k] / scale;
+    uint32_t bits;
+    std::memcpy(&bits, &scaled, sizeof(bits));
+    uint32_t absBits = bits & 0x7FFFFFFFu;
+    bool negative = (bits >> 31) != 0;
+    nonFinite |= static_cast<uint32_t>(absBits >= 0x7F800000u);
+    uint32_t magnitude =
+        std::min(roundToMagnitudeCode(mantissaBits, exponentBias, absBits),
+                 maxMagnitude);
+    bool keepsSign = negative && !(unsignedZero && magnitude == 0);
+    uint32_t code = (keepsSign ? signBit : 0u) | magnitude;
+    out[k] = static_cast<int32_t>(!hasSign && negative ? 0u : code);
+  }
+  return nonFinite == 0;
+}
+
 llvm::Error quantizeTensor(const TensorQuantSpec &spec,
                            const QuantLayout &layout, llvm::ArrayRef<float> in,
                            const QuantParams &params,
@@ -434,6 +471,10 @@ llvm::Error quantizeTensor(const TensorQuantSpec &spec,
                      out);
       return;
     }
+    if (!integer && !mx && span.slotStride == 0 &&
+        quantizeFloatRun(x, span.length, params.scales[span.slot],
+                         *element.format, out))
+      return;
     for (int64_t k = 0; k < span.length; ++k) {
       int64_t slot = span.slot + k * span.slotStride;
       float scale = params.scales[slot];

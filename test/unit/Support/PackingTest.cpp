@@ -90,6 +90,33 @@ TEST(Packing, Int4FromInt32CodesAcrossBlocks) {
   }
 }
 
+TEST(Packing, Int4TransposedEqualsPackOfTranspose) {
+  // Column blocks that end mid-block, a partial last word (rows % 8 != 0)
+  // and unsigned codes up to 15.
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> nibble(0, 15);
+  for (auto [rows, cols] :
+       {std::pair<int64_t, int64_t>{16, 64}, {21, 130}, {7, 3}, {40, 1}}) {
+    std::vector<int32_t> codes(rows * cols), transposed(codes.size());
+    for (int32_t &c : codes)
+      c = nibble(rng);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        transposed[c * rows + r] = codes[r * cols + c];
+    for (Int4PackOrder order : {Int4PackOrder::Order, Int4PackOrder::Reorder}) {
+      std::vector<int32_t> expected(cols * packedInt4Cols(rows)),
+          fused(expected.size(), -1);
+      packInt4(transposed, cols, rows, order, expected);
+      packInt4Transposed(codes, rows, cols, order, fused);
+      EXPECT_EQ(fused, expected) << rows << "x" << cols;
+      std::vector<int32_t> back(codes.size());
+      unpackInt4(fused, cols, rows, order, /*isSigned=*/false,
+                 llvm::MutableArrayRef<int32_t>(back));
+      EXPECT_EQ(back, transposed);
+    }
+  }
+}
+
 TEST(Packing, Int3) {
   // Values 0..7 as signed int3 codes: 0,1,2,3,-4,-3,-2,-1.
   std::vector<int8_t> codes = {0, 1, 2, 3, -4, -3, -2, -1};

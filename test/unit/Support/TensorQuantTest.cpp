@@ -8,6 +8,9 @@
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
 #include <vector>
 
 using namespace mlir::quark;
@@ -38,9 +41,9 @@ TEST(QuantLayout, Shapes) {
   spec.groupSize = 3;
   QuantLayout group = layoutOf({4, 6}, spec);
   EXPECT_EQ(group.paramShape(), (llvm::ArrayRef<int64_t>{4, 2}));
-  EXPECT_EQ(group.paramIndex(5), 1);  // row 0, columns 3..5
-  EXPECT_EQ(group.paramIndex(6), 2);  // row 1, columns 0..2
-  EXPECT_EQ(group.groupStart(3), 9);  // row 1, column 3
+  EXPECT_EQ(group.paramIndex(5), 1); // row 0, columns 3..5
+  EXPECT_EQ(group.paramIndex(6), 2); // row 1, columns 0..2
+  EXPECT_EQ(group.groupStart(3), 9); // row 1, column 3
   spec.groupSize = -1;
   EXPECT_EQ(layoutOf({4, 6}, spec).paramShape(),
             (llvm::ArrayRef<int64_t>{4, 1}));
@@ -58,7 +61,7 @@ TEST(QuantLayout, Shapes) {
   spec.blockSize = {2, 4};
   QuantLayout block = layoutOf({4, 6}, spec);
   EXPECT_EQ(block.paramShape(), (llvm::ArrayRef<int64_t>{2, 2}));
-  EXPECT_EQ(block.paramIndex(5), 1);       // (0, 5)
+  EXPECT_EQ(block.paramIndex(5), 1);         // (0, 5)
   EXPECT_EQ(block.paramIndex(3 * 6 + 1), 2); // (3, 1)
 }
 
@@ -98,14 +101,17 @@ TEST(TensorQuant, PerChannelInt8Symmetric) {
   EXPECT_EQ(params->scales[1], 0.3f / 127.5f);
   EXPECT_TRUE(params->zeroPoints.empty());
   std::vector<int32_t> codes(6);
-  ASSERT_FALSE(static_cast<bool>(quantizeTensor(spec, layout, weight, *params, codes)));
+  ASSERT_FALSE(
+      static_cast<bool>(quantizeTensor(spec, layout, weight, *params, codes)));
   // -2.55 is -amax: -127.5 -> -128; 1.0 / 0.02 = 50. In row 1 the float32
   // reciprocal makes -0.3 * (127.5 / 0.3) = -127.49999 -> -127 (as torch).
   EXPECT_EQ(codes, (std::vector<int32_t>{50, -128, 25, 42, 85, -127}));
   std::vector<float> back(6);
-  ASSERT_FALSE(static_cast<bool>(dequantizeTensor(spec, layout, codes, *params, back)));
+  ASSERT_FALSE(
+      static_cast<bool>(dequantizeTensor(spec, layout, codes, *params, back)));
   std::vector<float> fake(6);
-  ASSERT_FALSE(static_cast<bool>(fakeQuantizeTensor(spec, layout, weight, *params, fake)));
+  ASSERT_FALSE(static_cast<bool>(
+      fakeQuantizeTensor(spec, layout, weight, *params, fake)));
   EXPECT_EQ(back, fake);
 }
 
@@ -116,7 +122,7 @@ TEST(TensorQuant, PerGroupUint4Asymmetric) {
   spec.axis = 1;
   spec.groupSize = 4;
   spec.symmetric = false;
-  std::vector<float> weight = {0.0f, 1.0f, 2.0f, 15.0f,     // group [0, 15]
+  std::vector<float> weight = {0.0f,  1.0f,  2.0f,  15.0f,  // group [0, 15]
                                -1.0f, -2.0f, -3.0f, -7.5f}; // group [-7.5, 0]
   QuantLayout layout = layoutOf({1, 8}, spec);
   llvm::Expected<QuantParams> params =
@@ -125,8 +131,59 @@ TEST(TensorQuant, PerGroupUint4Asymmetric) {
   EXPECT_EQ(params->scales, (std::vector<float>{1.0f, 0.5f}));
   EXPECT_EQ(params->zeroPoints, (std::vector<int32_t>{0, 15}));
   std::vector<int32_t> codes(8);
-  ASSERT_FALSE(static_cast<bool>(quantizeTensor(spec, layout, weight, *params, codes)));
+  ASSERT_FALSE(
+      static_cast<bool>(quantizeTensor(spec, layout, weight, *params, codes)));
   EXPECT_EQ(codes, (std::vector<int32_t>{0, 1, 2, 15, 13, 11, 9, 0}));
+}
+
+// The vectorized run over a per-tensor float spec gives the scalar
+// encoder's codes bit for bit: every float format, values across the whole
+// exponent range (target subnormals, ties, overflow), both zeros, and runs
+// with NaN / Inf (which take the scalar path).
+TEST(TensorQuant, FloatRunsMatchTheScalarEncoder) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<uint32_t> anyBits;
+  std::vector<float> values;
+  for (int i = 0; i < 20000; ++i) {
+    uint32_t bits = anyBits(rng);
+    // Exponents around the narrow formats' ranges, and some anywhere.
+    if (i % 4)
+      bits = (bits & 0x807FFFFFu) | ((100u + bits % 60u) << 23);
+    float v;
+    std::memcpy(&v, &bits, sizeof(v));
+    if (std::isfinite(v))
+      values.push_back(v);
+  }
+  for (float v : {0.0f, -0.0f, 0.5f, -0.75f, 448.0f, 464.0f, -480.0f, 1e-9f,
+                  -1e-9f, 0.0009765625f, 0.00146484375f, 6.0f, 7.0f})
+    values.push_back(v);
+  for (QuantDType dtype :
+       {QuantDType::FP8E4M3, QuantDType::FP8E4M3FNUZ, QuantDType::FP8E5M2,
+        QuantDType::FP8E5M2FNUZ, QuantDType::FP8E5M3, QuantDType::FP6E2M3,
+        QuantDType::FP6E3M2, QuantDType::FP4}) {
+    TensorQuantSpec spec;
+    spec.dtype = dtype;
+    spec.qscheme = QScheme::PerTensor;
+    for (float scale : {1.0f, 0.0123f, 0.0f}) {
+      for (bool special : {false, true}) {
+        std::vector<float> in = values;
+        if (special) {
+          in[7] = std::numeric_limits<float>::quiet_NaN();
+          in[8] = -std::numeric_limits<float>::infinity();
+        }
+        QuantLayout layout = layoutOf({static_cast<int64_t>(in.size())}, spec);
+        QuantParams params;
+        params.scales = {scale};
+        std::vector<int32_t> codes(in.size());
+        ASSERT_FALSE(
+            static_cast<bool>(quantizeTensor(spec, layout, in, params, codes)));
+        for (size_t i = 0; i < in.size(); ++i)
+          ASSERT_EQ(codes[i],
+                    static_cast<int32_t>(quantizeFloat(dtype, in[i], scale)))
+              << dtypeName(dtype) << " x=" << in[i] << " scale=" << scale;
+      }
+    }
+  }
 }
 
 TEST(TensorQuant, MissingParamsAreAnError) {
@@ -157,7 +214,8 @@ TEST(TensorQuant, MxFp4Tensor) {
   // Block 0 amax 0.3 -> 2^(-2 - 2) = 1/16; block 1 amax 9 -> 2^(3 - 2).
   EXPECT_EQ(scales, (std::vector<float>{0.0625f, 2.0f}));
   std::vector<float> fake(64);
-  ASSERT_FALSE(static_cast<bool>(fakeQuantizeTensor(spec, layout, data, QuantParams{}, fake)));
+  ASSERT_FALSE(static_cast<bool>(
+      fakeQuantizeTensor(spec, layout, data, QuantParams{}, fake)));
   // -0.3 / (1/16) = -4.8 -> -4 (fp4 step 2 in [4, 8)) -> -0.25.
   EXPECT_EQ(fake[0], -0.25f);
   // data[35] = 3 * -3 = -9 at scale 2: -4.5 -> -4 -> -8; data[32] = 3 is
@@ -174,8 +232,8 @@ TEST(TensorQuant, BlockFloatAlongNonLastAxis) {
   spec.qscheme = QScheme::PerGroup;
   spec.axis = 0;
   spec.groupSize = 8;
-  std::vector<float> column = {1.0f, -0.5f, 0.25f, 0.99f, 0.0078125f, -1.0f,
-                               0.3f, 0.7f};
+  std::vector<float> column = {1.0f,       -0.5f, 0.25f, 0.99f,
+                               0.0078125f, -1.0f, 0.3f,  0.7f};
   std::vector<float> data(16);
   for (int r = 0; r < 8; ++r) {
     data[r * 2] = column[r];
@@ -183,7 +241,8 @@ TEST(TensorQuant, BlockFloatAlongNonLastAxis) {
   }
   QuantLayout layout = layoutOf({8, 2}, spec);
   std::vector<float> out(16);
-  ASSERT_FALSE(static_cast<bool>(fakeQuantizeTensor(spec, layout, data, QuantParams{}, out)));
+  ASSERT_FALSE(static_cast<bool>(
+      fakeQuantizeTensor(spec, layout, data, QuantParams{}, out)));
   std::vector<float> expected = column;
   bfp16FakeQuantizeBlock(expected);
   for (int r = 0; r < 8; ++r) {
@@ -201,10 +260,12 @@ TEST(TensorQuant, CastTypes) {
   spec.dtype = QuantDType::BFloat16;
   QuantLayout layout = layoutOf({2}, spec);
   std::vector<float> data = {1.0f + std::ldexp(1.0f, -8), 3.0f}, out(2);
-  ASSERT_FALSE(static_cast<bool>(fakeQuantizeTensor(spec, layout, data, QuantParams{}, out)));
+  ASSERT_FALSE(static_cast<bool>(
+      fakeQuantizeTensor(spec, layout, data, QuantParams{}, out)));
   EXPECT_EQ(out, (std::vector<float>{1.0f, 3.0f}));
   std::vector<int32_t> codes(2);
-  ASSERT_FALSE(static_cast<bool>(quantizeTensor(spec, layout, data, QuantParams{}, codes)));
+  ASSERT_FALSE(static_cast<bool>(
+      quantizeTensor(spec, layout, data, QuantParams{}, codes)));
   EXPECT_EQ(codes, (std::vector<int32_t>{0x3F80, 0x4040}));
 }
 
@@ -231,8 +292,8 @@ TEST(TensorQuant, ScalePrecisionAndFormats) {
   // NVFP4 two-level: global amax 12 -> 448 * 6 / 12 = 224; block amax 3
   // -> 0.5 * 224 = 112 (exact in e4m3) -> 0.5; block amax 1 -> 37.33 ->
   // e4m3 36 -> 36 / 224.
-  params = computeQuantParams(spec, MinMaxStats{{-12.0f, 0.0f, -1.0f},
-                                                {0.0f, 3.0f, 0.5f}});
+  params = computeQuantParams(
+      spec, MinMaxStats{{-12.0f, 0.0f, -1.0f}, {0.0f, 3.0f, 0.5f}});
   ASSERT_TRUE(static_cast<bool>(params));
   EXPECT_EQ(params->scales[0], 2.0f);
   EXPECT_EQ(params->scales[1], 0.5f);

@@ -35,10 +35,7 @@ mlir::quark::floatParamTensor(ParamOp param, WeightStore &store,
     TensorRef tensor = *ref;
     return ManifestTensor{name, tensor.info->dtype, tensor.info->shape,
                           [tensor]() -> llvm::Expected<ExportBytes> {
-                            llvm::ArrayRef<uint8_t> bytes = tensor.bytes();
-                            ExportBytes copy(bytes.begin(), bytes.end());
-                            tensor.releasePages();
-                            return copy;
+                            return ExportBytes::borrowed(tensor);
                           }};
   }
   // Rewritten by an algorithm (float32 in its file): written in the
@@ -143,7 +140,7 @@ llvm::Error mlir::quark::writeSafetensorsFile(
                              llvm::Twine(tensor->byteSize()) + " declared");
     if (llvm::Error error = (*writer)->begin(tensor->name))
       return error;
-    if (llvm::Error error = (*writer)->append(std::move(*bytes)))
+    if (llvm::Error error = std::move(*bytes).writeTo(**writer))
       return error;
   }
   return (*writer)->finish();

@@ -52,7 +52,34 @@ inline llvm::Error makeExportError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
-using ExportBytes = std::vector<uint8_t>;
+/// A tensor's file bytes: a buffer built for the export, or the tensor as
+/// a mapped input file already holds it (copied float weights, fp8 codes),
+/// which goes to the output without a buffer of its size and hands its
+/// pages back once written.
+class ExportBytes {
+public:
+  ExportBytes(std::vector<uint8_t> built) : built(std::move(built)) {}
+  static ExportBytes borrowed(TensorRef source) {
+    ExportBytes bytes({});
+    bytes.source = source;
+    return bytes;
+  }
+  size_t size() const { return source ? source->bytes().size() : built.size(); }
+  /// Appends the bytes to the tensor `writer` is writing.
+  llvm::Error writeTo(SafetensorsWriter &writer) && {
+    if (!source)
+      return writer.append(std::move(built));
+    // Read ahead while the writer copies the first pages out.
+    source->prefetchPages();
+    llvm::Error error = writer.append(source->bytes());
+    source->releasePages();
+    return error;
+  }
+
+private:
+  std::vector<uint8_t> built;
+  std::optional<TensorRef> source;
+};
 
 /// One tensor of an export: its name, file dtype and shape, and how to
 /// produce its bytes (run once, when the tensor is written).

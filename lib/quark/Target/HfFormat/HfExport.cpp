@@ -279,8 +279,20 @@ private:
                                                           logical, values);
                               }})))
         return failure();
-    } else if (failed(addCodes(linear, weightName, *layout->codes,
-                               [this, ir]() { return reader.codes(ir); }))) {
+    } else if (failed(add(
+                   linear,
+                   {weightName, layout->codes->dtype,
+                    layout->codes->storedShape,
+                    [this, ir,
+                     codes = *layout->codes]() -> llvm::Expected<ExportBytes> {
+                      llvm::Expected<std::optional<TensorRef>> same =
+                          reader.codesStoredAs(ir, codes.layout, codes.dtype);
+                      if (!same)
+                        return same.takeError();
+                      if (*same)
+                        return ExportBytes::borrowed(**same);
+                      return reader.encodedCodes(ir, codes.layout, codes.dtype);
+                    }}))) {
       return failure();
     }
     if (layout->scaleOfScales) {

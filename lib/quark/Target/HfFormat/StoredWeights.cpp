@@ -109,6 +109,58 @@ StoredWeightReader::codes(const StoredWeightIR &stored) {
                      method);
 }
 
+llvm::Expected<std::vector<uint8_t>>
+StoredWeightReader::encodedCodes(const StoredWeightIR &stored,
+                                 const StoredLayout &layout,
+                                 TensorDType dtype) {
+  DequantizeOp dequantize = stored.dequantize;
+  auto codeType = cast<RankedTensorType>(dequantize.getInput().getType());
+  auto element = dyn_cast<quant::QuantizedType>(codeType.getElementType());
+  bool packedInt4 = stored.unpack && element &&
+                    element.getStorageTypeIntegralWidth() == 4 &&
+                    layout.packing == StoredLayout::Packing::Int4;
+  if (!packedInt4) {
+    llvm::Expected<std::vector<int32_t>> values = codes(stored);
+    if (!values)
+      return values.takeError();
+    return encodeStoredCodes(layout, dtype, codeType.getShape(), *values);
+  }
+  ParamOp raw = stored.rawCodes;
+  llvm::Expected<Tensor> words =
+      store.getCodes(raw.getName(), raw.getFile().value_or(""));
+  if (!words)
+    return words.takeError();
+  UnpackOp unpack = stored.unpack;
+  std::optional<PackMethod> method;
+  if (unpack.getPackMethod())
+    method = *unpack.getPackMethod();
+  return encodePackedInt4Codes(layout, dtype, codeType.getShape(),
+                               words->ints(), toPackOrder(method));
+}
+
+llvm::Expected<std::optional<TensorRef>>
+StoredWeightReader::codesStoredAs(const StoredWeightIR &stored,
+                                  const StoredLayout &layout,
+                                  TensorDType dtype) {
+  if (stored.unpack || !layout.isIdentity())
+    return std::optional<TensorRef>();
+  ParamOp raw = stored.rawCodes;
+  llvm::Expected<TensorRef> source =
+      store.locate(raw.getName(), raw.getFile().value_or(""));
+  if (!source)
+    return source.takeError();
+  // A one-byte code is its low byte in any one-byte dtype; wider codes need
+  // the same dtype.
+  TensorDType sourceDType = source->info->dtype;
+  DequantizeOp dequantize = stored.dequantize;
+  auto codeType = cast<RankedTensorType>(dequantize.getInput().getType());
+  if (tensorDTypeSize(sourceDType) != tensorDTypeSize(dtype) ||
+      (sourceDType != dtype && tensorDTypeSize(dtype) != 1) ||
+      llvm::ArrayRef<int64_t>(source->info->shape) != codeType.getShape())
+    return std::optional<TensorRef>();
+  return std::optional<TensorRef>(*source);
+}
+
 llvm::Expected<std::vector<float>> StoredWeightReader::floats(ParamOp param) {
   llvm::Expected<Tensor> value =
       store.get(param.getName(), param.getFile().value_or(""));

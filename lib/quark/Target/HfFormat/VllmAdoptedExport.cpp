@@ -498,7 +498,7 @@ LegacyExporter::weightJson(const std::string &fileName,
                     {rows, cols},
                     [copies, codesReader, floats,
                      target]() -> llvm::Expected<ExportBytes> {
-                      ExportBytes bytes;
+                      std::vector<uint8_t> bytes;
                       for (const Linear &part : copies) {
                         llvm::Expected<std::vector<int32_t>> codes =
                             requantizedFp8Codes(part, target, *codesReader,
@@ -528,7 +528,7 @@ LegacyExporter::weightJson(const std::string &fileName,
                       all.insert(all.end(), codes->begin(), codes->end());
                     }
                     size_t pairs = all.size() / static_cast<size_t>(2 * cols);
-                    ExportBytes bytes(all.size() / 2);
+                    std::vector<uint8_t> bytes(all.size() / 2);
                     for (size_t r = 0; r < pairs; ++r)
                       for (int64_t c = 0; c < cols; ++c) {
                         int32_t low = all[(2 * r) * cols + c];
