@@ -100,6 +100,13 @@ static cl::opt<std::string> moeSecondStep(
     "moe_experts_second_step_config",
     cl::desc("second weight stage of MoE expert layers (a scheme)"),
     cl::cat(category));
+static cl::opt<std::string> sharedScaleGroups(
+    "shared_scale_groups",
+    cl::desc("layers whose weights share one per-tensor scale within a "
+             "module, ';' between groups (e.g. "
+             "\"q_proj,k_proj,v_proj;gate_proj,up_proj\", the default for "
+             "NVFP4 weights); none: every weight keeps its own"),
+    cl::init("auto"), cl::cat(category));
 // Export.
 static cl::list<std::string> modelExport(
     "model_export",
@@ -696,6 +703,32 @@ int main(int argc, char **argv) {
     if (failed(freeze.run(*quantized)))
       return 1;
     timings["freeze_s"] = secondsSince(start);
+
+    // Quark's shared_scale_groups: by default q/k/v and gate/up share the
+    // global scale of NVFP4 weights (vLLM fuses them and loads one).
+    std::string shareGroups = sharedScaleGroups;
+    if (shareGroups == "auto") {
+      bool scaleQuantizedWeights = false;
+      (*quantized)->walk([&](TwoStageFakeQuantOp op) {
+        if (op.getSpec().quantizesScales() &&
+            op.getInput().getDefiningOp<ParamOp>())
+          scaleQuantizedWeights = true;
+      });
+      shareGroups = scaleQuantizedWeights
+                        ? "q_proj,k_proj,v_proj;gate_proj,up_proj"
+                        : "none";
+    }
+    if (shareGroups != "none" && !shareGroups.empty()) {
+      PassManager share(&context);
+      QuarkShareWeightScalesOptions shareOptions;
+      shareOptions.groups = shareGroups;
+      share.addPass(createQuarkShareWeightScales(shareOptions));
+      start = Clock::now();
+      if (failed(share.run(*quantized)))
+        return 1;
+      timings["share_scales_s"] = secondsSince(start);
+      report["shared_scale_groups"] = shareGroups;
+    }
 
     // Real quantization: weights become codes and scales in the output
     // folder, streamed one tensor at a time. An export gets the output

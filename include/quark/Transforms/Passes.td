@@ -201,6 +201,52 @@ def QuarkFreeze : Pass<"quark-freeze", "::mlir::ModuleOp"> {
   ];
 }
 
+def QuarkShareWeightScales : Pass<"quark-share-weight-scales",
+                                  "::mlir::ModuleOp"> {
+  let summary = "One per-tensor weight scale across layers a server fuses";
+  let description = [{
+    Quark's `shared_scale_groups`: within each parent module, the linears
+    whose last name component is in one group (by default `q_proj, k_proj,
+    v_proj` and `gate_proj, up_proj`, the projections vLLM fuses into one
+    GEMM) and whose weights share one spec get one per-tensor scale, from
+    the extremes of all their weights together. A serving engine loads
+    each fused weight with a single per-tensor scale: given different ones
+    it keeps the largest and warns, and for NVFP4 the fp8 block scales of
+    the other shards are then read against the wrong global scale.
+
+    Runs on the frozen model (`quark-freeze`), before
+    `quark-quantize-weights`, so the fake-quantized and the stored model
+    agree. It rewrites:
+    * an NVFP4-style weight quantizer (`quark.two_stage_fake_quant` whose
+      second stage quantizes the block scales) to take the group's
+      `second_scale` (`amax / (element max * fp8 max)` over the group);
+    * a per-tensor static weight quantizer (`quark.fake_quant` fed by
+      `quark.compute_qparams`) to take the group's scale and zero point as
+      constants.
+    Other weight quantizers (per-channel, per-group, MX, progressive) have
+    no per-tensor scale to share and are left as they are; a group member
+    whose spec differs from the others keeps its own scale, with a warning.
+
+    ```mlir
+    %w = quark.param "model.layers.0.self_attn.k_proj.weight" : tensor<64x128xbf16>
+    %s = arith.constant dense<7.6e-05> : tensor<f32>   // q/k/v's shared scale
+    %q = quark.two_stage_fake_quant %w second_scale(%s : tensor<f32>) {spec = ...}
+    ```
+  }];
+  let options = [
+    Option<"groups", "groups", "std::string",
+           /*default=*/"\"q_proj,k_proj,v_proj;gate_proj,up_proj\"",
+           "groups of layer names (last name component), ';' between "
+           "groups, ',' between names">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::quark::QuarkDialect"];
+  let statistics = [
+    Statistic<"numGroups", "groups", "groups given one scale">,
+    Statistic<"numWeights", "weights", "weights given their group's scale">,
+  ];
+}
+
 def QuarkQuantizeWeights : Pass<"quark-quantize-weights", "::mlir::ModuleOp"> {
   let summary = "Stores quantized weights as codes and scales in a safetensors file";
   let description = [{

@@ -21,8 +21,10 @@
 #include "quark/Support/TwoStageQuant.h"
 #include "quark/Transforms/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Quant/IR/Quant.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
@@ -74,6 +76,11 @@ struct StoredWeight {
   /// Parameters an algorithm chose (GPTQ): the quantizer's scale and zero
   /// point are params, not computed from the weight.
   ParamOp givenScale, givenZeroPoint;
+  /// Parameters fixed in the IR as constants (a scale shared across a
+  /// group of layers, quark-share-weight-scales): the scale and zero point
+  /// of a one-stage spec, or a scale-quantizing spec's second-stage scale.
+  std::optional<QuantParams> fixedParams;
+  std::optional<float> fixedOtherStageScale;
 };
 
 /// Packed storage for `codeElement` codes of a tensor of `shape`: the
@@ -246,8 +253,8 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
     return llvm::createStringError(llvm::inconvertibleErrorCode(), *failure);
   };
 
-  // Parameters an algorithm fixed, read whole (they are small).
-  std::optional<QuantParams> given;
+  // Parameters an algorithm or the IR fixed, read whole (they are small).
+  std::optional<QuantParams> given = weight.fixedParams;
   if (weight.givenScale) {
     given.emplace();
     llvm::Expected<Tensor> scales = store.get(
@@ -263,6 +270,8 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
         return zeros.takeError();
       given->zeroPoints.assign(zeros->ints().begin(), zeros->ints().end());
     }
+  }
+  if (given) {
     if (static_cast<int64_t>(given->scales.size()) != layout->numParams() ||
         (spec.hasZeroPoint() &&
          given->zeroPoints.size() != given->scales.size()))
@@ -277,6 +286,8 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
   std::optional<QuantParams> shared;
   if (given && perTensor) {
     shared = given;
+  } else if (weight.fixedOtherStageScale) {
+    otherStageScale = *weight.fixedOtherStageScale;
   } else if (perTensor || weight.twoStage) {
     TensorQuantSpec whole = weight.progressive ? weight.otherStage : spec;
     whole.qscheme = QScheme::PerTensor;
@@ -565,9 +576,24 @@ struct QuantizeWeightsPass
         if (weight.givenScale && fakeQuant.getZeroPoint())
           weight.givenZeroPoint =
               fakeQuant.getZeroPoint().getDefiningOp<ParamOp>();
+        DenseElementsAttr scale, zeroPoint;
+        if (fakeQuant.getScale() &&
+            matchPattern(fakeQuant.getScale(), m_Constant(&scale)) &&
+            (!fakeQuant.getZeroPoint() ||
+             matchPattern(fakeQuant.getZeroPoint(), m_Constant(&zeroPoint)))) {
+          weight.fixedParams.emplace();
+          weight.fixedParams->scales = readFloats(scale);
+          if (zeroPoint)
+            weight.fixedParams->zeroPoints = readInts(zeroPoint);
+        }
       }
       if (twoStage) {
         weight.progressive = !twoStage.quantizesScales();
+        DenseElementsAttr secondScale;
+        auto twoStageOp = cast<TwoStageFakeQuantOp>(op);
+        if (!weight.progressive && twoStageOp.getSecondScale() &&
+            matchPattern(twoStageOp.getSecondScale(), m_Constant(&secondScale)))
+          weight.fixedOtherStageScale = readFloats(secondScale).front();
         FailureOr<TensorQuantSpec> other =
             getTensorQuantSpec(twoStage.getOtherStage(), element, emitError);
         if (failed(other))
@@ -763,7 +789,7 @@ struct QuantizeWeightsPass
     llvm::SmallSetVector<Operation *, 2> producers;
     for (Value operand : op->getOperands().drop_front())
       if (Operation *producer = operand.getDefiningOp())
-        if (isa<ComputeQParamsOp, ParamOp>(producer))
+        if (isa<ComputeQParamsOp, ParamOp, arith::ConstantOp>(producer))
           producers.insert(producer);
     op->erase();
     for (Operation *producer : producers)

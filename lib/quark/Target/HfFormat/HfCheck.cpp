@@ -23,9 +23,11 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 
+#include <cstring>
 #include <map>
 
 using namespace mlir;
@@ -616,7 +618,50 @@ private:
                   "}' have different schemes; vLLM runs them fused and "
                   "requires all to use the same scheme");
         }
+        auto twoStage =
+            entry.getValue()
+                ? dyn_cast<TwoStageSpecAttr>(entry.getValue().getWeight())
+                : TwoStageSpecAttr();
+        if (twoStage && twoStage.quantizesScales())
+          checkSharedGlobalScales(base, group);
       }
+    }
+  }
+
+  /// NVFP4 shards a server fuses need one `weight_scale_2` (and one
+  /// `input_scale_2`): vLLM's QuarkNVFP4 keeps the largest and warns, and
+  /// the other shards' fp8 block scales are then read against it.
+  void checkSharedGlobalScales(llvm::StringRef base,
+                               const std::vector<std::string> &group) {
+    for (llvm::StringRef suffix : {".weight_scale_2", ".input_scale_2"}) {
+      std::vector<std::pair<std::string, float>> scales;
+      for (const std::string &layer : group) {
+        std::string name = (base + layer + suffix).str();
+        std::optional<TensorRef> tensor = checkpoint->find(name);
+        if (!tensor || tensor->info->dtype != TensorDType::F32 ||
+            tensor->bytes().size() != sizeof(float))
+          continue; // expectTensor reports it
+        float value;
+        std::memcpy(&value, tensor->bytes().data(), sizeof(float));
+        scales.push_back({layer, value});
+      }
+      bool differ = llvm::any_of(scales, [&](const auto &scale) {
+        return scale.second != scales.front().second;
+      });
+      if (!differ)
+        continue;
+      // The group and its values name the layers: one warning for all.
+      std::string values;
+      for (const auto &[layer, value] : scales)
+        values += (values.empty() ? "" : ", ") + layer + " " +
+                  llvm::formatv("{0:e}", value).str();
+      layerWarning(base.str() + "{" + values + "}",
+                   "fused NVFP4 shards with different " +
+                       suffix.drop_front().str() +
+                       ": vLLM keeps the largest and warns, and reads the "
+                       "other shards' fp8 block scales against it "
+                       "(quark-quantize shares one with "
+                       "--shared_scale_groups, its default for NVFP4)");
     }
   }
 
