@@ -422,7 +422,7 @@ private:
     if (auto twoStage = dyn_cast_or_null<TwoStageSpecAttr>(field)) {
       // NVFP4: the dynamic first stage stores nothing, the static second
       // stage its per-tensor scale (vLLM's QuarkNVFP4 input_scale_2).
-      if (twoStage.quantizesScales() && !twoStage.getSecond().isDynamic())
+      if (twoStage.quantizesScalesPerCall())
         expectTensor(base + "_scale_2", quarkHfScaleOfScales(),
                      "its NVFP4 input spec " + specText(twoStage));
       return;
@@ -485,12 +485,10 @@ private:
         // input [fp4 g16 dynamic, fp8 per-tensor static].
         auto input = dyn_cast_or_null<TwoStageSpecAttr>(inputField);
         bool inputNvfp4 =
-            input && input.quantizesScales() &&
+            input && input.quantizesScalesPerCall() &&
             input.getFirst().getDtype() == Dtype::fp4 &&
-            input.getFirst().isDynamic() &&
             input.getFirst().getGroupSize().value_or(0) == 16 &&
             input.getSecond().getDtype() == Dtype::fp8_e4m3 &&
-            !input.getSecond().isDynamic() &&
             input.getSecond().getQSchemeOrDefault() == QSchemeType::per_tensor;
         bool weightNvfp4 =
             first.getGroupSize().value_or(0) == 16 && !first.isDynamic() &&

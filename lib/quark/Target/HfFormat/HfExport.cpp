@@ -400,8 +400,7 @@ private:
                                         LinearOp linear) {
     TwoStageSpecAttr spec = quantizer.getSpec();
     DenseElementsAttr secondScale;
-    if (!spec.quantizesScales() || !spec.getFirst().isDynamic() ||
-        !quantizer.getSecondScale() ||
+    if (!spec.quantizesScalesPerCall() || !quantizer.getSecondScale() ||
         !matchPattern(quantizer.getSecondScale(), m_Constant(&secondScale)) ||
         secondScale.getNumElements() != 1)
       return linear.emitError()

@@ -313,8 +313,7 @@ private:
   LogicalResult reloadScaleQuantInput(OpBuilder &builder, LinearOp linear,
                                       TwoStageSpecAttr spec) {
     std::string name = linear.getName().str() + ".input_scale_2";
-    if (!spec.quantizesScales() || !spec.getFirst().isDynamic() ||
-        spec.getSecond().isDynamic())
+    if (!spec.quantizesScalesPerCall())
       return linear.emitError()
              << "layer '" << linear.getName() << "': the input spec " << spec
              << " is two-stage, which reloading handles for NVFP4 (dynamic "

@@ -133,6 +133,14 @@ def Quark_TwoStageSpecAttr : AttrDef<Quark_Dialect, "TwoStageSpec"> {
     TensorSpecAttr getOtherStage() const {
       return quantizesScales() ? getSecond() : getFirst();
     }
+    /// The activation form checkpoints hold (NVFP4's input): block scales
+    /// computed per call (dynamic first stage), quantized under a
+    /// calibrated per-tensor scale (static second stage), which is all a
+    /// checkpoint stores of it (`input_scale_2`).
+    bool quantizesScalesPerCall() const {
+      return quantizesScales() && getFirst().isDynamic() &&
+             !getSecond().isDynamic();
+    }
   }];
 }
 
