@@ -47,7 +47,59 @@ static cl::opt<bool>
                cl::desc("print open time and peak resident memory"),
                cl::cat(category));
 
+static cl::opt<std::string> tokenizeFile(
+    "tokenize",
+    cl::desc("print the token ids (comma-separated) of this UTF-8 text file "
+             "under the input's tokenizer (a model folder, tokenizer file or "
+             "GGUF file), and nothing else"),
+    cl::value_desc("text file"), cl::cat(category));
+static cl::opt<bool> addSpecialTokens(
+    "add-special-tokens",
+    cl::desc("--tokenize: add BOS/EOS as the tokenizer's post-processor "
+             "says"),
+    cl::cat(category));
+
 namespace {
+/// The tokenizer of a model folder, tokenizer file or GGUF file.
+llvm::Expected<std::unique_ptr<Tokenizer>> tokenizerOf(llvm::StringRef path) {
+  if (llvm::sys::fs::is_directory(path))
+    return Tokenizer::loadFromDirectory(path);
+  if (path.ends_with(".model"))
+    return Tokenizer::fromSentencePieceFile(path);
+  if (path.ends_with(".gguf")) {
+    llvm::Expected<std::unique_ptr<GgufFile>> file = GgufFile::open(path);
+    if (!file)
+      return file.takeError();
+    return Tokenizer::fromGguf(**file, path);
+  }
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer = readFile(path);
+  if (!buffer)
+    return buffer.takeError();
+  return Tokenizer::fromHuggingFaceJson((*buffer)->getBuffer(), path);
+}
+
+/// --tokenize: the ids of a text file, on one line.
+int printTokenIds(llvm::StringRef path, llvm::StringRef textPath) {
+  auto fail = [](llvm::Error error) {
+    llvm::WithColor::error(llvm::errs(), "quark-inspect")
+        << llvm::toString(std::move(error)) << "\n";
+    return 1;
+  };
+  llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer = tokenizerOf(path);
+  if (!tokenizer)
+    return fail(tokenizer.takeError());
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> text = readFile(textPath);
+  if (!text)
+    return fail(text.takeError());
+  llvm::Expected<std::vector<int32_t>> ids =
+      (*tokenizer)->encode((*text)->getBuffer(), addSpecialTokens);
+  if (!ids)
+    return fail(ids.takeError());
+  llvm::interleave(*ids, llvm::outs(), ",");
+  llvm::outs() << "\n";
+  return 0;
+}
+
 class Inspector {
 public:
   bool failed = false;
@@ -117,8 +169,7 @@ public:
   }
 
   void tokenizer(llvm::StringRef dirOrFile) {
-    llvm::Expected<std::unique_ptr<Tokenizer>> loaded =
-        loadTokenizer(dirOrFile);
+    llvm::Expected<std::unique_ptr<Tokenizer>> loaded = tokenizerOf(dirOrFile);
     if (!loaded)
       return error(loaded.takeError());
     llvm::outs() << "tokenizer: " << (*loaded)->describe();
@@ -185,18 +236,6 @@ public:
   }
 
 private:
-  static llvm::Expected<std::unique_ptr<Tokenizer>>
-  loadTokenizer(llvm::StringRef path) {
-    if (llvm::sys::fs::is_directory(path))
-      return Tokenizer::loadFromDirectory(path);
-    if (path.ends_with(".model"))
-      return Tokenizer::fromSentencePieceFile(path);
-    llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> buffer = readFile(path);
-    if (!buffer)
-      return buffer.takeError();
-    return Tokenizer::fromHuggingFaceJson((*buffer)->getBuffer(), path);
-  }
-
   double openSeconds = 0;
   uint64_t checkpointBytes = 0;
 };
@@ -214,6 +253,8 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "quark-inspect: open and validate model files\n");
+  if (!tokenizeFile.empty())
+    return printTokenIds(inputPath, tokenizeFile);
   Inspector inspect;
   llvm::StringRef path = inputPath;
   llvm::StringRef name = llvm::sys::path::filename(path);

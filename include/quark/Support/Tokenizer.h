@@ -53,6 +53,11 @@ public:
   /// The vocabulary of a GGUF file (tokenizer.ggml.model "llama" or "gpt2").
   static llvm::Expected<std::unique_ptr<Tokenizer>>
   fromGguf(const GgufFile &file, llvm::StringRef name);
+  /// llama.cpp's tokenizer.ggml.pre for a byte-level BPE tokenizer whose
+  /// pre-tokenizer splits with the regex `pattern` (GPT-2's own pattern:
+  /// "gpt-2"); empty when llama.cpp has no such pre-tokenizer. The inverse
+  /// of what fromGguf reads.
+  static llvm::StringRef ggufPreTokenizerName(llvm::StringRef pattern);
 
   /// Token ids of UTF-8 text. With `addSpecialTokens`, BOS/EOS are added as
   /// the post-processor says (transformers' add_special_tokens=True).

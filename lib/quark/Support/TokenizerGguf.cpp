@@ -39,6 +39,15 @@ static const PreTokenizerPattern kPreTokenizers[] = {
      false, true},
 };
 
+llvm::StringRef Tokenizer::ggufPreTokenizerName(llvm::StringRef pattern) {
+  if (pattern == kGpt2Pattern)
+    return "gpt-2";
+  for (const PreTokenizerPattern &known : kPreTokenizers)
+    if (pattern == known.pattern)
+      return known.name;
+  return {};
+}
+
 // llama.cpp token types.
 enum : int64_t { kControl = 3, kUserDefined = 4 };
 

@@ -19,8 +19,10 @@
 #include "quark/Import/HuggingFace.h"
 #include "quark/Import/ModelConfig.h"
 #include "quark/InitAll.h"
+#include "quark/Runtime/Kernels.h"
 #include "quark/Runtime/WeightStore.h"
 #include "quark/Support/QuantLayout.h"
+#include "quark/Support/ReadFile.h"
 #include "quark/Support/Tokenizer.h"
 #include "quark/Target/StoredWeights.h"
 
@@ -30,8 +32,11 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Regex.h"
+
+#include <cstring>
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -309,6 +314,36 @@ private:
   llvm::DenseSet<Operation *> claimed;
 };
 
+/// Llama 3's rope scaling as llama.cpp takes it: `rope_freqs.weight`, one
+/// factor per frequency that it divides the frequency by (1 for short
+/// wavelengths, the scaling factor for long ones, interpolated between),
+/// which its converter computes from config.json. Here it is the ratio of
+/// the executor's unscaled to scaled frequencies, so both run one
+/// definition.
+GgufTensor llama3RopeFactors(const ModelConfig &config) {
+  const RopeScalingConfig &rope = *config.ropeScaling;
+  kernels::RopeScaling scaling;
+  scaling.llama3 = true;
+  scaling.factor = rope.factor;
+  scaling.lowFreqFactor = rope.lowFreqFactor;
+  scaling.highFreqFactor = rope.highFreqFactor;
+  scaling.originalMaxPositions =
+      static_cast<double>(rope.originalMaxPositionEmbeddings);
+  std::vector<float> plain = kernels::ropeInverseFrequencies(
+      config.headDim, config.ropeTheta, std::nullopt);
+  std::vector<float> scaled = kernels::ropeInverseFrequencies(
+      config.headDim, config.ropeTheta, scaling);
+  std::vector<uint8_t> bytes(plain.size() * sizeof(float));
+  for (size_t i = 0; i < plain.size(); ++i) {
+    float factor = plain[i] / scaled[i];
+    std::memcpy(bytes.data() + i * sizeof(float), &factor, sizeof(float));
+  }
+  return {"rope_freqs.weight",
+          {static_cast<uint64_t>(plain.size())},
+          GgmlType::F32,
+          [bytes]() -> llvm::Expected<std::vector<uint8_t>> { return bytes; }};
+}
+
 /// llama.cpp's general.file_type for the weights' dominant type.
 uint32_t fileTypeOf(const std::map<std::string, int64_t> &counts,
                     GgmlType floatType) {
@@ -321,43 +356,9 @@ uint32_t fileTypeOf(const std::map<std::string, int64_t> &counts,
   return floatType == GgmlType::F16 ? 1 : 0; // MOSTLY_F16 / ALL_F32
 }
 
-llvm::Error addMetadata(GgufWriter &writer, const ModelConfig &config,
-                        llvm::StringRef modelDir, uint32_t fileType) {
-  auto u32 = [](int64_t v) {
-    return GgufValue::uint32(static_cast<uint32_t>(v));
-  };
-  writer.set("general.architecture", GgufValue::string("llama"));
-  writer.set("general.name",
-             GgufValue::string(llvm::sys::path::filename(modelDir).str()));
-  writer.set("general.file_type", GgufValue::uint32(fileType));
-  writer.set("general.quantization_version", GgufValue::uint32(2));
-  writer.set("llama.vocab_size", u32(config.vocabSize));
-  writer.set("llama.context_length", u32(config.maxPositionEmbeddings));
-  writer.set("llama.embedding_length", u32(config.hiddenSize));
-  writer.set("llama.block_count", u32(config.numLayers));
-  writer.set("llama.feed_forward_length", u32(config.intermediateSize));
-  writer.set("llama.rope.dimension_count", u32(config.headDim));
-  writer.set("llama.attention.head_count", u32(config.numHeads));
-  writer.set("llama.attention.head_count_kv", u32(config.numKVHeads));
-  writer.set("llama.attention.key_length", u32(config.headDim));
-  writer.set("llama.attention.value_length", u32(config.headDim));
-  writer.set("llama.attention.layer_norm_rms_epsilon",
-             GgufValue::float32(static_cast<float>(config.normEpsilon)));
-  writer.set("llama.rope.freq_base",
-             GgufValue::float32(static_cast<float>(config.ropeTheta)));
-  if (config.ropeScaling) {
-    writer.set("llama.rope.scaling.type", GgufValue::string("linear"));
-    writer.set(
-        "llama.rope.scaling.factor",
-        GgufValue::float32(static_cast<float>(config.ropeScaling->factor)));
-  }
-
-  llvm::SmallString<256> spm(modelDir);
-  llvm::sys::path::append(spm, "tokenizer.model");
-  if (!llvm::sys::fs::exists(spm))
-    return makeError(modelDir +
-                     ": GGUF export writes llama.cpp's SentencePiece "
-                     "('llama') tokenizer and needs tokenizer.model");
+/// llama.cpp's 'llama' vocabulary: SentencePiece pieces, scores, types.
+llvm::Error addSentencePieceVocab(GgufWriter &writer, const ModelConfig &config,
+                                  llvm::StringRef spm) {
   llvm::Expected<SentencePieceVocab> vocab = readSentencePieceVocab(spm);
   if (!vocab)
     return vocab.takeError();
@@ -399,6 +400,207 @@ llvm::Error addMetadata(GgufWriter &writer, const ModelConfig &config,
   return llvm::Error::success();
 }
 
+/// llama.cpp's 'gpt2' vocabulary from a byte-level BPE tokenizer.json
+/// (Llama 3, GPT-2 and the like), as its converter writes it: the tokens
+/// by id (byte-level strings as the file holds them), their types
+/// (added special tokens are control tokens, other added ones user-defined,
+/// ids without a token unused `[PADn]`), the merges as "a b", and the
+/// pre-tokenizer by the name llama.cpp gives its regex.
+llvm::Error addByteLevelBpeVocab(GgufWriter &writer, const ModelConfig &config,
+                                 llvm::StringRef modelDir,
+                                 llvm::StringRef path) {
+  llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> text = readFile(path);
+  if (!text)
+    return text.takeError();
+  llvm::Expected<llvm::json::Value> document =
+      llvm::json::parse((*text)->getBuffer());
+  if (!document)
+    return makeError(path + ": " + llvm::toString(document.takeError()));
+  const llvm::json::Object *root = document->getAsObject();
+  const llvm::json::Object *model = root ? root->getObject("model") : nullptr;
+  if (!model || model->getString("type") != "BPE")
+    return makeError(path + ": GGUF export writes BPE tokenizers; this "
+                            "tokenizer.json's model is not BPE");
+
+  // The pre-tokenizer: GPT-2's ByteLevel regex, or a Split regex followed
+  // by a ByteLevel step that only maps bytes (Llama 3).
+  const llvm::json::Object *pre = root->getObject("pre_tokenizer");
+  std::string pattern;
+  bool byteLevel = false, gpt2Regex = false;
+  auto visit = [&](const llvm::json::Object &step) {
+    llvm::StringRef type = step.getString("type").value_or("");
+    if (type == "ByteLevel") {
+      byteLevel = true;
+      gpt2Regex = step.getBoolean("use_regex").value_or(true);
+    } else if (type == "Split") {
+      if (const llvm::json::Object *regex = step.getObject("pattern"))
+        if (std::optional<llvm::StringRef> text = regex->getString("Regex"))
+          pattern = text->str();
+    }
+  };
+  if (pre) {
+    if (const llvm::json::Array *steps = pre->getArray("pretokenizers")) {
+      for (const llvm::json::Value &step : *steps)
+        if (const llvm::json::Object *object = step.getAsObject())
+          visit(*object);
+    } else {
+      visit(*pre);
+    }
+  }
+  if (!byteLevel)
+    return makeError(path +
+                     ": GGUF export writes byte-level BPE tokenizers from "
+                     "tokenizer.json (a SentencePiece-style one needs "
+                     "tokenizer.model)");
+  if (gpt2Regex && !pattern.empty())
+    return makeError(path + ": a Split pre-tokenizer and ByteLevel's own "
+                            "regex together have no llama.cpp form");
+  llvm::StringRef preName = gpt2Regex
+                                ? llvm::StringRef("gpt-2")
+                                : Tokenizer::ggufPreTokenizerName(pattern);
+  if (preName.empty())
+    return makeError(path +
+                     ": llama.cpp has no pre-tokenizer for the "
+                     "split pattern '" +
+                     pattern + "'");
+
+  // Tokens by id: the vocabulary, then the added tokens.
+  std::vector<std::string> tokens(static_cast<size_t>(config.vocabSize));
+  std::vector<int32_t> types(tokens.size(), /*UNUSED=*/5);
+  auto place = [&](llvm::StringRef token, int64_t id,
+                   int32_t type) -> llvm::Error {
+    if (id < 0 || id >= config.vocabSize)
+      return makeError(llvm::formatv("{0}: token '{1}' has id {2}, outside "
+                                     "the model's vocab_size {3}",
+                                     path, token, id, config.vocabSize));
+    tokens[id] = token.str();
+    types[id] = type;
+    return llvm::Error::success();
+  };
+  const llvm::json::Object *vocab = model->getObject("vocab");
+  if (!vocab)
+    return makeError(path + ": the BPE model has no vocab");
+  for (const auto &[token, id] : *vocab)
+    if (llvm::Error error = place(token, id.getAsInteger().value_or(-1),
+                                  /*NORMAL=*/1))
+      return error;
+  if (const llvm::json::Array *added = root->getArray("added_tokens"))
+    for (const llvm::json::Value &entry : *added) {
+      const llvm::json::Object *token = entry.getAsObject();
+      if (!token)
+        continue;
+      bool special = token->getBoolean("special").value_or(false);
+      if (llvm::Error error =
+              place(token->getString("content").value_or(""),
+                    token->getInteger("id").value_or(-1),
+                    special ? /*CONTROL=*/3 : /*USER_DEFINED=*/4))
+        return error;
+    }
+  std::vector<GgufValue> tokenValues, typeValues, mergeValues;
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    tokenValues.push_back(GgufValue::string(
+        types[id] == 5 ? llvm::formatv("[PAD{0}]", id).str() : tokens[id]));
+    typeValues.push_back(GgufValue::int32(types[id]));
+  }
+  if (const llvm::json::Array *merges = model->getArray("merges"))
+    for (const llvm::json::Value &merge : *merges) {
+      if (std::optional<llvm::StringRef> pair = merge.getAsString()) {
+        mergeValues.push_back(GgufValue::string(pair->str()));
+      } else if (const llvm::json::Array *parts = merge.getAsArray();
+                 parts && parts->size() == 2 && (*parts)[0].getAsString() &&
+                 (*parts)[1].getAsString()) {
+        mergeValues.push_back(GgufValue::string(
+            (*(*parts)[0].getAsString() + " " + *(*parts)[1].getAsString())
+                .str()));
+      } else {
+        return makeError(path + ": a merge is neither \"a b\" nor [a, b]");
+      }
+    }
+
+  // BOS/EOS and whether BOS is added, as the model folder's tokenizer
+  // (tokenizer_config.json included) encodes.
+  llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer =
+      Tokenizer::loadFromDirectory(modelDir);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  llvm::Expected<std::vector<int32_t>> plain =
+      (*tokenizer)->encode("a", /*addSpecialTokens=*/false);
+  llvm::Expected<std::vector<int32_t>> special =
+      (*tokenizer)->encode("a", /*addSpecialTokens=*/true);
+  if (!plain)
+    return plain.takeError();
+  if (!special)
+    return special.takeError();
+  std::optional<int32_t> bos = (*tokenizer)->bosId(),
+                         eos = (*tokenizer)->eosId();
+  bool addBos = bos && !special->empty() && special->front() == *bos &&
+                (plain->empty() || plain->front() != *bos);
+  bool addEos = eos && !special->empty() && special->back() == *eos &&
+                (plain->empty() || plain->back() != *eos);
+
+  writer.set("tokenizer.ggml.model", GgufValue::string("gpt2"));
+  writer.set("tokenizer.ggml.pre", GgufValue::string(preName.str()));
+  writer.set("tokenizer.ggml.tokens",
+             GgufValue::array(GgufType::String, std::move(tokenValues)));
+  writer.set("tokenizer.ggml.token_type",
+             GgufValue::array(GgufType::Int32, std::move(typeValues)));
+  writer.set("tokenizer.ggml.merges",
+             GgufValue::array(GgufType::String, std::move(mergeValues)));
+  if (bos)
+    writer.set("tokenizer.ggml.bos_token_id",
+               GgufValue::uint32(static_cast<uint32_t>(*bos)));
+  if (eos)
+    writer.set("tokenizer.ggml.eos_token_id",
+               GgufValue::uint32(static_cast<uint32_t>(*eos)));
+  writer.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(addBos));
+  writer.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(addEos));
+  return llvm::Error::success();
+}
+
+llvm::Error addMetadata(GgufWriter &writer, const ModelConfig &config,
+                        llvm::StringRef modelDir, uint32_t fileType) {
+  auto u32 = [](int64_t v) {
+    return GgufValue::uint32(static_cast<uint32_t>(v));
+  };
+  writer.set("general.architecture", GgufValue::string("llama"));
+  writer.set("general.name",
+             GgufValue::string(llvm::sys::path::filename(modelDir).str()));
+  writer.set("general.file_type", GgufValue::uint32(fileType));
+  writer.set("general.quantization_version", GgufValue::uint32(2));
+  writer.set("llama.vocab_size", u32(config.vocabSize));
+  writer.set("llama.context_length", u32(config.maxPositionEmbeddings));
+  writer.set("llama.embedding_length", u32(config.hiddenSize));
+  writer.set("llama.block_count", u32(config.numLayers));
+  writer.set("llama.feed_forward_length", u32(config.intermediateSize));
+  writer.set("llama.rope.dimension_count", u32(config.headDim));
+  writer.set("llama.attention.head_count", u32(config.numHeads));
+  writer.set("llama.attention.head_count_kv", u32(config.numKVHeads));
+  writer.set("llama.attention.key_length", u32(config.headDim));
+  writer.set("llama.attention.value_length", u32(config.headDim));
+  writer.set("llama.attention.layer_norm_rms_epsilon",
+             GgufValue::float32(static_cast<float>(config.normEpsilon)));
+  writer.set("llama.rope.freq_base",
+             GgufValue::float32(static_cast<float>(config.ropeTheta)));
+  // Llama 3's scaling is the rope_freqs tensor instead.
+  if (config.ropeScaling && config.ropeScaling->type == "linear") {
+    writer.set("llama.rope.scaling.type", GgufValue::string("linear"));
+    writer.set(
+        "llama.rope.scaling.factor",
+        GgufValue::float32(static_cast<float>(config.ropeScaling->factor)));
+  }
+
+  llvm::SmallString<256> spm(modelDir), hfJson(modelDir);
+  llvm::sys::path::append(spm, "tokenizer.model");
+  llvm::sys::path::append(hfJson, "tokenizer.json");
+  if (llvm::sys::fs::exists(spm))
+    return addSentencePieceVocab(writer, config, spm);
+  if (llvm::sys::fs::exists(hfJson))
+    return addByteLevelBpeVocab(writer, config, modelDir, hfJson);
+  return makeError(modelDir +
+                   ": GGUF export needs the model's tokenizer: tokenizer.model "
+                   "(SentencePiece) or tokenizer.json (byte-level BPE)");
+}
+
 } // namespace
 
 namespace {
@@ -425,16 +627,16 @@ exportGgufWith(ModuleOp module, const GgufExportOptions &options,
     return module.emitError()
            << "GGUF export: sliding-window attention and linear biases are "
               "not part of llama.cpp's Llama graph";
-  if (config->ropeScaling && config->ropeScaling->type != "linear")
-    return module.emitError()
-           << "GGUF export: rope scaling '" << config->ropeScaling->type
-           << "' is not written (linear is)";
 
   WeightStore store(modelDir.getValue().str());
   store.setCaching(false);
   GgufManifest manifest(module, *config, store, options);
   if (failed(manifest.build()))
     return failure();
+
+  if (config->ropeScaling && config->ropeScaling->type == "llama3")
+    manifest.tensors.insert(manifest.tensors.begin(),
+                            llama3RopeFactors(*config));
 
   GgufExportResult result;
   for (const GgufTensor &tensor : manifest.tensors)
