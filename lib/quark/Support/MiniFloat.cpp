@@ -8,25 +8,28 @@
 
 namespace mlir::quark {
 
-const MiniFloatFormat kFloat8E4M3FN{
-    "fp8_e4m3", 4, 3, 7, true, SpecialValues::FiniteAllOnesNaN};
-const MiniFloatFormat kFloat8E4M3FNUZ{
-    "fp8_e4m3fnuz", 4, 3, 8, true, SpecialValues::FiniteNegZeroNaN};
-const MiniFloatFormat kFloat8E5M2{"fp8_e5m2", 5,    2,
-                                  15,         true, SpecialValues::IEEE};
-const MiniFloatFormat kFloat8E5M2FNUZ{
-    "fp8_e5m2fnuz", 5, 2, 16, true, SpecialValues::FiniteNegZeroNaN};
-const MiniFloatFormat kFloat8E5M3{
-    "fp8_e5m3", 5, 3, 15, false, SpecialValues::FiniteAllOnesNaN};
-const MiniFloatFormat kFloat6E2M3{"fp6_e2m3", 2,    3,
-                                  1,          true, SpecialValues::FiniteNoNaN};
-const MiniFloatFormat kFloat6E3M2{"fp6_e3m2", 3,    2,
-                                  3,          true, SpecialValues::FiniteNoNaN};
-const MiniFloatFormat kFloat4E2M1{"fp4", 2,    1,
-                                  1,     true, SpecialValues::FiniteNoNaN};
-const MiniFloatFormat kBFloat16{"bfloat16", 8,    7,
-                                127,        true, SpecialValues::IEEE};
-const MiniFloatFormat kFloat16{"float16", 5, 10, 15, true, SpecialValues::IEEE};
+// clang-format off
+const MiniFloatFormat kFloat8E4M3FN{"fp8_e4m3", 4, 3, 7, true,
+                                    SpecialValues::FiniteAllOnesNaN};
+const MiniFloatFormat kFloat8E4M3FNUZ{"fp8_e4m3fnuz", 4, 3, 8, true,
+                                      SpecialValues::FiniteNegZeroNaN};
+const MiniFloatFormat kFloat8E5M2{"fp8_e5m2", 5, 2, 15, true,
+                                  SpecialValues::IEEE};
+const MiniFloatFormat kFloat8E5M2FNUZ{"fp8_e5m2fnuz", 5, 2, 16, true,
+                                      SpecialValues::FiniteNegZeroNaN};
+const MiniFloatFormat kFloat8E5M3{"fp8_e5m3", 5, 3, 15, false,
+                                  SpecialValues::FiniteAllOnesNaN};
+const MiniFloatFormat kFloat6E2M3{"fp6_e2m3", 2, 3, 1, true,
+                                  SpecialValues::FiniteNoNaN};
+const MiniFloatFormat kFloat6E3M2{"fp6_e3m2", 3, 2, 3, true,
+                                  SpecialValues::FiniteNoNaN};
+const MiniFloatFormat kFloat4E2M1{"fp4", 2, 1, 1, true,
+                                  SpecialValues::FiniteNoNaN};
+const MiniFloatFormat kBFloat16{"bfloat16", 8, 7, 127, true,
+                                SpecialValues::IEEE};
+const MiniFloatFormat kFloat16{"float16", 5, 10, 15, true,
+                               SpecialValues::IEEE};
+// clang-format on
 
 static uint32_t floatBits(float x) {
   uint32_t bits;

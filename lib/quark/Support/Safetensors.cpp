@@ -270,30 +270,32 @@ llvm::ArrayRef<uint8_t> SafetensorsFile::bytes(const TensorInfo &tensor) const {
           static_cast<size_t>(tensor.size)};
 }
 
-void SafetensorsFile::releasePages(const TensorInfo &tensor) const {
-  // Only a mapping may be dropped: MADV_DONTNEED on heap memory would zero it.
-  if (buffer->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap)
-    return;
+/// madvise over the pages of `bytes` (a mapping): the whole pages inside
+/// it, or every page it touches.
+static void adviseMappedPages(llvm::ArrayRef<uint8_t> bytes, int advice,
+                              bool wholePagesOnly) {
   static const uintptr_t pageSize =
       static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  auto begin = reinterpret_cast<uintptr_t>(bytes(tensor).data());
-  uintptr_t end = begin + tensor.size;
-  uintptr_t first = (begin + pageSize - 1) & ~(pageSize - 1);
-  uintptr_t last = end & ~(pageSize - 1);
+  auto begin = reinterpret_cast<uintptr_t>(bytes.data());
+  uintptr_t end = begin + bytes.size();
+  uintptr_t first = wholePagesOnly ? (begin + pageSize - 1) & ~(pageSize - 1)
+                                   : begin & ~(pageSize - 1);
+  uintptr_t last = wholePagesOnly ? end & ~(pageSize - 1) : end;
   if (first < last)
-    madvise(reinterpret_cast<void *>(first), last - first, MADV_DONTNEED);
+    madvise(reinterpret_cast<void *>(first), last - first, advice);
+}
+
+void SafetensorsFile::releasePages(const TensorInfo &tensor) const {
+  // Only a mapping may be dropped: MADV_DONTNEED on heap memory would zero
+  // it, so neither a file read into memory nor a page shared with another
+  // tensor.
+  if (buffer->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap)
+    adviseMappedPages(bytes(tensor), MADV_DONTNEED, /*wholePagesOnly=*/true);
 }
 
 void SafetensorsFile::prefetchPages(const TensorInfo &tensor) const {
-  if (buffer->getBufferKind() != llvm::MemoryBuffer::MemoryBuffer_MMap)
-    return;
-  static const uintptr_t pageSize =
-      static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  auto begin = reinterpret_cast<uintptr_t>(bytes(tensor).data());
-  uintptr_t first = begin & ~(pageSize - 1);
-  uintptr_t end = begin + tensor.size;
-  if (first < end)
-    madvise(reinterpret_cast<void *>(first), end - first, MADV_WILLNEED);
+  if (buffer->getBufferKind() == llvm::MemoryBuffer::MemoryBuffer_MMap)
+    adviseMappedPages(bytes(tensor), MADV_WILLNEED, /*wholePagesOnly=*/false);
 }
 
 //===----------------------------------------------------------------------===//
