@@ -95,6 +95,9 @@ public:
                                                   int64_t count);
 
 private:
+  /// The codes' file tensor as stored (packed words, or one code each).
+  llvm::Expected<Tensor> rawCodes(const StoredWeightIR &stored);
+
   WeightStore &store;
 };
 

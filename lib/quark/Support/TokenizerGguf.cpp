@@ -48,9 +48,6 @@ llvm::StringRef Tokenizer::ggufPreTokenizerName(llvm::StringRef pattern) {
   return {};
 }
 
-// llama.cpp token types.
-enum : int64_t { kControl = 3, kUserDefined = 4 };
-
 llvm::Expected<std::unique_ptr<Tokenizer>>
 Tokenizer::fromGguf(const GgufFile &file, llvm::StringRef name) {
   auto error = [&](const llvm::Twine &message) {
@@ -97,11 +94,12 @@ Tokenizer::fromGguf(const GgufFile &file, llvm::StringRef name) {
     vocab.tokens.push_back(*text);
     vocab.ids.try_emplace(*text, static_cast<int32_t>(id));
     std::optional<int64_t> type = types ? (*types)[id].asInt() : std::nullopt;
-    if (type && (*type == kControl || *type == kUserDefined)) {
+    if (type && (*type == SentencePieceVocab::Control ||
+                 *type == SentencePieceVocab::UserDefined)) {
       AddedToken token;
       token.content = *text;
       token.id = static_cast<int32_t>(id);
-      token.special = *type == kControl;
+      token.special = *type == SentencePieceVocab::Control;
       config.addedTokens.push_back(std::move(token));
     }
   }

@@ -4,7 +4,9 @@
 #define QUARK_LIB_TRANSFORMS_QUANTIZATIONUTILS_H
 
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
+#include "quark/Runtime/WeightStore.h"
 #include "quark/Support/HistogramObserver.h"
+#include "quark/Support/TensorQuant.h"
 #include "quark/Transforms/Calibration.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -31,6 +33,15 @@ TensorSpecAttr singleStage(Attribute field);
 /// types of `spec` applied to a tensor of `type`; errors go to `at`.
 FailureOr<std::pair<RankedTensorType, RankedTensorType>>
 paramTypes(TensorSpecAttr spec, RankedTensorType type, Operation *at);
+
+/// The minimum and maximum of tensor `name` (from `file`, by default the
+/// model checkpoint) of `shape`, streamed in row chunks on all threads:
+/// the whole-tensor statistics of a per-tensor weight scale. {0, 0} for an
+/// empty tensor.
+llvm::Expected<MinMaxStats> streamedExtremes(WeightStore &store,
+                                             llvm::StringRef name,
+                                             llvm::StringRef file,
+                                             llvm::ArrayRef<int64_t> shape);
 
 } // namespace mlir::quark
 

@@ -289,33 +289,11 @@ llvm::Error quantizeStreaming(StoredWeight &weight, WeightStore &store,
   } else if (weight.fixedOtherStageScale) {
     otherStageScale = *weight.fixedOtherStageScale;
   } else if (perTensor || weight.twoStage) {
-    TensorQuantSpec whole = weight.progressive ? weight.otherStage : spec;
-    whole.qscheme = QScheme::PerTensor;
-    MinMaxStats extremes;
-    forChunks(0, rows,
-              [&](int64_t begin, int64_t end,
-                  llvm::ArrayRef<float> values) -> llvm::Error {
-                llvm::Expected<QuantLayout> part =
-                    QuantLayout::get(chunkShape(end - begin), whole);
-                if (!part)
-                  return part.takeError();
-                MinMaxStats local;
-                observeMinMax(*part, values, local);
-                std::lock_guard<std::mutex> lock(mutex);
-                if (extremes.empty())
-                  extremes = local;
-                extremes.min[0] = local.min[0] < extremes.min[0]
-                                      ? local.min[0]
-                                      : extremes.min[0];
-                extremes.max[0] = extremes.max[0] < local.max[0]
-                                      ? local.max[0]
-                                      : extremes.max[0];
-                return llvm::Error::success();
-              });
-    if (llvm::Error error = takeFailure())
-      return error;
-    if (extremes.empty()) // an empty tensor
-      extremes = {{0.0f}, {0.0f}};
+    llvm::Expected<MinMaxStats> whole =
+        streamedExtremes(store, name, file, *shape);
+    if (!whole)
+      return whole.takeError();
+    const MinMaxStats &extremes = *whole;
     if (weight.progressive) {
       // The first stage's per-tensor scale, as Quark's observer takes it.
       llvm::Expected<QuantParams> first =

@@ -236,40 +236,18 @@ private:
     return success();
   }
 
-  /// The weight's minimum and maximum, streamed in row chunks.
+  /// The weight's minimum and maximum, streamed from the checkpoint.
   FailureOr<MinMaxStats> extremes(const Member &member, WeightStore &store) {
     ParamOp weight = member.weight;
     std::string name = weight.getName().str();
     llvm::StringRef file = weight.getFile().value_or("");
-    llvm::ArrayRef<int64_t> shape = weight.getType().getShape();
-    int64_t rows = shape.empty() ? 1 : shape.front();
-    int64_t rowElements = 1;
-    for (int64_t dim : shape.drop_front())
-      rowElements *= dim;
-    constexpr int64_t kChunkElements = int64_t{1} << 22;
-    int64_t chunkRows = std::max<int64_t>(
-        1, kChunkElements / std::max<int64_t>(rowElements, 1));
-    TensorQuantSpec whole;
-    whole.qscheme = QScheme::PerTensor;
-    MinMaxStats stats;
-    std::vector<float> values;
-    for (int64_t begin = 0; begin < rows; begin += chunkRows) {
-      int64_t end = std::min(rows, begin + chunkRows);
-      values.resize(static_cast<size_t>((end - begin) * rowElements));
-      if (llvm::Error error = store.readRows(name, file, begin, end, values))
-        return member.quantizer->emitError()
-               << "'" << name << "': " << llvm::toString(std::move(error));
-      llvm::Expected<QuantLayout> layout =
-          QuantLayout::get({static_cast<int64_t>(values.size())}, whole);
-      if (!layout)
-        return member.quantizer->emitError()
-               << llvm::toString(layout.takeError());
-      observeMinMax(*layout, values, stats);
-    }
+    llvm::Expected<MinMaxStats> stats =
+        streamedExtremes(store, name, file, weight.getType().getShape());
     store.release(name, file);
-    if (stats.empty())
-      stats = {{0.0f}, {0.0f}};
-    return stats;
+    if (!stats)
+      return member.quantizer->emitError()
+             << "'" << name << "': " << llvm::toString(stats.takeError());
+    return *stats;
   }
 };
 

@@ -356,48 +356,92 @@ uint32_t fileTypeOf(const std::map<std::string, int64_t> &counts,
   return floatType == GgmlType::F16 ? 1 : 0; // MOSTLY_F16 / ALL_F32
 }
 
-/// llama.cpp's 'llama' vocabulary: SentencePiece pieces, scores, types.
-llvm::Error addSentencePieceVocab(GgufWriter &writer, const ModelConfig &config,
-                                  llvm::StringRef spm) {
-  llvm::Expected<SentencePieceVocab> vocab = readSentencePieceVocab(spm);
-  if (!vocab)
-    return vocab.takeError();
-  if (static_cast<int64_t>(vocab->pieces.size()) > config.vocabSize)
-    return makeError(
-        llvm::formatv("{0}: {1} pieces, more than the model's vocab_size {2}",
-                      spm, vocab->pieces.size(), config.vocabSize));
-  std::vector<GgufValue> tokens, scores, types;
-  for (size_t i = 0; i < vocab->pieces.size(); ++i) {
-    tokens.push_back(GgufValue::string(vocab->pieces[i]));
-    scores.push_back(GgufValue::float32(vocab->scores[i]));
-    types.push_back(GgufValue::int32(vocab->types[i]));
+/// What llama.cpp reads as tokenizer.ggml.*, from either kind of
+/// tokenizer.
+struct GgufVocab {
+  std::string model; // "llama" (SentencePiece) or "gpt2" (byte-level BPE)
+  std::string pre;   // gpt2: the pre-tokenizer's name
+  std::vector<std::string> tokens;
+  std::vector<float> scores;       // llama
+  std::vector<int32_t> types;      // SentencePieceVocab::TokenType
+  std::vector<std::string> merges; // gpt2
+  std::optional<int32_t> bos, eos, unk, pad;
+  bool addBos = true, addEos = false;
+};
+
+/// An embedding row no token of the tokenizer names, as llama.cpp's
+/// converter names it.
+std::string paddingToken(int64_t id) {
+  return llvm::formatv("[PAD{0}]", id).str();
+}
+
+void setVocab(GgufWriter &writer, const GgufVocab &vocab) {
+  auto strings = [](const std::vector<std::string> &values) {
+    std::vector<GgufValue> array;
+    for (const std::string &value : values)
+      array.push_back(GgufValue::string(value));
+    return GgufValue::array(GgufType::String, std::move(array));
+  };
+  writer.set("tokenizer.ggml.model", GgufValue::string(vocab.model));
+  if (!vocab.pre.empty())
+    writer.set("tokenizer.ggml.pre", GgufValue::string(vocab.pre));
+  writer.set("tokenizer.ggml.tokens", strings(vocab.tokens));
+  if (!vocab.scores.empty()) {
+    std::vector<GgufValue> scores;
+    for (float score : vocab.scores)
+      scores.push_back(GgufValue::float32(score));
+    writer.set("tokenizer.ggml.scores",
+               GgufValue::array(GgufType::Float32, std::move(scores)));
   }
-  // Embedding rows past the tokenizer's pieces (padding): unused tokens,
-  // as llama.cpp's converter writes them.
-  for (int64_t i = static_cast<int64_t>(vocab->pieces.size());
-       i < config.vocabSize; ++i) {
-    tokens.push_back(GgufValue::string(llvm::formatv("[PAD{0}]", i).str()));
-    scores.push_back(GgufValue::float32(-1000.0f));
-    types.push_back(GgufValue::int32(SentencePieceVocab::UserDefined));
-  }
-  writer.set("tokenizer.ggml.model", GgufValue::string("llama"));
-  writer.set("tokenizer.ggml.tokens",
-             GgufValue::array(GgufType::String, std::move(tokens)));
-  writer.set("tokenizer.ggml.scores",
-             GgufValue::array(GgufType::Float32, std::move(scores)));
+  std::vector<GgufValue> types;
+  for (int32_t type : vocab.types)
+    types.push_back(GgufValue::int32(type));
   writer.set("tokenizer.ggml.token_type",
              GgufValue::array(GgufType::Int32, std::move(types)));
-  auto setId = [&](llvm::StringRef key, int32_t id) {
-    if (id >= 0)
-      writer.set(key, GgufValue::uint32(static_cast<uint32_t>(id)));
+  if (!vocab.merges.empty())
+    writer.set("tokenizer.ggml.merges", strings(vocab.merges));
+  for (auto [key, id] :
+       {std::pair("tokenizer.ggml.bos_token_id", vocab.bos),
+        std::pair("tokenizer.ggml.eos_token_id", vocab.eos),
+        std::pair("tokenizer.ggml.unknown_token_id", vocab.unk),
+        std::pair("tokenizer.ggml.padding_token_id", vocab.pad)})
+    if (id)
+      writer.set(key, GgufValue::uint32(static_cast<uint32_t>(*id)));
+  writer.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(vocab.addBos));
+  writer.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(vocab.addEos));
+}
+
+/// llama.cpp's 'llama' vocabulary: SentencePiece pieces, scores, types.
+llvm::Expected<GgufVocab> sentencePieceVocab(const ModelConfig &config,
+                                             llvm::StringRef spm) {
+  llvm::Expected<SentencePieceVocab> pieces = readSentencePieceVocab(spm);
+  if (!pieces)
+    return pieces.takeError();
+  if (static_cast<int64_t>(pieces->pieces.size()) > config.vocabSize)
+    return makeError(
+        llvm::formatv("{0}: {1} pieces, more than the model's vocab_size {2}",
+                      spm, pieces->pieces.size(), config.vocabSize));
+  GgufVocab vocab;
+  vocab.model = "llama";
+  vocab.tokens = pieces->pieces;
+  vocab.scores = pieces->scores;
+  vocab.types = pieces->types;
+  // Embedding rows past the tokenizer's pieces (padding): user-defined
+  // tokens, as llama.cpp's converter writes them.
+  for (int64_t i = static_cast<int64_t>(pieces->pieces.size());
+       i < config.vocabSize; ++i) {
+    vocab.tokens.push_back(paddingToken(i));
+    vocab.scores.push_back(-1000.0f);
+    vocab.types.push_back(SentencePieceVocab::UserDefined);
+  }
+  auto id = [](int32_t id) {
+    return id >= 0 ? std::optional<int32_t>(id) : std::nullopt;
   };
-  setId("tokenizer.ggml.bos_token_id", vocab->bosId);
-  setId("tokenizer.ggml.eos_token_id", vocab->eosId);
-  setId("tokenizer.ggml.unknown_token_id", vocab->unkId);
-  setId("tokenizer.ggml.padding_token_id", vocab->padId);
-  writer.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
-  writer.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
-  return llvm::Error::success();
+  vocab.bos = id(pieces->bosId);
+  vocab.eos = id(pieces->eosId);
+  vocab.unk = id(pieces->unkId);
+  vocab.pad = id(pieces->padId);
+  return vocab;
 }
 
 /// llama.cpp's 'gpt2' vocabulary from a byte-level BPE tokenizer.json
@@ -406,9 +450,9 @@ llvm::Error addSentencePieceVocab(GgufWriter &writer, const ModelConfig &config,
 /// (added special tokens are control tokens, other added ones user-defined,
 /// ids without a token unused `[PADn]`), the merges as "a b", and the
 /// pre-tokenizer by the name llama.cpp gives its regex.
-llvm::Error addByteLevelBpeVocab(GgufWriter &writer, const ModelConfig &config,
-                                 llvm::StringRef modelDir,
-                                 llvm::StringRef path) {
+llvm::Expected<GgufVocab> byteLevelBpeVocab(const ModelConfig &config,
+                                            llvm::StringRef modelDir,
+                                            llvm::StringRef path) {
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> text = readFile(path);
   if (!text)
     return text.takeError();
@@ -465,53 +509,53 @@ llvm::Error addByteLevelBpeVocab(GgufWriter &writer, const ModelConfig &config,
                      pattern + "'");
 
   // Tokens by id: the vocabulary, then the added tokens.
-  std::vector<std::string> tokens(static_cast<size_t>(config.vocabSize));
-  std::vector<int32_t> types(tokens.size(), /*UNUSED=*/5);
+  GgufVocab vocab;
+  vocab.model = "gpt2";
+  vocab.pre = preName.str();
+  vocab.tokens.resize(static_cast<size_t>(config.vocabSize));
+  vocab.types.assign(vocab.tokens.size(), SentencePieceVocab::Unused);
   auto place = [&](llvm::StringRef token, int64_t id,
                    int32_t type) -> llvm::Error {
     if (id < 0 || id >= config.vocabSize)
       return makeError(llvm::formatv("{0}: token '{1}' has id {2}, outside "
                                      "the model's vocab_size {3}",
                                      path, token, id, config.vocabSize));
-    tokens[id] = token.str();
-    types[id] = type;
+    vocab.tokens[id] = token.str();
+    vocab.types[id] = type;
     return llvm::Error::success();
   };
-  const llvm::json::Object *vocab = model->getObject("vocab");
-  if (!vocab)
+  const llvm::json::Object *tokens = model->getObject("vocab");
+  if (!tokens)
     return makeError(path + ": the BPE model has no vocab");
-  for (const auto &[token, id] : *vocab)
+  for (const auto &[token, id] : *tokens)
     if (llvm::Error error = place(token, id.getAsInteger().value_or(-1),
-                                  /*NORMAL=*/1))
-      return error;
+                                  SentencePieceVocab::Normal))
+      return std::move(error);
   if (const llvm::json::Array *added = root->getArray("added_tokens"))
     for (const llvm::json::Value &entry : *added) {
       const llvm::json::Object *token = entry.getAsObject();
       if (!token)
         continue;
       bool special = token->getBoolean("special").value_or(false);
-      if (llvm::Error error =
-              place(token->getString("content").value_or(""),
-                    token->getInteger("id").value_or(-1),
-                    special ? /*CONTROL=*/3 : /*USER_DEFINED=*/4))
-        return error;
+      if (llvm::Error error = place(token->getString("content").value_or(""),
+                                    token->getInteger("id").value_or(-1),
+                                    special ? SentencePieceVocab::Control
+                                            : SentencePieceVocab::UserDefined))
+        return std::move(error);
     }
-  std::vector<GgufValue> tokenValues, typeValues, mergeValues;
-  for (size_t id = 0; id < tokens.size(); ++id) {
-    tokenValues.push_back(GgufValue::string(
-        types[id] == 5 ? llvm::formatv("[PAD{0}]", id).str() : tokens[id]));
-    typeValues.push_back(GgufValue::int32(types[id]));
-  }
+  for (size_t id = 0; id < vocab.tokens.size(); ++id)
+    if (vocab.types[id] == SentencePieceVocab::Unused)
+      vocab.tokens[id] = paddingToken(id);
   if (const llvm::json::Array *merges = model->getArray("merges"))
     for (const llvm::json::Value &merge : *merges) {
       if (std::optional<llvm::StringRef> pair = merge.getAsString()) {
-        mergeValues.push_back(GgufValue::string(pair->str()));
+        vocab.merges.push_back(pair->str());
       } else if (const llvm::json::Array *parts = merge.getAsArray();
                  parts && parts->size() == 2 && (*parts)[0].getAsString() &&
                  (*parts)[1].getAsString()) {
-        mergeValues.push_back(GgufValue::string(
+        vocab.merges.push_back(
             (*(*parts)[0].getAsString() + " " + *(*parts)[1].getAsString())
-                .str()));
+                .str());
       } else {
         return makeError(path + ": a merge is neither \"a b\" nor [a, b]");
       }
@@ -531,30 +575,15 @@ llvm::Error addByteLevelBpeVocab(GgufWriter &writer, const ModelConfig &config,
     return plain.takeError();
   if (!special)
     return special.takeError();
-  std::optional<int32_t> bos = (*tokenizer)->bosId(),
-                         eos = (*tokenizer)->eosId();
-  bool addBos = bos && !special->empty() && special->front() == *bos &&
-                (plain->empty() || plain->front() != *bos);
-  bool addEos = eos && !special->empty() && special->back() == *eos &&
-                (plain->empty() || plain->back() != *eos);
-
-  writer.set("tokenizer.ggml.model", GgufValue::string("gpt2"));
-  writer.set("tokenizer.ggml.pre", GgufValue::string(preName.str()));
-  writer.set("tokenizer.ggml.tokens",
-             GgufValue::array(GgufType::String, std::move(tokenValues)));
-  writer.set("tokenizer.ggml.token_type",
-             GgufValue::array(GgufType::Int32, std::move(typeValues)));
-  writer.set("tokenizer.ggml.merges",
-             GgufValue::array(GgufType::String, std::move(mergeValues)));
-  if (bos)
-    writer.set("tokenizer.ggml.bos_token_id",
-               GgufValue::uint32(static_cast<uint32_t>(*bos)));
-  if (eos)
-    writer.set("tokenizer.ggml.eos_token_id",
-               GgufValue::uint32(static_cast<uint32_t>(*eos)));
-  writer.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(addBos));
-  writer.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(addEos));
-  return llvm::Error::success();
+  vocab.bos = (*tokenizer)->bosId();
+  vocab.eos = (*tokenizer)->eosId();
+  vocab.addBos = vocab.bos && !special->empty() &&
+                 special->front() == *vocab.bos &&
+                 (plain->empty() || plain->front() != *vocab.bos);
+  vocab.addEos = vocab.eos && !special->empty() &&
+                 special->back() == *vocab.eos &&
+                 (plain->empty() || plain->back() != *vocab.eos);
+  return vocab;
 }
 
 llvm::Error addMetadata(GgufWriter &writer, const ModelConfig &config,
@@ -592,13 +621,18 @@ llvm::Error addMetadata(GgufWriter &writer, const ModelConfig &config,
   llvm::SmallString<256> spm(modelDir), hfJson(modelDir);
   llvm::sys::path::append(spm, "tokenizer.model");
   llvm::sys::path::append(hfJson, "tokenizer.json");
-  if (llvm::sys::fs::exists(spm))
-    return addSentencePieceVocab(writer, config, spm);
-  if (llvm::sys::fs::exists(hfJson))
-    return addByteLevelBpeVocab(writer, config, modelDir, hfJson);
-  return makeError(modelDir +
-                   ": GGUF export needs the model's tokenizer: tokenizer.model "
-                   "(SentencePiece) or tokenizer.json (byte-level BPE)");
+  llvm::Expected<GgufVocab> vocab =
+      llvm::sys::fs::exists(spm) ? sentencePieceVocab(config, spm)
+      : llvm::sys::fs::exists(hfJson)
+          ? byteLevelBpeVocab(config, modelDir, hfJson)
+          : llvm::Expected<GgufVocab>(makeError(
+                modelDir + ": GGUF export needs the model's tokenizer: "
+                           "tokenizer.model (SentencePiece) or tokenizer.json "
+                           "(byte-level BPE)"));
+  if (!vocab)
+    return vocab.takeError();
+  setVocab(writer, *vocab);
+  return llvm::Error::success();
 }
 
 } // namespace

@@ -92,9 +92,7 @@ LogicalResult mlir::quark::checkCheckpointExpressible(ModuleOp module,
 
 llvm::Expected<std::vector<int32_t>>
 StoredWeightReader::codes(const StoredWeightIR &stored) {
-  ParamOp raw = stored.rawCodes;
-  llvm::Expected<Tensor> words =
-      store.getCodes(raw.getName(), raw.getFile().value_or(""));
+  llvm::Expected<Tensor> words = rawCodes(stored);
   if (!words)
     return words.takeError();
   llvm::ArrayRef<int32_t> ints = words->ints();
@@ -102,11 +100,14 @@ StoredWeightReader::codes(const StoredWeightIR &stored) {
     return std::vector<int32_t>(ints.begin(), ints.end());
   UnpackOp unpack = stored.unpack;
   auto codeType = cast<RankedTensorType>(unpack.getType());
-  std::optional<PackMethod> method;
-  if (unpack.getPackMethod())
-    method = *unpack.getPackMethod();
   return unpackCodes(codeType.getElementType(), codeType.getShape(), ints,
-                     method);
+                     unpack.getPackMethod());
+}
+
+llvm::Expected<Tensor>
+StoredWeightReader::rawCodes(const StoredWeightIR &stored) {
+  ParamOp raw = stored.rawCodes;
+  return store.getCodes(raw.getName(), raw.getFile().value_or(""));
 }
 
 llvm::Expected<std::vector<uint8_t>>
@@ -125,17 +126,13 @@ StoredWeightReader::encodedCodes(const StoredWeightIR &stored,
       return values.takeError();
     return encodeStoredCodes(layout, dtype, codeType.getShape(), *values);
   }
-  ParamOp raw = stored.rawCodes;
-  llvm::Expected<Tensor> words =
-      store.getCodes(raw.getName(), raw.getFile().value_or(""));
+  llvm::Expected<Tensor> words = rawCodes(stored);
   if (!words)
     return words.takeError();
   UnpackOp unpack = stored.unpack;
-  std::optional<PackMethod> method;
-  if (unpack.getPackMethod())
-    method = *unpack.getPackMethod();
   return encodePackedInt4Codes(layout, dtype, codeType.getShape(),
-                               words->ints(), toPackOrder(method));
+                               words->ints(),
+                               toPackOrder(unpack.getPackMethod()));
 }
 
 llvm::Expected<std::optional<TensorRef>>

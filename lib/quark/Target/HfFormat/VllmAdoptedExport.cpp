@@ -87,6 +87,14 @@ struct Linear {
   /// differ.
   std::string inputQuantName, weightQuantName, outputQuantName;
   std::vector<float> fileWeightScale, fileOutputScale;
+
+  /// The structure file's `awq_block_size`: the weight's group size, 0
+  /// when it is not quantized per group.
+  int64_t awqBlockSize() const {
+    return weight && weight->numerics.qscheme == QScheme::PerGroup
+               ? weight->numerics.groupSize
+               : 0;
+  }
 };
 
 std::string scaleName(const std::string &quantName) {
@@ -569,10 +577,7 @@ FailureOr<OrderedJson> LegacyExporter::plainLinear(Linear &layer) {
       .add("bias", nullptr)
       .add("activation_scaling_factor", nameOrNull(input))
       .add("weight_scaling_factor", nameOrNull(weightScale))
-      .add("awq_block_size",
-           layer.weight && layer.weight->numerics.qscheme == QScheme::PerGroup
-               ? layer.weight->numerics.groupSize
-               : int64_t{0})
+      .add("awq_block_size", layer.awqBlockSize())
       .add("output_scaling_factor", nameOrNull(output));
   return json;
 }
@@ -752,10 +757,7 @@ LogicalResult LegacyExporter::addLayer(int64_t index, OrderedJson &layers) {
       .add("activation_scaling_factor", nameOrNull(qkvInput))
       .add("weights_scaling_factor", nameOrNull(qkvScaleName))
       .add("output_scaling_factor", nameOrNull(qkvOutput))
-      .add("awq_block_size",
-           q.weight && q.weight->numerics.qscheme == QScheme::PerGroup
-               ? q.weight->numerics.groupSize
-               : int64_t{0});
+      .add("awq_block_size", q.awqBlockSize());
 
   FailureOr<OrderedJson> dense = plainLinear(o);
   if (failed(dense))
