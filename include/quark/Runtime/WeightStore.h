@@ -7,6 +7,10 @@
 // OS, so streaming a checkpoint larger than memory stays in bounded memory.
 // Values set in memory take precedence over files.
 //
+// Threads may call locate, shapeOf, readRows and release at once (a weight
+// streamed in parallel chunks opens its file on the first of them); get,
+// set, unset and the cache belong to one thread.
+//
 //===----------------------------------------------------------------------===//
 
 #ifndef QUARK_RUNTIME_WEIGHTSTORE_H
@@ -19,6 +23,7 @@
 #include "llvm/Support/Error.h"
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 namespace mlir::quark {
@@ -75,6 +80,9 @@ private:
 
   std::string modelDir;
   bool caching = true;
+  /// Opened checkpoints; a checkpoint never moves once opened, so the
+  /// lock guards the map only, not reads of its tensors.
+  std::mutex filesMutex;
   llvm::StringMap<std::unique_ptr<SafetensorsCheckpoint>> files;
   llvm::StringMap<Tensor> cache;
   llvm::StringMap<Tensor> overrides;

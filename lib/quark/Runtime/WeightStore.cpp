@@ -16,6 +16,7 @@ using namespace mlir::quark;
 
 llvm::Expected<SafetensorsCheckpoint *>
 WeightStore::open(llvm::StringRef file) {
+  std::lock_guard<std::mutex> lock(filesMutex);
   auto it = files.find(file);
   if (it != files.end())
     return it->second.get();
