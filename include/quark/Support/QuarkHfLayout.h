@@ -50,8 +50,9 @@ struct HfQuantizedTensor {
   /// `scale` and `zeroPoint` are then the second stage's, "_scale_2" and
   /// "_zero_point_2".
   std::optional<HfStoredTensor> firstStageScale;
-  /// A scale-quantizing weight's (NVFP4) second-stage per-tensor scale,
-  /// "_scale_2"; `scale` then holds the second stage's codes (F8_E4M3).
+  /// A scale-quantizing weight's (NVFP4, amdfp4_global) second-stage
+  /// per-tensor scale, "_scale_2"; `scale` then holds the second stage's
+  /// codes (F8_E4M3 for e4m3, U8 bytes for the unsigned e5m3).
   std::optional<HfStoredTensor> scaleOfScales;
 };
 
@@ -79,10 +80,11 @@ struct HfOtherStage {
 ///  * one-stage: quarkHfLayout;
 ///  * progressive: the second stage's codes and parameters with Quark's
 ///    stage-1 suffix `_2`, and the first stage's per-tensor scale without;
-///  * scale-quantizing (NVFP4, fp8_e4m3 per-tensor second stage only): the
-///    first stage's codes, its block scales as the second stage's codes in
-///    "_scale" (F8_E4M3), and the second stage's scale as
-///    quarkHfScaleOfScales, as vLLM's QuarkNVFP4 loads them.
+///  * scale-quantizing (a per-tensor fp8_e4m3 second stage, NVFP4, or
+///    fp8_e5m3, amdfp4_global): the first stage's codes, its block scales
+///    as the second stage's codes in "_scale" (F8_E4M3, or e5m3 bytes as
+///    U8), and the second stage's scale as quarkHfScaleOfScales, as vLLM's
+///    QuarkNVFP4 loads them.
 llvm::Expected<HfQuantizedTensor> quarkHfWeightLayout(
     const TensorQuantSpec &stored, const std::optional<HfOtherStage> &other,
     llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,

@@ -3,7 +3,8 @@
 // A quantized checkpoint does not always hold a tensor the way it is used:
 // Quark's hf_format transposes integer per-group weights (and their scales
 // and zero points) to [in, out] and packs 4-bit codes eight per int32 word
-// along the last dimension; MX scales are E8M0 exponent bytes. A
+// along the last dimension; MX scales are E8M0 exponent bytes, AMD FP4
+// scales unsigned e5m3 bytes. A
 // StoredLayout names that mapping, so one description drives all three
 // users: the exporter encodes with it, the compatibility checker derives the
 // expected file shapes from it, and a reloaded model's `quark.param`
@@ -14,7 +15,8 @@
 //   int4_order|int4_reorder eight signed 4-bit codes per int32 word along
 //   uint4_order|uint4_reorder  the stored last dimension (see Packing.h)
 //   fp4 | fp6               two codes per byte / four per three bytes
-//   e8m0                    float values stored as E8M0 exponent bytes
+//   e8m0 | e5m3             float values stored as one byte each: E8M0
+//                           exponents, or unsigned fp8 e5m3 (amdfp4)
 // e.g. "transposed,uint4_reorder" (transpose, then pack).
 //
 //===----------------------------------------------------------------------===//
@@ -41,10 +43,14 @@ struct StoredLayout {
   Int4PackOrder int4Order = Int4PackOrder::Reorder;
   /// Int4 packing: whether nibbles decode as two's complement.
   bool int4Signed = true;
-  bool e8m0 = false;
+  /// Float values held as one byte each (U8), in a format safetensors has
+  /// no dtype for.
+  enum class ByteFloat : uint8_t { None, E8M0, E5M3 };
+  ByteFloat byteFloat = ByteFloat::None;
 
   bool isIdentity() const {
-    return !transposed && packing == Packing::None && !e8m0;
+    return !transposed && packing == Packing::None &&
+           byteFloat == ByteFloat::None;
   }
   std::string str() const;
   static llvm::Expected<StoredLayout> parse(llvm::StringRef text);
@@ -82,7 +88,8 @@ decodeStoredCodes(const StoredLayout &layout, TensorDType dtype,
                   llvm::ArrayRef<uint8_t> bytes);
 
 /// Float values (scales, fake-quantized weights) as a file tensor of
-/// `dtype` (F32, BF16, F16; U8 with `e8m0`), rounded to nearest-even.
+/// `dtype` (F32, BF16, F16; U8 with `e8m0` or `e5m3`), rounded to
+/// nearest-even.
 llvm::Expected<std::vector<uint8_t>>
 encodeStoredFloats(const StoredLayout &layout, TensorDType dtype,
                    llvm::ArrayRef<int64_t> logical,

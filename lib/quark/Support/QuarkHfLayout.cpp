@@ -100,7 +100,11 @@ mlir::quark::quarkHfLayout(const TensorQuantSpec &spec,
   StoredLayout scaleLayout = plainLayout();
   TensorDType scaleType = TensorDType::F32;
   if (spec.usesMXScales()) {
-    scaleLayout.e8m0 = true;
+    scaleLayout.byteFloat = StoredLayout::ByteFloat::E8M0;
+    scaleType = TensorDType::U8;
+  } else if (spec.scaleFormat == ScaleFormat::E5M3) {
+    // AmdFP4Spec's e5m3 group scales: Quark stores their e5m3 bytes.
+    scaleLayout.byteFloat = StoredLayout::ByteFloat::E5M3;
     scaleType = TensorDType::U8;
   } else if (spec.scalePrecision == ScalePrecision::BFloat16) {
     scaleType = TensorDType::BF16;
@@ -135,11 +139,22 @@ llvm::Expected<HfQuantizedTensor> mlir::quark::quarkHfWeightLayout(
     const TensorQuantSpec &stored, const std::optional<HfOtherStage> &other,
     llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<int64_t> paramShape,
     Int4PackOrder packOrder) {
-  if (other && other->quantizesScales &&
-      (other->spec.qscheme != QScheme::PerTensor ||
-       other->spec.dtype != QuantDType::FP8E4M3))
-    return unsupported("a scale-quantizing spec is stored with fp8_e4m3 "
-                       "per-tensor scale codes (NVFP4) only");
+  // The block scales are stored as the second stage's codes: fp8 e4m3
+  // (NVFP4) as F8_E4M3, the unsigned e5m3 of amdfp4_global (no safetensors
+  // dtype) as its bytes, U8, as Quark's fp8_e5m3 real quantizer stores it.
+  std::optional<TensorDType> scaleCodeType;
+  if (other && other->quantizesScales) {
+    if (other->spec.qscheme == QScheme::PerTensor &&
+        other->spec.dtype == QuantDType::FP8E4M3)
+      scaleCodeType = TensorDType::F8_E4M3;
+    else if (other->spec.qscheme == QScheme::PerTensor &&
+             other->spec.dtype == QuantDType::FP8E5M3)
+      scaleCodeType = TensorDType::U8;
+    else
+      return unsupported("a scale-quantizing spec is stored with fp8_e4m3 "
+                         "(NVFP4) or fp8_e5m3 (amdfp4_global) per-tensor "
+                         "scale codes only");
+  }
   llvm::Expected<HfQuantizedTensor> result =
       quarkHfLayout(stored, shape, paramShape, /*isWeight=*/true, packOrder);
   if (!result || !other)
@@ -148,7 +163,7 @@ llvm::Expected<HfQuantizedTensor> mlir::quark::quarkHfWeightLayout(
     if (result->zeroPoint)
       return unsupported("a scale-quantizing spec's first stage has no zero "
                          "point");
-    result->scale.dtype = TensorDType::F8_E4M3;
+    result->scale.dtype = *scaleCodeType;
     result->scaleOfScales = quarkHfScaleOfScales();
     return result;
   }

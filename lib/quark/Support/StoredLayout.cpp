@@ -155,8 +155,10 @@ std::string StoredLayout::str() const {
     parts.push_back("fp6");
     break;
   }
-  if (e8m0)
+  if (byteFloat == ByteFloat::E8M0)
     parts.push_back("e8m0");
+  else if (byteFloat == ByteFloat::E5M3)
+    parts.push_back("e5m3");
   return llvm::join(parts, ",");
 }
 
@@ -173,7 +175,9 @@ llvm::Expected<StoredLayout> StoredLayout::parse(llvm::StringRef text) {
     } else if (part == "fp6") {
       layout.packing = Packing::Fp6;
     } else if (part == "e8m0") {
-      layout.e8m0 = true;
+      layout.byteFloat = ByteFloat::E8M0;
+    } else if (part == "e5m3") {
+      layout.byteFloat = ByteFloat::E5M3;
     } else if (part.consume_front("int4_") || part.consume_front("uint4_")) {
       std::optional<Int4PackOrder> order = parseInt4PackOrder(part.str());
       if (!order)
@@ -185,7 +189,7 @@ llvm::Expected<StoredLayout> StoredLayout::parse(llvm::StringRef text) {
     } else {
       return layoutError("unknown stored layout '" + part +
                          "' (transposed, int4_order, int4_reorder, "
-                         "uint4_order, uint4_reorder, fp4, fp6, e8m0)");
+                         "uint4_order, uint4_reorder, fp4, fp6, e8m0, e5m3)");
     }
   }
   return layout;
@@ -362,13 +366,14 @@ mlir::quark::encodeStoredFloats(const StoredLayout &layout, TensorDType dtype,
                                 llvm::ArrayRef<float> values) {
   if (layout.packing != StoredLayout::Packing::None)
     return layoutError("float values are not packed");
-  if (layout.e8m0 != (dtype == TensorDType::U8) ||
-      (!layout.e8m0 && dtype != TensorDType::F32 &&
-       dtype != TensorDType::BF16 && dtype != TensorDType::F16))
-    return layoutError("float values are stored as F32, BF16, F16 or E8M0 "
-                       "(U8), not " +
+  bool bytes1 = layout.byteFloat != StoredLayout::ByteFloat::None;
+  if (bytes1 != (dtype == TensorDType::U8) ||
+      (!bytes1 && dtype != TensorDType::F32 && dtype != TensorDType::BF16 &&
+       dtype != TensorDType::F16))
+    return layoutError("float values are stored as F32, BF16, F16, or U8 "
+                       "bytes of E8M0 or e5m3, not " +
                        tensorDTypeName(dtype) +
-                       (layout.e8m0 ? " with e8m0" : ""));
+                       (bytes1 ? " with " + layout.str() : std::string()));
   if (static_cast<int64_t>(values.size()) != product(logical))
     return layoutError("expected " + llvm::Twine(product(logical)) +
                        " values for " + shapeText(logical));
@@ -384,7 +389,9 @@ mlir::quark::encodeStoredFloats(const StoredLayout &layout, TensorDType dtype,
   for (size_t i = 0; i < values.size(); ++i) {
     switch (dtype) {
     case TensorDType::U8:
-      bytes[i] = encodeE8M0(values[i]);
+      bytes[i] = layout.byteFloat == StoredLayout::ByteFloat::E8M0
+                     ? encodeE8M0(values[i])
+                     : encodeMiniFloat(kFloat8E5M3, values[i]);
       break;
     case TensorDType::BF16:
       storeElement(dtype, encodeBFloat16(values[i]), bytes.data() + 2 * i);
@@ -408,11 +415,13 @@ mlir::quark::decodeStoredFloats(const StoredLayout &layout, TensorDType dtype,
   if (llvm::Error error = checkStoredShape(layout, stored, logical))
     return std::move(error);
   std::vector<float> values(static_cast<size_t>(product(logical)));
-  if (layout.e8m0) {
+  if (layout.byteFloat != StoredLayout::ByteFloat::None) {
     if (dtype != TensorDType::U8 || bytes.size() != values.size())
-      return layoutError("E8M0 values are stored as U8 bytes");
+      return layoutError(layout.str() + " values are stored as U8 bytes");
+    bool e8m0 = layout.byteFloat == StoredLayout::ByteFloat::E8M0;
     for (size_t i = 0; i < values.size(); ++i)
-      values[i] = decodeE8M0(bytes[i]);
+      values[i] =
+          e8m0 ? decodeE8M0(bytes[i]) : decodeMiniFloat(kFloat8E5M3, bytes[i]);
   } else {
     if (bytes.size() != values.size() * tensorDTypeSize(dtype))
       return layoutError("tensor bytes do not match its shape");

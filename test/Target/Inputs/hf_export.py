@@ -5,7 +5,9 @@
   decode REAL FAKE          decodes every quantized weight of REAL by Quark's
                              layout rules (pack.py: transposed int per-group,
                              int4 nibble order, fp4 low nibble first, E8M0
-                             scales; AutoAWQ for quant_method awq; progressive
+                             MX scales, e5m3 amdfp4 scales, NVFP4 /
+                             amdfp4_global e4m3 / e5m3 block scale codes;
+                             AutoAWQ for quant_method awq; progressive
                              fp8 -> int4 with `_2` second-stage parameters)
                              and checks it equals FAKE's fake_quantized weight
   shards MODEL EXPORT       checks EXPORT has MODEL's shard files and holds
@@ -119,6 +121,15 @@ def fp8_e4m3(codes, fnuz=False):
     return np.where(codes == 0x80, np.float32(np.nan), value) if fnuz else value
 
 
+def fp8_e5m3(codes):
+    """Quark's unsigned e5m3 (bias 15, 0xFF is NaN), stored as U8 bytes."""
+    codes = codes.astype(np.int32)
+    exp, man = codes >> 3, codes & 0x7
+    value = np.where(exp == 0, man / 8.0 * 2.0 ** -14,
+                     (1 + man / 8.0) * 2.0 ** (exp - 15)).astype(np.float32)
+    return np.where(codes == 0xFF, np.float32(np.nan), value)
+
+
 def bf16(x):
     bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
     bits = (bits + 0x7FFF + ((bits >> 16) & 1)) >> 16
@@ -147,15 +158,17 @@ def decode_weight(t, config, layer):
         return None
     raw = load(w)
     if isinstance(spec, list) and spec[1].get("is_scale_quant"):
-        # NVFP4: fp4 codes, block scales as fp8 codes times a per-tensor
-        # scale (float32, the block scale first, as the executor).
+        # NVFP4 / amdfp4_global: fp4 codes, block scales as fp8 e4m3 (or
+        # unsigned e5m3) codes times a per-tensor scale (float32, the block
+        # scale first, as the executor).
         first, second = spec
-        assert first["dtype"] == "fp4" and second["dtype"] == "fp8_e4m3"
+        assert first["dtype"] == "fp4"
+        scale_codes = {"fp8_e4m3": fp8_e4m3, "fp8_e5m3": fp8_e5m3}[second["dtype"]]
         lo, hi = raw & 0xF, raw >> 4
         codes = np.stack([lo, hi], axis=-1).reshape(raw.shape[0], -1)
         vals = (FP4[codes & 7] * np.where(codes & 8, -1.0, 1.0)).astype(np.float32)
         s2 = np.float32(load(t[layer + ".weight_scale_2"]))
-        block = (fp8_e4m3(load(t[layer + ".weight_scale"])).astype(np.float32)
+        block = (scale_codes(load(t[layer + ".weight_scale"])).astype(np.float32)
                  * s2).astype(np.float32)
         return vals * np.repeat(block, first["group_size"], axis=1)
     if isinstance(spec, list):  # progressive: fp8 per tensor, then int4
@@ -194,7 +207,10 @@ def decode_weight(t, config, layer):
         lo, hi = raw & 0xF, raw >> 4
         codes = np.stack([lo, hi], axis=-1).reshape(raw.shape[0], -1)
         vals = FP4[codes & 7] * np.where(codes & 8, -1.0, 1.0)
-        s = 2.0 ** (scale.astype(np.int32) - 127)
+        # MX: E8M0 exponent bytes; AmdFP4Spec: unsigned e5m3 bytes.
+        codes = scale.astype(np.int32)
+        s = fp8_e5m3(codes) if spec.get("scale_format") == "e5m3" \
+            else 2.0 ** (codes - 127)
         return vals * np.repeat(s, spec["group_size"], axis=1)
     raise SystemExit("no decoder for " + dtype)
 

@@ -23,7 +23,7 @@ StoredLayout parsed(llvm::StringRef text) {
 
 TEST(StoredLayout, TextRoundTrips) {
   for (llvm::StringRef text : {"transposed,int4_reorder", "uint4_order", "fp4",
-                               "fp6", "e8m0", "transposed", ""})
+                               "fp6", "e8m0", "e5m3", "transposed", ""})
     EXPECT_EQ(parsed(text).str(), text.str());
   llvm::Expected<StoredLayout> bad = StoredLayout::parse("transposed,int5");
   ASSERT_FALSE(static_cast<bool>(bad));
@@ -123,6 +123,18 @@ TEST(StoredLayout, FloatsAsBf16E8m0AndTransposed) {
       encodeStoredFloats(parsed("e8m0"), TensorDType::U8, {2, 3}, values);
   ASSERT_TRUE(static_cast<bool>(e8m0));
   EXPECT_EQ(*e8m0, (std::vector<uint8_t>{126, 128, 124, 130, 127, 129}));
+  // Unsigned e5m3 (bias 15): 1 is 0x78, 2 is 0x80, the largest value
+  // 1.75 * 2^16 is 0xFE, the smallest subnormal 2^-17 is 0x01; they decode
+  // back exactly.
+  std::vector<float> e5m3Values = {1.0f, 2.0f, 114688.0f, 0x1p-17f};
+  llvm::Expected<std::vector<uint8_t>> e5m3 =
+      encodeStoredFloats(parsed("e5m3"), TensorDType::U8, {4}, e5m3Values);
+  ASSERT_TRUE(static_cast<bool>(e5m3));
+  EXPECT_EQ(*e5m3, (std::vector<uint8_t>{0x78, 0x80, 0xFE, 0x01}));
+  llvm::Expected<std::vector<float>> e5m3Back =
+      decodeStoredFloats(parsed("e5m3"), TensorDType::U8, {4}, {4}, *e5m3);
+  ASSERT_TRUE(static_cast<bool>(e5m3Back));
+  EXPECT_EQ(*e5m3Back, e5m3Values);
   StoredLayout transposed = parsed("transposed");
   llvm::Expected<std::vector<uint8_t>> bf16 =
       encodeStoredFloats(transposed, TensorDType::BF16, {2, 3}, values);
@@ -181,8 +193,19 @@ TEST(QuarkHfLayout, PerSchemeTensors) {
   ASSERT_TRUE(static_cast<bool>(mx));
   EXPECT_EQ(mx->codes->storedShape, (llvm::SmallVector<int64_t, 4>{256, 384}));
   EXPECT_EQ(mx->scale.dtype, TensorDType::U8);
-  EXPECT_TRUE(mx->scale.layout.e8m0);
+  EXPECT_EQ(mx->scale.layout.byteFloat, StoredLayout::ByteFloat::E8M0);
   EXPECT_FALSE(mx->zeroPoint.has_value());
+
+  // AmdFP4Spec: fp4 codes, e5m3 group scales as their bytes.
+  TensorQuantSpec amdfp4 = mxfp4;
+  amdfp4.groupSize = 16;
+  amdfp4.scaleFormat = ScaleFormat::E5M3;
+  llvm::Expected<HfQuantizedTensor> amd = quarkHfLayout(
+      amdfp4, {256, 768}, {256, 48}, /*isWeight=*/true, Int4PackOrder::Reorder);
+  ASSERT_TRUE(static_cast<bool>(amd));
+  EXPECT_EQ(amd->scale.dtype, TensorDType::U8);
+  EXPECT_EQ(amd->scale.layout.byteFloat, StoredLayout::ByteFloat::E5M3);
+  EXPECT_EQ(amd->scale.storedShape, (llvm::SmallVector<int64_t, 4>{256, 48}));
 
   TensorQuantSpec mx6;
   mx6.dtype = QuantDType::MX6;

@@ -86,7 +86,7 @@ public:
       return findings;
     }
     checkQuark(*quantization, (*text)->getBuffer(), configPath);
-    flushLayerWarnings();
+    flushLayerFindings();
     return findings;
   }
 
@@ -97,18 +97,28 @@ private:
   void warning(std::string message) {
     findings.push_back({"warning", std::move(message)});
   }
-  /// One warning per message, however many layers it concerns.
-  void layerWarning(const std::string &layer, const std::string &message) {
-    std::vector<std::string> &layers = layerWarnings[message];
+  /// One finding per severity and message, however many layers it
+  /// concerns (a scheme vLLM lacks is the same finding for every layer).
+  void layerFinding(const char *severity, const std::string &layer,
+                    const std::string &message) {
+    std::pair<std::string, std::string> key(severity, message);
+    std::vector<std::string> &layers = layerFindings[key];
     if (layers.empty())
-      layerWarningOrder.push_back(message);
+      layerFindingOrder.push_back(key);
     layers.push_back(layer);
   }
-  void flushLayerWarnings() {
-    for (const std::string &message : layerWarningOrder) {
-      const std::vector<std::string> &layers = layerWarnings[message];
-      warning(std::to_string(layers.size()) + " layer(s) (first '" +
-              layers.front() + "'): " + message);
+  void layerWarning(const std::string &layer, const std::string &message) {
+    layerFinding("warning", layer, message);
+  }
+  void layerError(const std::string &layer, const std::string &message) {
+    layerFinding("error", layer, message);
+  }
+  void flushLayerFindings() {
+    for (const auto &key : layerFindingOrder) {
+      const std::vector<std::string> &layers = layerFindings[key];
+      findings.push_back({key.first, std::to_string(layers.size()) +
+                                         " layer(s) (first '" + layers.front() +
+                                         "'): " + key.second});
     }
   }
 
@@ -474,10 +484,11 @@ private:
           second.getQSchemeOrDefault() == QSchemeType::per_channel &&
           second.isSymmetric() && second.getChAxis().value_or(0) == 0;
       if (!nvfp4 && !int4Fp8) {
-        error("layer '" + layer +
-              "': vLLM has no scheme for the two-stage "
-              "weight " +
-              specText(twoStage));
+        layerError(layer, "vLLM has no scheme for the two-stage weight " +
+                              specText(twoStage) +
+                              " (its Quark schemes take [fp4, fp8_e4m3] "
+                              "scale-quantized weights, QuarkNVFP4, and "
+                              "[fp8_e4m3, int4] experts, W4A8)");
         return;
       }
       if (nvfp4) {
@@ -579,9 +590,9 @@ private:
                           "(2026); older vLLM needs --custom_mode awq");
       return;
     }
-    error("layer '" + layer + "': vLLM has no Quark scheme for weight " +
-          specText(weight) + " with input " +
-          (input ? specText(input) : std::string("float")));
+    layerError(layer, "vLLM has no Quark scheme for weight " +
+                          specText(weight) + " with input " +
+                          (input ? specText(input) : std::string("float")));
   }
 
   /// q/k/v and gate/up run fused in vLLM: one scheme per fused module.
@@ -668,8 +679,9 @@ private:
   std::string dir;
   std::unique_ptr<SafetensorsCheckpoint> checkpoint;
   std::vector<HfCheckFinding> findings;
-  std::map<std::string, std::vector<std::string>> layerWarnings;
-  std::vector<std::string> layerWarningOrder;
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>>
+      layerFindings;
+  std::vector<std::pair<std::string, std::string>> layerFindingOrder;
   MLIRContext context;
   Type modelFloat;
 };

@@ -70,8 +70,9 @@ def Quark_ParamOp : Quark_ModelOp<"param"> {
     element (a reloaded Quark hf_format checkpoint): `transposed` (the file
     holds the 2-D transpose), `int4_reorder` / `uint4_order` / ... (4-bit
     codes packed eight per int32 word along the stored last dimension),
-    `fp4`, `fp6` (packed bytes), `e8m0` (float values as E8M0 exponent
-    bytes), comma-separated in encoding order. Loading inverts it, so the
+    `fp4`, `fp6` (packed bytes), `e8m0` / `e5m3` (float values as E8M0
+    exponent bytes or unsigned e5m3 bytes), comma-separated in encoding
+    order. Loading inverts it, so the
     result has the logical shape.
 
     ```mlir
