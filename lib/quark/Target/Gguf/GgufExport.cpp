@@ -29,7 +29,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
+#include "llvm/Support/ConvertUTF.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -367,6 +369,9 @@ struct GgufVocab {
   std::vector<std::string> merges; // gpt2
   std::optional<int32_t> bos, eos, unk, pad;
   bool addBos = true, addEos = false;
+  /// llama: whether llama.cpp prepends U+2581 to the text (its default
+  /// when unset).
+  std::optional<bool> addSpacePrefix;
 };
 
 /// An embedding row no token of the tokenizer names, as llama.cpp's
@@ -409,6 +414,9 @@ void setVocab(GgufWriter &writer, const GgufVocab &vocab) {
       writer.set(key, GgufValue::uint32(static_cast<uint32_t>(*id)));
   writer.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(vocab.addBos));
   writer.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(vocab.addEos));
+  if (vocab.addSpacePrefix)
+    writer.set("tokenizer.ggml.add_space_prefix",
+               GgufValue::boolean(*vocab.addSpacePrefix));
 }
 
 /// llama.cpp's 'llama' vocabulary: SentencePiece pieces, scores, types.
@@ -444,15 +452,23 @@ llvm::Expected<GgufVocab> sentencePieceVocab(const ModelConfig &config,
   return vocab;
 }
 
-/// llama.cpp's 'gpt2' vocabulary from a byte-level BPE tokenizer.json
-/// (Llama 3, GPT-2 and the like), as its converter writes it: the tokens
-/// by id (byte-level strings as the file holds them), their types
-/// (added special tokens are control tokens, other added ones user-defined,
-/// ids without a token unused `[PADn]`), the merges as "a b", and the
-/// pre-tokenizer by the name llama.cpp gives its regex.
-llvm::Expected<GgufVocab> byteLevelBpeVocab(const ModelConfig &config,
-                                            llvm::StringRef modelDir,
-                                            llvm::StringRef path) {
+/// The vocabulary of a tokenizer.json-only model, as llama.cpp reads it:
+///  * byte-level BPE (Llama 3, GPT-2 and the like): llama.cpp's 'gpt2'
+///    vocabulary, as its converter writes it: the tokens by id (byte-level
+///    strings as the file holds them), the merges as "a b", and the
+///    pre-tokenizer by the name llama.cpp gives its regex;
+///  * SentencePiece-style BPE (Llama 2's tokenizer.json: byte fallback,
+///    spaces as U+2581 by a Metaspace pre-tokenizer or Prepend/Replace
+///    normalizers): llama.cpp's 'llama' vocabulary. llama.cpp merges by
+///    piece score, so each piece scores minus the rank of the first merge
+///    that makes it, which reproduces the merge order (llama.cpp's own
+///    converter writes -1000 for every piece, which does not); pieces no
+///    merge makes score below every merge, <0xXX> pieces are byte tokens.
+/// In both, added special tokens are control tokens, other added ones
+/// user-defined, and ids without a token unused `[PADn]`.
+llvm::Expected<GgufVocab> tokenizerJsonVocab(const ModelConfig &config,
+                                             llvm::StringRef modelDir,
+                                             llvm::StringRef path) {
   llvm::Expected<std::unique_ptr<llvm::MemoryBuffer>> text = readFile(path);
   if (!text)
     return text.takeError();
@@ -466,11 +482,13 @@ llvm::Expected<GgufVocab> byteLevelBpeVocab(const ModelConfig &config,
     return makeError(path + ": GGUF export writes BPE tokenizers; this "
                             "tokenizer.json's model is not BPE");
 
-  // The pre-tokenizer: GPT-2's ByteLevel regex, or a Split regex followed
-  // by a ByteLevel step that only maps bytes (Llama 3).
-  const llvm::json::Object *pre = root->getObject("pre_tokenizer");
+  // The pre-tokenizer and normalizers: GPT-2's ByteLevel regex, or a
+  // Split regex followed by a ByteLevel step that only maps bytes (Llama
+  // 3); or U+2581 for spaces, by Metaspace or by Replace (Llama 2).
+  const char *metaspace = "\u2581";
   std::string pattern;
-  bool byteLevel = false, gpt2Regex = false;
+  bool byteLevel = false, gpt2Regex = false, spaceToMetaspace = false;
+  std::optional<bool> spacePrefix;
   auto visit = [&](const llvm::json::Object &step) {
     llvm::StringRef type = step.getString("type").value_or("");
     if (type == "ByteLevel") {
@@ -480,38 +498,69 @@ llvm::Expected<GgufVocab> byteLevelBpeVocab(const ModelConfig &config,
       if (const llvm::json::Object *regex = step.getObject("pattern"))
         if (std::optional<llvm::StringRef> text = regex->getString("Regex"))
           pattern = text->str();
+    } else if (type == "Metaspace") {
+      spaceToMetaspace = step.getString("replacement").value_or("") ==
+                         llvm::StringRef(metaspace);
+      // prepend_scheme (newer) or add_prefix_space (older releases).
+      if (std::optional<llvm::StringRef> scheme =
+              step.getString("prepend_scheme"))
+        spacePrefix = *scheme != "never";
+      else
+        spacePrefix = step.getBoolean("add_prefix_space").value_or(true);
+    } else if (type == "Prepend") {
+      if (step.getString("prepend").value_or("") == llvm::StringRef(metaspace))
+        spacePrefix = true;
+    } else if (type == "Replace") {
+      const llvm::json::Object *from = step.getObject("pattern");
+      if (from && from->getString("String").value_or("") == " " &&
+          step.getString("content").value_or("") == llvm::StringRef(metaspace))
+        spaceToMetaspace = true;
     }
   };
-  if (pre) {
-    if (const llvm::json::Array *steps = pre->getArray("pretokenizers")) {
-      for (const llvm::json::Value &step : *steps)
-        if (const llvm::json::Object *object = step.getAsObject())
-          visit(*object);
-    } else {
-      visit(*pre);
+  for (const char *key : {"normalizer", "pre_tokenizer"}) {
+    const llvm::json::Object *stage = root->getObject(key);
+    if (!stage)
+      continue;
+    const llvm::json::Array *steps = stage->getArray("pretokenizers");
+    if (!steps)
+      steps = stage->getArray("normalizers");
+    if (!steps) {
+      visit(*stage);
+      continue;
     }
+    for (const llvm::json::Value &step : *steps)
+      if (const llvm::json::Object *object = step.getAsObject())
+        visit(*object);
   }
-  if (!byteLevel)
-    return makeError(path +
-                     ": GGUF export writes byte-level BPE tokenizers from "
-                     "tokenizer.json (a SentencePiece-style one needs "
-                     "tokenizer.model)");
-  if (gpt2Regex && !pattern.empty())
-    return makeError(path + ": a Split pre-tokenizer and ByteLevel's own "
-                            "regex together have no llama.cpp form");
-  llvm::StringRef preName = gpt2Regex
-                                ? llvm::StringRef("gpt-2")
-                                : Tokenizer::ggufPreTokenizerName(pattern);
-  if (preName.empty())
-    return makeError(path +
-                     ": llama.cpp has no pre-tokenizer for the "
-                     "split pattern '" +
-                     pattern + "'");
+  bool sentencePiece = !byteLevel && spaceToMetaspace &&
+                       model->getBoolean("byte_fallback").value_or(false);
+  if (!byteLevel && !sentencePiece)
+    return makeError(path + ": GGUF export writes byte-level BPE or "
+                            "SentencePiece-style BPE (byte fallback, spaces "
+                            "as U+2581) tokenizers from tokenizer.json; this "
+                            "one is neither");
+
+  GgufVocab vocab;
+  if (byteLevel) {
+    if (gpt2Regex && !pattern.empty())
+      return makeError(path + ": a Split pre-tokenizer and ByteLevel's own "
+                              "regex together have no llama.cpp form");
+    llvm::StringRef preName = gpt2Regex
+                                  ? llvm::StringRef("gpt-2")
+                                  : Tokenizer::ggufPreTokenizerName(pattern);
+    if (preName.empty())
+      return makeError(path +
+                       ": llama.cpp has no pre-tokenizer for the "
+                       "split pattern '" +
+                       pattern + "'");
+    vocab.model = "gpt2";
+    vocab.pre = preName.str();
+  } else {
+    vocab.model = "llama";
+    vocab.addSpacePrefix = spacePrefix.value_or(false);
+  }
 
   // Tokens by id: the vocabulary, then the added tokens.
-  GgufVocab vocab;
-  vocab.model = "gpt2";
-  vocab.pre = preName.str();
   vocab.tokens.resize(static_cast<size_t>(config.vocabSize));
   vocab.types.assign(vocab.tokens.size(), SentencePieceVocab::Unused);
   auto place = [&](llvm::StringRef token, int64_t id,
@@ -524,12 +573,19 @@ llvm::Expected<GgufVocab> byteLevelBpeVocab(const ModelConfig &config,
     vocab.types[id] = type;
     return llvm::Error::success();
   };
+  auto isByteToken = [](llvm::StringRef token) {
+    return token.size() == 6 && token.starts_with("<0x") &&
+           token.ends_with(">") && llvm::isHexDigit(token[3]) &&
+           llvm::isHexDigit(token[4]);
+  };
   const llvm::json::Object *tokens = model->getObject("vocab");
   if (!tokens)
     return makeError(path + ": the BPE model has no vocab");
   for (const auto &[token, id] : *tokens)
     if (llvm::Error error = place(token, id.getAsInteger().value_or(-1),
-                                  SentencePieceVocab::Normal))
+                                  sentencePiece && isByteToken(token)
+                                      ? SentencePieceVocab::Byte
+                                      : SentencePieceVocab::Normal))
       return std::move(error);
   if (const llvm::json::Array *added = root->getArray("added_tokens"))
     for (const llvm::json::Value &entry : *added) {
@@ -546,22 +602,62 @@ llvm::Expected<GgufVocab> byteLevelBpeVocab(const ModelConfig &config,
   for (size_t id = 0; id < vocab.tokens.size(); ++id)
     if (vocab.types[id] == SentencePieceVocab::Unused)
       vocab.tokens[id] = paddingToken(id);
-  if (const llvm::json::Array *merges = model->getArray("merges"))
-    for (const llvm::json::Value &merge : *merges) {
+
+  std::vector<std::pair<std::string, std::string>> merges;
+  if (const llvm::json::Array *list = model->getArray("merges"))
+    for (const llvm::json::Value &merge : *list) {
       if (std::optional<llvm::StringRef> pair = merge.getAsString()) {
-        vocab.merges.push_back(pair->str());
+        auto [left, right] = pair->split(' ');
+        merges.emplace_back(left.str(), right.str());
       } else if (const llvm::json::Array *parts = merge.getAsArray();
                  parts && parts->size() == 2 && (*parts)[0].getAsString() &&
                  (*parts)[1].getAsString()) {
-        vocab.merges.push_back(
-            (*(*parts)[0].getAsString() + " " + *(*parts)[1].getAsString())
-                .str());
+        merges.emplace_back((*(*parts)[0].getAsString()).str(),
+                            (*(*parts)[1].getAsString()).str());
       } else {
         return makeError(path + ": a merge is neither \"a b\" nor [a, b]");
       }
     }
+  if (byteLevel) {
+    for (const auto &[left, right] : merges)
+      vocab.merges.push_back(left + " " + right);
+  } else {
+    llvm::StringMap<int64_t> ids;
+    for (size_t id = 0; id < vocab.tokens.size(); ++id)
+      ids.try_emplace(vocab.tokens[id], static_cast<int64_t>(id));
+    // Byte, control, unknown and unused pieces score 0 as in SentencePiece
+    // models; llama.cpp never merges into them.
+    float unmerged = -static_cast<float>(merges.size()) - 1.0f;
+    vocab.scores.assign(vocab.tokens.size(), 0.0f);
+    std::vector<bool> made(vocab.tokens.size(), false);
+    for (size_t rank = 0; rank < merges.size(); ++rank) {
+      auto it = ids.find(merges[rank].first + merges[rank].second);
+      if (it == ids.end())
+        return makeError(llvm::formatv(
+            "{0}: merge {1} ('{2} {3}') makes a piece not in the vocab", path,
+            rank, merges[rank].first, merges[rank].second));
+      if (!made[it->second])
+        vocab.scores[it->second] = -static_cast<float>(rank);
+      made[it->second] = true;
+    }
+    // Multi-character pieces no merge makes: llama.cpp would merge into
+    // them where tokenizer.json cannot, so only after every real merge.
+    for (size_t id = 0; id < vocab.tokens.size(); ++id) {
+      const std::string &token = vocab.tokens[id];
+      if (!made[id] && vocab.types[id] == SentencePieceVocab::Normal &&
+          !token.empty() &&
+          static_cast<size_t>(llvm::getNumBytesForUTF8(token[0])) <
+              token.size())
+        vocab.scores[id] = unmerged;
+    }
+    if (std::optional<llvm::StringRef> unk = model->getString("unk_token"))
+      if (auto it = ids.find(*unk); it != ids.end()) {
+        vocab.unk = static_cast<int32_t>(it->second);
+        vocab.types[it->second] = SentencePieceVocab::Unknown;
+      }
+  }
 
-  // BOS/EOS and whether BOS is added, as the model folder's tokenizer
+  // BOS/EOS and whether they are added, as the model folder's tokenizer
   // (tokenizer_config.json included) encodes.
   llvm::Expected<std::unique_ptr<Tokenizer>> tokenizer =
       Tokenizer::loadFromDirectory(modelDir);
@@ -624,11 +720,11 @@ llvm::Error addMetadata(GgufWriter &writer, const ModelConfig &config,
   llvm::Expected<GgufVocab> vocab =
       llvm::sys::fs::exists(spm) ? sentencePieceVocab(config, spm)
       : llvm::sys::fs::exists(hfJson)
-          ? byteLevelBpeVocab(config, modelDir, hfJson)
+          ? tokenizerJsonVocab(config, modelDir, hfJson)
           : llvm::Expected<GgufVocab>(makeError(
                 modelDir + ": GGUF export needs the model's tokenizer: "
                            "tokenizer.model (SentencePiece) or tokenizer.json "
-                           "(byte-level BPE)"));
+                           "(byte-level or SentencePiece-style BPE)"));
   if (!vocab)
     return vocab.takeError();
   setVocab(writer, *vocab);
