@@ -39,6 +39,7 @@
 #include "llvm/Support/Regex.h"
 
 #include <cstring>
+#include <map>
 
 using namespace mlir;
 using namespace mlir::quark;
@@ -51,9 +52,15 @@ llvm::Error makeError(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message.str());
 }
 
-/// The GGUF name of a Hugging Face Llama tensor (llama.cpp's tensor map),
-/// or "" when it has none.
-std::string ggufTensorName(llvm::StringRef hfName) {
+/// Where a Hugging Face Llama or Mixtral tensor goes in llama.cpp's tensor
+/// map: its GGUF name ("" when it has none) and, for a Mixtral expert's
+/// weight, the expert's index in the stacked `ffn_*_exps` tensor.
+struct GgufTensorPlace {
+  std::string name;
+  std::optional<int64_t> expert;
+};
+
+GgufTensorPlace ggufTensorPlace(llvm::StringRef hfName) {
   static const std::pair<llvm::StringLiteral, llvm::StringLiteral> kTop[] = {
       {"model.embed_tokens.weight", "token_embd.weight"},
       {"model.norm.weight", "output_norm.weight"},
@@ -61,7 +68,7 @@ std::string ggufTensorName(llvm::StringRef hfName) {
   };
   for (const auto &[from, to] : kTop)
     if (hfName == from)
-      return to.str();
+      return {to.str(), std::nullopt};
   static const std::pair<llvm::StringLiteral, llvm::StringLiteral> kLayer[] = {
       {"input_layernorm.weight", "attn_norm.weight"},
       {"self_attn.q_proj.weight", "attn_q.weight"},
@@ -72,18 +79,39 @@ std::string ggufTensorName(llvm::StringRef hfName) {
       {"mlp.gate_proj.weight", "ffn_gate.weight"},
       {"mlp.up_proj.weight", "ffn_up.weight"},
       {"mlp.down_proj.weight", "ffn_down.weight"},
+      {"block_sparse_moe.gate.weight", "ffn_gate_inp.weight"},
+  };
+  // Mixtral's experts: w1 (gate), w3 (up), w2 (down), stacked by expert.
+  static const std::pair<llvm::StringLiteral, llvm::StringLiteral> kExpert[] = {
+      {"w1.weight", "ffn_gate_exps.weight"},
+      {"w3.weight", "ffn_up_exps.weight"},
+      {"w2.weight", "ffn_down_exps.weight"},
   };
   llvm::StringRef rest = hfName;
   if (!rest.consume_front("model.layers."))
-    return "";
+    return {};
   auto [index, suffix] = rest.split('.');
   unsigned layer;
   if (index.getAsInteger(10, layer))
-    return "";
+    return {};
   for (const auto &[from, to] : kLayer)
     if (suffix == from)
-      return llvm::formatv("blk.{0}.{1}", layer, to).str();
-  return "";
+      return {llvm::formatv("blk.{0}.{1}", layer, to).str(), std::nullopt};
+  if (suffix.consume_front("block_sparse_moe.experts.")) {
+    auto [expertIndex, weight] = suffix.split('.');
+    unsigned expert;
+    if (expertIndex.getAsInteger(10, expert))
+      return {};
+    for (const auto &[from, to] : kExpert)
+      if (weight == from)
+        return {llvm::formatv("blk.{0}.{1}", layer, to).str(),
+                static_cast<int64_t>(expert)};
+  }
+  return {};
+}
+
+std::string ggufTensorName(llvm::StringRef hfName) {
+  return ggufTensorPlace(hfName).name;
 }
 
 /// Row order llama.cpp expects for a q/k projection with `heads` heads:
@@ -146,6 +174,8 @@ public:
     if (failed(forEachCheckpointParam(
             module, claimed, [&](ParamOp param) { return addFloat(param); })))
       return failure();
+    if (failed(stackExperts()))
+      return failure();
     // llama.cpp's own order: embeddings, blocks by index, then the output.
     auto rank = [](const GgufTensor &t) {
       llvm::StringRef name = t.name;
@@ -181,15 +211,74 @@ private:
   LogicalResult add(Operation *at, llvm::StringRef hfName,
                     llvm::ArrayRef<int64_t> shape, GgmlType type,
                     GgufWriter::Producer produce, std::string &ggufName) {
-    ggufName = ggufTensorName(hfName);
+    GgufTensorPlace place = ggufTensorPlace(hfName);
+    ggufName = place.name;
     if (ggufName.empty())
       return at->emitError() << "tensor '" << hfName
                              << "' has no GGUF name in llama.cpp's Llama "
                                 "tensor map";
+    std::vector<uint64_t> dims(shape.rbegin(), shape.rend());
+    if (place.expert) {
+      StackedExperts &stack = experts[ggufName];
+      if (stack.members.empty())
+        expertOrder.push_back(ggufName);
+      stack.members.push_back({*place.expert, hfName.str(), std::move(dims),
+                               type, std::move(produce)});
+      return success();
+    }
     if (!names.insert(ggufName).second)
       return success(); // tied weights read twice
-    std::vector<uint64_t> dims(shape.rbegin(), shape.rend());
     tensors.push_back({ggufName, std::move(dims), type, std::move(produce)});
+    return success();
+  }
+
+  /// llama.cpp holds a layer's experts' gate, up or down weights as one
+  /// tensor [n_expert, out, in] (GGUF dims [in, out, n_expert]): each
+  /// expert's bytes in turn, so every expert needs the same shape and type.
+  LogicalResult stackExperts() {
+    for (const std::string &name : expertOrder) {
+      std::vector<ExpertTensor> &members = experts[name].members;
+      llvm::sort(members, [](const ExpertTensor &a, const ExpertTensor &b) {
+        return a.expert < b.expert;
+      });
+      for (size_t i = 0; i < members.size(); ++i)
+        if (members[i].expert != static_cast<int64_t>(i))
+          return module.emitError()
+                 << "GGUF '" << name << "': expert " << i
+                 << " is missing (llama.cpp stacks experts 0.."
+                 << config.numExperts - 1 << ")";
+      if (static_cast<int64_t>(members.size()) != config.numExperts)
+        return module.emitError()
+               << "GGUF '" << name << "': " << members.size()
+               << " experts, config.json's num_local_experts is "
+               << config.numExperts;
+      for (const ExpertTensor &member : members)
+        if (member.dims != members.front().dims ||
+            member.type != members.front().type)
+          return module.emitError()
+                 << "GGUF '" << name << "': '" << member.hfName << "' is "
+                 << ggmlTypeName(member.type) << " of another shape or type "
+                 << "than '" << members.front().hfName << "' ("
+                 << ggmlTypeName(members.front().type)
+                 << "); llama.cpp stacks experts of one shape and type";
+      std::vector<uint64_t> dims = members.front().dims;
+      dims.push_back(members.size());
+      std::vector<GgufWriter::Producer> parts;
+      for (ExpertTensor &member : members)
+        parts.push_back(std::move(member.produce));
+      tensors.push_back({name, std::move(dims), members.front().type,
+                         [parts = std::move(parts)]() -> llvm::Expected<Bytes> {
+                           Bytes stacked;
+                           for (const GgufWriter::Producer &part : parts) {
+                             llvm::Expected<Bytes> bytes = part();
+                             if (!bytes)
+                               return bytes.takeError();
+                             stacked.insert(stacked.end(), bytes->begin(),
+                                            bytes->end());
+                           }
+                           return stacked;
+                         }});
+    }
     return success();
   }
 
@@ -197,8 +286,12 @@ private:
     std::string hfName = param.getName().str();
     auto type = cast<RankedTensorType>(param.getType());
     llvm::SmallVector<int64_t, 4> shape(type.getShape());
-    GgmlType ggml = shape.size() == 1 ? GgmlType::F32 : options.floatType;
     std::string ggufName = ggufTensorName(hfName);
+    // Norms and the MoE router stay F32, as llama.cpp's converter keeps them.
+    GgmlType ggml = shape.size() == 1 || llvm::StringRef(ggufName).ends_with(
+                                             "ffn_gate_inp.weight")
+                        ? GgmlType::F32
+                        : options.floatType;
     std::vector<int64_t> order = shape.size() == 2
                                      ? rowOrder(ggufName, shape[0])
                                      : std::vector<int64_t>();
@@ -314,6 +407,18 @@ private:
   const GgufExportOptions &options;
   llvm::StringSet<> names;
   llvm::DenseSet<Operation *> claimed;
+  struct ExpertTensor {
+    int64_t expert;
+    std::string hfName;
+    std::vector<uint64_t> dims;
+    GgmlType type;
+    GgufWriter::Producer produce;
+  };
+  struct StackedExperts {
+    std::vector<ExpertTensor> members;
+  };
+  std::map<std::string, StackedExperts> experts;
+  std::vector<std::string> expertOrder;
 };
 
 /// Llama 3's rope scaling as llama.cpp takes it: `rope_freqs.weight`, one
@@ -706,6 +811,10 @@ llvm::Error addMetadata(GgufWriter &writer, const ModelConfig &config,
              GgufValue::float32(static_cast<float>(config.normEpsilon)));
   writer.set("llama.rope.freq_base",
              GgufValue::float32(static_cast<float>(config.ropeTheta)));
+  if (config.isMoE()) {
+    writer.set("llama.expert_count", u32(config.numExperts));
+    writer.set("llama.expert_used_count", u32(config.expertsPerToken));
+  }
   // Llama 3's scaling is the rope_freqs tensor instead.
   if (config.ropeScaling && config.ropeScaling->type == "linear") {
     writer.set("llama.rope.scaling.type", GgufValue::string("linear"));
@@ -747,10 +856,11 @@ exportGgufWith(ModuleOp module, const GgufExportOptions &options,
   if (!config)
     return module.emitError() << llvm::toString(config.takeError());
   if (config->family != ModelFamily::Llama &&
-      config->family != ModelFamily::Mistral)
+      config->family != ModelFamily::Mistral &&
+      config->family != ModelFamily::Mixtral)
     return module.emitError()
            << "GGUF export writes llama.cpp's 'llama' architecture "
-              "(Llama, Mistral); this model is "
+              "(Llama, Mistral, Mixtral); this model is "
            << config->familyName();
   if (config->slidingWindow || config->qkvBias || config->oProjBias ||
       config->mlpBias)
@@ -770,7 +880,7 @@ exportGgufWith(ModuleOp module, const GgufExportOptions &options,
 
   GgufExportResult result;
   for (const GgufTensor &tensor : manifest.tensors)
-    if (tensor.dims.size() == 2)
+    if (tensor.dims.size() >= 2)
       ++result.typeCounts[ggmlTypeName(tensor.type).str()];
   result.fileType = fileTypeOf(result.typeCounts, options.floatType);
   result.tensors = static_cast<int64_t>(manifest.tensors.size());
