@@ -1,8 +1,8 @@
 //===- quark-run-kernel.cpp - Run a quantized kernel and check it ---------===//
 //
 // Builds one quantized kernel as quark IR (a quantize op, or a W4A16 /
-// W8A8 / MXFP4 GEMM), fills its inputs with random data (and, for
-// quantize, NaN, infinities, signed zeros and out-of-range values),
+// W8A8 / MXFP4 / progressive int4_fp8 GEMM), fills its inputs with random data
+// (and, for quantize, NaN, infinities, signed zeros and out-of-range values),
 // compiles it through convert-quark-to-linalg and runs it:
 //
 //   --device=cpu  the CPU pipeline, JIT-compiled by MLIR's ExecutionEngine
@@ -59,7 +59,8 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string>
     kernelKind("kernel",
-               cl::desc("quantize | w4a16 | w8a8-int8 | w8a8-fp8 | mxfp4"),
+               cl::desc("quantize | w4a16 | w8a8-int8 | w8a8-fp8 | mxfp4 | "
+                        "progressive (int4_fp8 weights)"),
                cl::init("w4a16"));
 static cl::opt<std::string> dtypeOption(
     "dtype",
@@ -427,6 +428,86 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
   return kernel;
 }
 
+/// A progressive (Quark int4_fp8, "W4A8" MoE experts) weight: fp8 e4m3
+/// per tensor, then int4 symmetric per channel on the fp8 values, stored as
+/// the int4 codes packed in Quark's reorder layout with both stages'
+/// scales. The kernel decodes the int4 codes by their channel's scale and
+/// multiplies the result by the fp8 stage's scale, in float32, before the
+/// GEMM; activations stay float (the weight-only variant).
+KernelCase progressiveCase(MLIRContext &context, std::mt19937 &rng) {
+  int64_t m = rows, n = cols, k = depth;
+  std::vector<float> x = randomFloats(rng, m * k, 1.0f);
+  std::vector<float> weights = randomFloats(rng, n * k, 0.05f);
+  const DTypeInfo &fp8 = getDTypeInfo(QuantDType::FP8E4M3);
+  const DTypeInfo &int4 = getDTypeInfo(QuantDType::Int4);
+  float amax = 0;
+  for (float w : weights)
+    amax = std::max(amax, std::fabs(w));
+  float fp8Scale =
+      quarkFloatScale(-amax, amax, static_cast<float>(fp8.format->maxFinite()));
+  // Stage 1: the weights' fp8 values (in units of fp8Scale); stage 2: int4
+  // per output channel of those values.
+  std::vector<float> fp8Values(n * k);
+  for (int64_t i = 0; i < n * k; ++i)
+    fp8Values[i] = dequantizeFloat(
+        QuantDType::FP8E4M3,
+        quantizeFloat(QuantDType::FP8E4M3, weights[i], fp8Scale), 1.0f);
+  std::vector<float> channelScales(n);
+  std::vector<int32_t> codes(n * k);
+  for (int64_t j = 0; j < n; ++j) {
+    float lo = 0, hi = 0;
+    for (int64_t l = 0; l < k; ++l) {
+      lo = std::min(lo, fp8Values[j * k + l]);
+      hi = std::max(hi, fp8Values[j * k + l]);
+    }
+    channelScales[j] = quarkSymmetricIntScale(lo, hi, int4.qmin, int4.qmax);
+    for (int64_t l = 0; l < k; ++l)
+      codes[j * k + l] = quantizeInt(fp8Values[j * k + l], channelScales[j], 0,
+                                     int4.qmin, int4.qmax);
+  }
+  Type codeElement = parseType(codeType(QuantDType::Int4), &context);
+  std::vector<int32_t> packed =
+      packCodes(codeElement, {n, k}, codes, PackMethod::reorder);
+  std::string int4Spec =
+      "#quark.spec<dtype = int4, qscheme = per_channel, ch_axis = 0, "
+      "symmetric = true, is_dynamic = false, round_method = half_even, "
+      "scale_type = float, observer_cls = PerChannelMinMaxObserver>";
+  std::string fp8Spec =
+      "#quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, symmetric = true, "
+      "is_dynamic = false, round_method = half_even, scale_type = float, "
+      "observer_cls = PerTensorMinMaxObserver>";
+  KernelCase kernel;
+  kernel.ir = llvm::formatv(
+      "func.func @kernel(%x: {0}, %p: {1}, %s2: {2}, %s1: tensor<f32>) -> {3} "
+      "{{\n"
+      "  %q = quark.unpack %p pack_method = reorder : {1} -> {4}\n"
+      "  %u = quark.dequantize %q scale(%s2 : {2}) {{spec = {5}} : {4} -> "
+      "{6}\n"
+      "  %w = quark.dequantize %u scale(%s1 : tensor<f32>) {{spec = {7}} : "
+      "{6} -> {6}\n"
+      "  %y = quark.linear %x, %w {{name = \"progressive\"} : {0}, {6} -> "
+      "{3}\n"
+      "  return %y : {3}\n}\n",
+      shapeText({m, k}, "f32"), shapeText({n, k / 8}, "i32"),
+      shapeText({n}, "f32"), shapeText({m, n}, "f32"),
+      shapeText({n, k}, codeType(QuantDType::Int4)), int4Spec,
+      shapeText({n, k}, "f32"), fp8Spec);
+  kernel.inputs = {Buffer::of({m, k}, x), Buffer::of({n, k / 8}, packed),
+                   Buffer::of({n}, channelScales),
+                   Buffer::of({}, std::vector{fp8Scale})};
+  kernel.reference = [=] {
+    return Buffer::of({m, n}, referenceGemm(
+                                  x,
+                                  [&](int64_t j, int64_t l) {
+                                    float value = dequantizeInt(
+                                        codes[j * k + l], channelScales[j], 0);
+                                    return value * fp8Scale;
+                                  },
+                                  m, n, k));
+  };
+  return kernel;
+}
+
 /// MXFP4 weights: fp4 codes two per byte, power-of-two scales per 32.
 KernelCase mxfp4Case(MLIRContext &context, std::mt19937 &rng) {
   int64_t m = rows, n = cols, k = depth, blocks = k / 32;
@@ -668,6 +749,8 @@ int main(int argc, char **argv) {
     kernel = w8a8Case(QuantDType::FP8E4M3, rng);
   } else if (kernelKind == "mxfp4") {
     kernel = mxfp4Case(context, rng);
+  } else if (kernelKind == "progressive") {
+    kernel = progressiveCase(context, rng);
   } else {
     llvm::errs() << "quark-run-kernel: unknown --kernel " << kernelKind << "\n";
     return 1;
