@@ -82,6 +82,10 @@ protected:
 /// Checks that `text` is valid UTF-8; the error names `what` and the offset.
 llvm::Error validateUtf8(llvm::StringRef text, llvm::StringRef what);
 
+/// The byte a byte-fallback token ("<0x0A>", SentencePiece's spelling)
+/// stands for; nullopt for any other token.
+std::optional<uint8_t> parseByteToken(llvm::StringRef token);
+
 /// A SentencePiece model's vocabulary as GGUF's "llama" tokenizer holds it
 /// (tokenizer.ggml.tokens / scores / token_type).
 struct SentencePieceVocab {

@@ -622,11 +622,8 @@ std::string BpeTokenizer::decode(llvm::ArrayRef<int32_t> ids) const {
         pending.clear();
       };
       for (std::string &token : tokens) {
-        unsigned byte;
-        llvm::StringRef t = token;
-        if (t.size() == 6 && t.starts_with("<0x") && t.ends_with(">") &&
-            !t.substr(3, 2).getAsInteger(16, byte)) {
-          pending += static_cast<char>(byte);
+        if (std::optional<uint8_t> byte = parseByteToken(token)) {
+          pending += static_cast<char>(*byte);
           continue;
         }
         flush();

@@ -47,6 +47,14 @@ void mlir::quark::detail::appendUtf8(std::string &out, int32_t codepoint) {
   out.append(reinterpret_cast<const char *>(buffer), n);
 }
 
+std::optional<uint8_t> mlir::quark::parseByteToken(llvm::StringRef token) {
+  unsigned byte;
+  if (token.size() != 6 || !token.starts_with("<0x") || !token.ends_with(">") ||
+      token.substr(3, 2).getAsInteger(16, byte))
+    return std::nullopt;
+  return static_cast<uint8_t>(byte);
+}
+
 llvm::Error mlir::quark::validateUtf8(llvm::StringRef text,
                                       llvm::StringRef what) {
   const auto *bytes = reinterpret_cast<const utf8proc_uint8_t *>(text.data());

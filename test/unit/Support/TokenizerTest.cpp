@@ -355,3 +355,12 @@ TEST(BundledTokenizerTest, MissingTokenizerIsAnError) {
 }
 
 } // namespace
+
+TEST(Tokenizer, ParseByteToken) {
+  EXPECT_EQ(parseByteToken("<0x0A>"), std::optional<uint8_t>(0x0A));
+  EXPECT_EQ(parseByteToken("<0xff>"), std::optional<uint8_t>(0xFF));
+  EXPECT_EQ(parseByteToken("<0x0A"), std::nullopt);
+  EXPECT_EQ(parseByteToken("<0x0G>"), std::nullopt);
+  EXPECT_EQ(parseByteToken("<0x100>"), std::nullopt);
+  EXPECT_EQ(parseByteToken("\xE2\x96\x81the"), std::nullopt);
+}

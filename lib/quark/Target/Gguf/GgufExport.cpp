@@ -29,7 +29,6 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/ADT/DenseSet.h"
-#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/ConvertUTF.h"
 #include "llvm/Support/FileSystem.h"
@@ -219,11 +218,8 @@ private:
                                 "tensor map";
     std::vector<uint64_t> dims(shape.rbegin(), shape.rend());
     if (place.expert) {
-      StackedExperts &stack = experts[ggufName];
-      if (stack.members.empty())
-        expertOrder.push_back(ggufName);
-      stack.members.push_back({*place.expert, hfName.str(), std::move(dims),
-                               type, std::move(produce)});
+      experts[ggufName].push_back({*place.expert, hfName.str(), std::move(dims),
+                                   type, std::move(produce)});
       return success();
     }
     if (!names.insert(ggufName).second)
@@ -236,8 +232,8 @@ private:
   /// tensor [n_expert, out, in] (GGUF dims [in, out, n_expert]): each
   /// expert's bytes in turn, so every expert needs the same shape and type.
   LogicalResult stackExperts() {
-    for (const std::string &name : expertOrder) {
-      std::vector<ExpertTensor> &members = experts[name].members;
+    // build() puts the tensors in llama.cpp's order afterwards.
+    for (auto &[name, members] : experts) {
       llvm::sort(members, [](const ExpertTensor &a, const ExpertTensor &b) {
         return a.expert < b.expert;
       });
@@ -414,11 +410,8 @@ private:
     GgmlType type;
     GgufWriter::Producer produce;
   };
-  struct StackedExperts {
-    std::vector<ExpertTensor> members;
-  };
-  std::map<std::string, StackedExperts> experts;
-  std::vector<std::string> expertOrder;
+  /// The experts of each stacked GGUF tensor, by its name.
+  std::map<std::string, std::vector<ExpertTensor>> experts;
 };
 
 /// Llama 3's rope scaling as llama.cpp takes it: `rope_freqs.weight`, one
@@ -678,17 +671,12 @@ llvm::Expected<GgufVocab> tokenizerJsonVocab(const ModelConfig &config,
     vocab.types[id] = type;
     return llvm::Error::success();
   };
-  auto isByteToken = [](llvm::StringRef token) {
-    return token.size() == 6 && token.starts_with("<0x") &&
-           token.ends_with(">") && llvm::isHexDigit(token[3]) &&
-           llvm::isHexDigit(token[4]);
-  };
   const llvm::json::Object *tokens = model->getObject("vocab");
   if (!tokens)
     return makeError(path + ": the BPE model has no vocab");
   for (const auto &[token, id] : *tokens)
     if (llvm::Error error = place(token, id.getAsInteger().value_or(-1),
-                                  sentencePiece && isByteToken(token)
+                                  sentencePiece && parseByteToken(token)
                                       ? SentencePieceVocab::Byte
                                       : SentencePieceVocab::Normal))
       return std::move(error);
