@@ -6,7 +6,7 @@ Two steps, because the machine that builds the project has no GPU:
     /usr/bin/python3 bench/nvidia_kernels.py prepare [--out build/nvidia-kernels]
         (here) compiles the benchmark cases to PTX for sm_90: W8A8 fp8 and
         int8 GEMMs at M = N = K = 4096 (tensor-core mma.sync kernels), W4A16
-        int4 g128 at N = K = 4096 with 1 and 16 tokens, plus small copies of
+        int4 g128 at N = K = 4096 with 1, 16 and 256 tokens, plus small copies of
         each for the correctness check. Each case is a folder with the PTX
         files, kernels.json (buffers and launches) and case.json.
 
@@ -45,11 +45,17 @@ CASES = [
                             "--m", "1", "--n", "4096", "--k", "4096"], True),
     ("w4a16-int4-g128-m16", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
                              "--m", "16", "--n", "4096", "--k", "4096"], True),
+    # Prefill: the tiled kernel (quark-tiled-gemm), weights decoded into
+    # shared memory once per 64 rows.
+    ("w4a16-int4-g128-m256", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
+                              "--m", "256", "--n", "4096", "--k", "4096"], True),
     # Partial row tiles (M = 100) at a size a CPU-side reference is cheap for.
     ("w8a8-fp8-small", ["--kernel", "w8a8-fp8", "--m", "100", "--n", "256", "--k", "512"], False),
     ("w8a8-int8-small", ["--kernel", "w8a8-int8", "--m", "100", "--n", "256", "--k", "512"], False),
     ("w4a16-int4-g128-small", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
                                "--m", "3", "--n", "256", "--k", "512"], False),
+    ("w4a16-int4-g128-tiled-small", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
+                                     "--m", "100", "--n", "256", "--k", "512"], False),
 ]
 
 

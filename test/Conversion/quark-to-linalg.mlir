@@ -93,11 +93,67 @@ func.func @bf16_fake_quant(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 // -----
 
-// Dynamic parameters have no kernel form yet: the op is named.
+// A dynamic per-tensor fake_quant derives its scale from the data: the
+// rows' NaN-skipping minima and maxima, then theirs over a leading unit
+// dimension (so that the GPU pipelines have a parallel loop to launch),
+// Quark's scale formula, and the quantize-dequantize body with that scale.
 #fp8_dyn = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, is_dynamic = true, observer_cls = PerTensorMinMaxObserver>
-func.func @dynamic(%x: tensor<8xf32>) -> tensor<8xf32> {
-  // expected-error @+2 {{has no scale operand (dtype = fp8_e4m3)}}
-  // expected-error @+1 {{failed to legalize operation 'quark.fake_quant'}}
-  %y = quark.fake_quant %x {spec = #fp8_dyn} : tensor<8xf32>
-  return %y : tensor<8xf32>
+// CHECK-LABEL: func.func @dynamic_per_tensor(
+// CHECK: %[[ROWS:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} ins(%{{.*}} : tensor<4x8xf32>)
+// CHECK: arith.cmpf olt
+// CHECK: tensor.expand_shape %[[ROWS]]#0 {{\[\[}}0, 1]] output_shape [1, 4]
+// CHECK: %[[ALL:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} outs(%{{.*}}, %{{.*}} : tensor<1xf32>, tensor<1xf32>)
+// CHECK: %[[SCALE:.*]] = linalg.generic {{.*}} ins(%[[ALL]]#0, %[[ALL]]#1 : tensor<1xf32>, tensor<1xf32>)
+// CHECK: arith.divf
+// CHECK: %[[S:.*]] = tensor.collapse_shape %[[SCALE]] [] : tensor<1xf32> into tensor<f32>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[S]] : tensor<4x8xf32>, tensor<f32>)
+func.func @dynamic_per_tensor(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %y = quark.fake_quant %x {spec = #fp8_dyn} : tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}
+
+// -----
+
+// Per-token (per channel along the rows) scales and asymmetric zero points
+// with dynamic rows: one parallel loop per row, its elements reduced.
+#uint8_tok = #quark.spec<dtype = uint8, qscheme = per_channel, ch_axis = 0, symmetric = false, is_dynamic = true, round_method = half_even, scale_type = float, observer_cls = PerChannelMinMaxObserver>
+// CHECK-LABEL: func.func @per_token(
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} outs(%{{.*}}, %{{.*}} : tensor<?xf32>, tensor<?xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel"]{{.*}} outs(%{{.*}}, %{{.*}} : tensor<?xf32>, tensor<?xi32>)
+// CHECK: math.roundeven
+// CHECK: arith.fptosi
+// CHECK: arith.trunci %{{.*}} : i32 to i8
+func.func @per_token(%x: tensor<?x64xf32>) -> (tensor<?xf32>, tensor<?xi8>) {
+  %s, %z = quark.compute_qparams %x {spec = #uint8_tok} : tensor<?x64xf32> -> tensor<?xf32>, tensor<?xi8>
+  return %s, %z : tensor<?xf32>, tensor<?xi8>
+}
+
+// -----
+
+// OCP MX block scales: the axis is split into (block, element), so blocks
+// are parallel loops; the absolute maximum keeps the first NaN; Quark's
+// even rounding works on the f32 bits.
+#mx = #quark.spec<dtype = fp4, qscheme = per_group, ch_axis = -1, group_size = 32, is_dynamic = true, scale_format = e8m0, scale_calculation_mode = even, observer_cls = PerBlockMXObserver>
+// CHECK-LABEL: func.func @mx_scales(
+// CHECK: %[[X:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2]] output_shape [4, 2, 32]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[X]] : tensor<4x2x32xf32>)
+// CHECK: math.absf
+// CHECK: arith.cmpf uno
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<4x2xf32>)
+// CHECK: arith.bitcast %{{.*}} : f32 to i32
+func.func @mx_scales(%x: tensor<4x64xf32>) -> tensor<4x2xf32> {
+  %s = quark.compute_qparams %x {spec = #mx} : tensor<4x64xf32> -> tensor<4x2xf32>
+  return %s : tensor<4x2xf32>
+}
+
+// -----
+
+// NVFP4's two-level block scales need the tensor's maximum first: refused,
+// naming the op.
+#nv = #quark.spec<dtype = fp4, qscheme = per_group, ch_axis = -1, group_size = 16, is_dynamic = true, round_method = half_even, scale_type = float, scale_format = e4m3, observer_cls = PerBlockMXObserver>
+func.func @nvfp4(%x: tensor<4x64xf32>) -> tensor<4x4xf32> {
+  // expected-error @+2 {{derives NVFP4's two-level e4m3 block scales}}
+  // expected-error @+1 {{failed to legalize operation 'quark.compute_qparams'}}
+  %s = quark.compute_qparams %x {spec = #nv} : tensor<4x64xf32> -> tensor<4x4xf32>
+  return %s : tensor<4x4xf32>
 }

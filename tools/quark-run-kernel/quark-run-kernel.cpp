@@ -27,6 +27,7 @@
 #include "quark/Runtime/HIP/HipLauncher.h"
 #include "quark/Support/DataType.h"
 #include "quark/Support/ScalarQuant.h"
+#include "quark/Support/TensorQuant.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -57,11 +58,12 @@ using namespace mlir::quark;
 
 namespace cl = llvm::cl;
 
-static cl::opt<std::string>
-    kernelKind("kernel",
-               cl::desc("quantize | w4a16 | w8a8-int8 | w8a8-fp8 | mxfp4 | "
-                        "progressive (int4_fp8 weights)"),
-               cl::init("w4a16"));
+static cl::opt<std::string> kernelKind(
+    "kernel",
+    cl::desc("quantize | dynamic-qparams | dynamic-quantize | w4a16 | "
+             "w8a8-int8 | w8a8-fp8 | mxfp4 | progressive (int4_fp8 "
+             "weights)"),
+    cl::init("w4a16"));
 static cl::opt<std::string> dtypeOption(
     "dtype",
     cl::desc("quantize: int8, uint8, int4, uint4, fp8_e4m3, fp8_e5m2, "
@@ -89,6 +91,28 @@ static cl::opt<bool> emulateSplitK(
     cl::desc("cpu: run GEMMs with at most 16 rows as the GPU pipelines' "
              "split-K kernel, emulated thread by thread (float results then "
              "add in another order: compared within 1e-5)"));
+static cl::opt<std::string> qschemeOption(
+    "qscheme",
+    cl::desc("dynamic-qparams / dynamic-quantize: per_tensor, per_token "
+             "(per_channel on the rows) or per_group (along k, --group)"),
+    cl::init("per_group"));
+static cl::opt<std::string> scaleFormatOption(
+    "scale-format",
+    cl::desc("dynamic-*: float, e8m0 (OCP MX) or e5m3 (amdfp4)"),
+    cl::init("float"));
+static cl::opt<std::string>
+    scaleModeOption("scale-mode",
+                    cl::desc("dynamic-* with e8m0: even, floor or ceil"),
+                    cl::init("even"));
+static cl::opt<bool> dynamicActivations(
+    "dynamic-activations",
+    cl::desc("w8a8-*: activation scales per token, computed in the kernel "
+             "(Quark's ptpc_fp8) instead of one static scale"));
+static cl::opt<bool> emulateTiledGemm(
+    "emulate-tiled-gemm",
+    cl::desc("cpu: run the GEMMs the matrix cores and split-K leave (W4A16 "
+             "/ MXFP4 prefill) as the GPU pipelines' tiled kernel, emulated "
+             "thread by thread (bit for bit: it adds in k order)"));
 static cl::opt<int> iterations("iterations",
                                cl::desc("timed runs on a GPU (median)"),
                                cl::init(20));
@@ -235,6 +259,131 @@ KernelCase quantizeCase(QuantDType dtype, std::mt19937 &rng) {
   return kernel;
 }
 
+/// The spec of the dynamic-* kernels, from --dtype, --qscheme,
+/// --scale-format and --scale-mode.
+std::string dynamicSpec(QuantDType dtype) {
+  const DTypeInfo &info = getDTypeInfo(dtype);
+  bool integer = info.isInteger();
+  std::string layout;
+  llvm::StringRef observer;
+  if (qschemeOption == "per_tensor") {
+    layout = "qscheme = per_tensor";
+    observer = "PerTensorMinMaxObserver";
+  } else if (qschemeOption == "per_token") {
+    layout = "qscheme = per_channel, ch_axis = 0";
+    observer = "PerChannelMinMaxObserver";
+  } else {
+    layout = llvm::formatv("qscheme = per_group, ch_axis = 1, group_size = {0}",
+                           group.getValue());
+    observer = scaleFormatOption == "float" ? "PerGroupMinMaxObserver"
+                                            : "PerBlockMXObserver";
+  }
+  std::string extra;
+  if (integer)
+    extra = "round_method = half_even, scale_type = float, ";
+  if (scaleFormatOption != "float")
+    extra += "scale_format = " + scaleFormatOption + ", ";
+  if (scaleFormatOption == "e8m0")
+    extra += "scale_calculation_mode = " + scaleModeOption + ", ";
+  bool symmetric = !integer || info.isSigned();
+  return llvm::formatv("#quark.spec<dtype = {0}, {1}, symmetric = {2}, "
+                       "is_dynamic = true, {3}observer_cls = {4}>",
+                       dtypeName(dtype), layout, symmetric ? "true" : "false",
+                       extra, observer)
+      .str();
+}
+
+/// A dynamic quantizer on an [m, k] tensor: compute_qparams alone
+/// (dynamic-qparams: the scales) or followed by quantize (dynamic-quantize:
+/// the codes), against Support's computeDynamicParams / quantizeTensor.
+/// The data has NaNs (skipped by min/max, taken by an MX block: the first
+/// of two NaNs of opposite signs), infinities (not per tensor), signed
+/// zeros, subnormals, an all-zero group and, with three rows or more, an
+/// all-zero last row.
+std::optional<KernelCase> dynamicCase(MLIRContext &context, QuantDType dtype,
+                                      bool codes, std::mt19937 &rng) {
+  int64_t m = rows, k = depth;
+  std::vector<float> x = randomFloats(rng, m * k, 3.0f);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  const std::pair<int64_t, float> specials[] = {
+      {0, nan},          {5, -nan},          {9, -0.0f},
+      {12, 1e-40f},      {k + 3, inf},       {k + 7, -1e-30f},
+      {2 * k + 1, -inf}, {2 * k + 4, 1e30f}, {3 * k, -nan}};
+  // An infinity would make the one per-tensor scale infinite.
+  bool perTensor = qschemeOption == "per_tensor";
+  for (auto [index, value] : specials)
+    if (index < m * k && !(perTensor && std::isinf(value)))
+      x[index] = value;
+  if (m >= 2)
+    for (int64_t i = k + group; i < k + 2 * group && i < 2 * k; ++i)
+      x[i] = i % 2 ? -0.0f : 0.0f;
+  if (m >= 3)
+    std::fill(x.end() - k, x.end(), 0.0f);
+
+  std::string spec = dynamicSpec(dtype);
+  auto specAttr =
+      dyn_cast_or_null<TensorSpecAttr>(parseAttribute(spec, &context));
+  if (!specAttr)
+    return std::nullopt;
+  auto emitError = [&]() { return mlir::emitError(UnknownLoc::get(&context)); };
+  FailureOr<TensorQuantSpec> numerics =
+      getTensorQuantSpec(specAttr, Float32Type::get(&context), emitError);
+  if (failed(numerics))
+    return std::nullopt;
+  llvm::Expected<QuantLayout> layout = QuantLayout::get({m, k}, *numerics);
+  if (!layout) {
+    llvm::errs() << "quark-run-kernel: " << llvm::toString(layout.takeError())
+                 << "\n";
+    return std::nullopt;
+  }
+  llvm::Expected<QuantParams> params =
+      computeDynamicParams(*numerics, *layout, x);
+  if (!params) {
+    llvm::errs() << "quark-run-kernel: " << llvm::toString(params.takeError())
+                 << "\n";
+    return std::nullopt;
+  }
+  std::vector<int64_t> paramShape(layout->paramShape().begin(),
+                                  layout->paramShape().end());
+  bool zeroPoints = numerics->hasZeroPoint();
+  std::string xType = shapeText({m, k}, "f32");
+  std::string sType = shapeText(paramShape, "f32");
+  std::string zType = shapeText(paramShape, "i32");
+  std::string cType = shapeText({m, k}, codeType(dtype));
+  std::string compute = llvm::formatv(
+      "  %s{0} = quark.compute_qparams %x {{spec = {1}} : {2} -> {3}{4}\n",
+      zeroPoints ? ", %z" : "", spec, xType, sType,
+      zeroPoints ? ", " + zType : "");
+  KernelCase kernel;
+  kernel.inputs = {Buffer::of({m, k}, x)};
+  kernel.exactOnAnyDevice = true;
+  if (!codes) {
+    kernel.ir = llvm::formatv("func.func @kernel(%x: {0}) -> {1} {{\n{2}"
+                              "  return %s : {1}\n}\n",
+                              xType, sType, compute);
+    kernel.expected = Buffer::of(paramShape, params->scales);
+    return kernel;
+  }
+  std::vector<int32_t> expected(m * k);
+  if (llvm::Error error =
+          quantizeTensor(*numerics, *layout, x, *params, expected)) {
+    llvm::errs() << "quark-run-kernel: " << llvm::toString(std::move(error))
+                 << "\n";
+    return std::nullopt;
+  }
+  kernel.ir = llvm::formatv(
+      "func.func @kernel(%x: {0}) -> {1} {{\n{2}"
+      "  %q = quark.quantize %x scale(%s : {3}){4} {{spec = {5}} : {0} -> {1}\n"
+      "  return %q : {1}\n}\n",
+      xType, cType, compute, sType,
+      zeroPoints ? " zero_point(%z : " + zType + ")" : "", spec);
+  std::vector<uint8_t> bytes(expected.begin(), expected.end());
+  kernel.expected = Buffer::of({m, k}, bytes);
+  kernel.codeBits = getDTypeInfo(dtype).bits;
+  return kernel;
+}
+
 /// y[m, n] = sum_k x[m, k] * w(n, k), added in k order as the kernel does.
 std::vector<float>
 referenceGemm(const std::vector<float> &x,
@@ -337,14 +486,21 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
     x[i] = -0.0f;
   for (int64_t i = 3; i < n * k; i += 11)
     weights[i] = i % 2 ? -1e-12f : -0.0f;
-  float xMax = 0;
-  for (float v : x)
-    xMax = std::max(xMax, std::fabs(v));
   float maxNormal =
       integer ? 0.0f : static_cast<float>(info.format->maxFinite());
-  float xScale = integer
-                     ? quarkSymmetricIntScale(-xMax, xMax, info.qmin, info.qmax)
-                     : quarkFloatScale(-xMax, xMax, maxNormal);
+  // One static scale for the tensor, or (--dynamic-activations) one per
+  // row, which the kernel computes itself.
+  int64_t xSlots = dynamicActivations ? m : 1;
+  std::vector<float> xScales(xSlots);
+  for (int64_t slot = 0; slot < xSlots; ++slot) {
+    float xMax = 0;
+    for (int64_t i = slot * m * k / xSlots; i < (slot + 1) * m * k / xSlots;
+         ++i)
+      xMax = std::max(xMax, std::fabs(x[i]));
+    xScales[slot] =
+        integer ? quarkSymmetricIntScale(-xMax, xMax, info.qmin, info.qmax)
+                : quarkFloatScale(-xMax, xMax, maxNormal);
+  }
   std::vector<float> wScales(n);
   std::vector<uint8_t> wCodes(n * k);
   auto encode = [&](float v, float s) -> uint8_t {
@@ -368,7 +524,7 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
   }
   std::vector<uint8_t> xCodes(m * k);
   for (int64_t i = 0; i < m * k; ++i)
-    xCodes[i] = encode(x[i], xScale);
+    xCodes[i] = encode(x[i], xScales[i / k % xSlots]);
   auto reference = [=]() {
     std::vector<float> expected(m * n);
     for (int64_t i = 0; i < m; ++i)
@@ -387,16 +543,24 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
           }
         }
         float value = integer ? static_cast<float>(intAcc) : floatAcc;
-        value = value * xScale;
+        value = value * xScales[i % xSlots];
         expected[i * n + j] = value * wScales[j];
       }
     return Buffer::of({m, n}, expected);
   };
   std::string name(info.name);
   std::string xSpec = llvm::formatv(
-      "#quark.spec<dtype = {0}, qscheme = per_tensor, is_dynamic = false, "
-      "symmetric = true, {1}observer_cls = PerTensorMinMaxObserver>",
-      name, integer ? "round_method = half_even, scale_type = float, " : "");
+      "#quark.spec<dtype = {0}, {1}, symmetric = true, {2}observer_cls = "
+      "{3}>",
+      name,
+      dynamicActivations
+          ? "qscheme = per_channel, ch_axis = 0, is_dynamic = true"
+          : "qscheme = per_tensor, is_dynamic = false",
+      integer ? "round_method = half_even, scale_type = float, " : "",
+      dynamicActivations ? "PerChannelMinMaxObserver"
+                         : "PerTensorMinMaxObserver");
+  std::string sxType =
+      dynamicActivations ? shapeText({m}, "f32") : std::string("tensor<f32>");
   std::string wSpec = llvm::formatv(
       "#quark.spec<dtype = {0}, qscheme = per_channel, ch_axis = 0, "
       "symmetric = true, is_dynamic = false, {1}observer_cls = "
@@ -406,11 +570,10 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
       integer ? "i8" : (dtype == QuantDType::FP8E4M3 ? "f8E4M3FN" : "f8E5M2");
   KernelCase kernel;
   kernel.ir = llvm::formatv(
-      "func.func @kernel(%x: {0}, %sx: tensor<f32>, %wc: {1}, %sw: {2}) -> "
-      "{3} {{\n"
-      "  %qx = quark.quantize %x scale(%sx : tensor<f32>) {{spec = {4}} : {0} "
+      "func.func @kernel(%x: {0}{9}, %wc: {1}, %sw: {2}) -> {3} {{\n{10}"
+      "  %qx = quark.quantize %x scale(%sx : {11}) {{spec = {4}} : {0} "
       "-> {5}\n"
-      "  %dx = quark.dequantize %qx scale(%sx : tensor<f32>) {{spec = {4}} : "
+      "  %dx = quark.dequantize %qx scale(%sx : {11}) {{spec = {4}} : "
       "{5} -> {0}\n"
       "  %qw = quark.storage_cast %wc : {1} -> {6}\n"
       "  %dw = quark.dequantize %qw scale(%sw : {2}) {{spec = {7}} : {6} -> "
@@ -420,9 +583,20 @@ KernelCase w8a8Case(QuantDType dtype, std::mt19937 &rng) {
       shapeText({m, k}, "f32"), shapeText({n, k}, storage),
       shapeText({n}, "f32"), shapeText({m, n}, "f32"), xSpec,
       shapeText({m, k}, codeType(dtype)), shapeText({n, k}, codeType(dtype)),
-      wSpec, shapeText({n, k}, "f32"));
-  kernel.inputs = {Buffer::of({m, k}, x), Buffer::of({}, std::vector{xScale}),
-                   Buffer::of({n, k}, wCodes), Buffer::of({n}, wScales)};
+      wSpec, shapeText({n, k}, "f32"),
+      dynamicActivations ? "" : ", %sx: tensor<f32>",
+      dynamicActivations
+          ? llvm::formatv("  %sx = quark.compute_qparams %x {{spec = {0}} : "
+                          "{1} -> {2}\n",
+                          xSpec, shapeText({m, k}, "f32"), sxType)
+                .str()
+          : std::string(),
+      sxType);
+  kernel.inputs = {Buffer::of({m, k}, x)};
+  if (!dynamicActivations)
+    kernel.inputs.push_back(Buffer::of({}, xScales));
+  kernel.inputs.push_back(Buffer::of({n, k}, wCodes));
+  kernel.inputs.push_back(Buffer::of({n}, wScales));
   kernel.reference = reference;
   kernel.exactOnAnyDevice = integer;
   return kernel;
@@ -600,6 +774,7 @@ std::vector<uint8_t> runOnCpu(ModuleOp module, const KernelCase &kernel) {
   CpuPipelineOptions pipelineOptions;
   pipelineOptions.emulateMatrixCores = emulateMatrixCores;
   pipelineOptions.emulateSplitK = emulateSplitK;
+  pipelineOptions.emulateTiledGemm = emulateTiledGemm;
   buildQuarkToCpuPipeline(pm, pipelineOptions);
   if (failed(pm.run(module)))
     return {};
@@ -729,7 +904,13 @@ int main(int argc, char **argv) {
   }
   std::mt19937 rng(seed);
   KernelCase kernel;
-  if (kernelKind == "quantize") {
+  if (kernelKind == "dynamic-qparams" || kernelKind == "dynamic-quantize") {
+    std::optional<KernelCase> dynamic =
+        dynamicCase(context, *dtype, kernelKind == "dynamic-quantize", rng);
+    if (!dynamic)
+      return 1;
+    kernel = std::move(*dynamic);
+  } else if (kernelKind == "quantize") {
     const DTypeInfo &info = getDTypeInfo(*dtype);
     if (!info.isInteger() && info.kind != DTypeKind::Float) {
       llvm::errs() << "quark-run-kernel: --dtype " << dtypeOption

@@ -100,6 +100,11 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("run GEMMs with few rows as the GPU pipelines' split-K "
                      "kernel, emulated on the CPU"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> emulateTiledGemm{
+      *this, "emulate-tiled-gemm",
+      llvm::cl::desc("run the remaining GEMMs as the GPU pipelines' tiled "
+                     "kernel, emulated on the CPU"),
+      llvm::cl::init(false)};
 };
 
 /// quark -> linalg -> bufferized loops -> gpu kernels -> ROCDL -> HSACO.

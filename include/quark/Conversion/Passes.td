@@ -101,6 +101,43 @@ def QuarkSplitKGemm : Pass<"quark-split-k-gemm", "::mlir::func::FuncOp"> {
   ];
 }
 
+def QuarkTiledGemm : Pass<"quark-tiled-gemm", "::mlir::func::FuncOp"> {
+  let summary = "Runs the remaining GEMMs (W4A16 / MXFP4 prefill) as tiled "
+                "GPU kernels with decoded operands in workgroup memory";
+  let description = [{
+    After the matrix-core and split-K steps, replaces each GEMM of
+    `convert-quark-to-linalg` still left as a `linalg.generic` (weight-only
+    int4 / uint4 / MXFP4 / progressive GEMMs with more rows than split-K
+    takes, W8A8 shapes or chips without matrix cores) by a `gpu.launch`
+    that reuses each decoded weight for 64 rows. The generic kernel gives
+    every output element its own thread and K loop, so each weight is
+    decoded once per row and no thread shares what it read.
+
+    A workgroup of 256 threads computes a 64 x 64 output tile. Per step of
+    16 k, the threads decode the tile's 64 x 16 weights and evaluate its
+    64 x 16 activation terms (both cloned from the GEMM body: the body's
+    product is split into its row side and its column side) into workgroup
+    memory, then, after a barrier, each thread accumulates its 4 x 4
+    outputs (rows `ty + 16 i`, columns `tx + 16 j`) with the body's own
+    multiply and add in k order. The sum is therefore the generic kernel's,
+    bit for bit. Rows past M read the last row and are not stored.
+
+    Applies when the body adds one product `row side x column side` to the
+    output, N is a multiple of 64 and K of 16. With `emulate`, the same
+    kernel runs as host loops (threads in turn between the barriers,
+    accumulators in memory), for `quark-run-kernel --emulate-tiled-gemm`.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+  let options = [
+    Option<"emulate", "emulate", "bool", /*default=*/"false",
+           "build the same kernel as host loops, so the CPU can check it">,
+  ];
+}
+
 def QuarkGemmToMatrixCores
     : Pass<"quark-gemm-to-matrix-cores", "::mlir::func::FuncOp"> {
   let summary = "Runs the W8A8 GEMMs on the GPU's matrix cores (AMD MFMA, "

@@ -3,6 +3,7 @@
 #include "ElementCodec.h"
 
 #include "quark/Support/DataType.h"
+#include "quark/Support/MiniFloat.h"
 #include "quark/Support/ScalarQuant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -10,6 +11,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 
 #include "llvm/ADT/bit.h"
+
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
@@ -364,4 +367,156 @@ Value mlir::quark::zeroPointToI32(OpBuilder &b, Location loc, Value zeroPoint,
   if (isUnsigned)
     return arith::ExtUIOp::create(b, loc, b.getI32Type(), zeroPoint);
   return arith::ExtSIOp::create(b, loc, b.getI32Type(), zeroPoint);
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters derived from the data
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+Value cmpf(const Emitter &e, arith::CmpFPredicate predicate, Value x, Value y) {
+  return arith::CmpFOp::create(e.b, e.loc, predicate, x, y);
+}
+
+/// std::min / std::max on floats: `(y < x) ? y : x` and `(x < y) ? y : x`,
+/// which keep the first operand on ties (the sign of zero) and on NaN.
+Value stdMin(const Emitter &e, Value x, Value y) {
+  return e.select(cmpf(e, arith::CmpFPredicate::OLT, y, x), y, x);
+}
+Value stdMax(const Emitter &e, Value x, Value y) {
+  return e.select(cmpf(e, arith::CmpFPredicate::OLT, x, y), y, x);
+}
+
+/// 2^n as an f32 for an i32 n (std::ldexp(1.0f, n)): subnormal below
+/// 2^-126, zero below 2^-149, +inf above 2^127.
+Value powerOfTwo(const Emitter &e, Value n) {
+  Value normalBits = e.shl(e.add(n, e.i32(127)), e.i32(23));
+  Value subnormalShift =
+      arith::MaxSIOp::create(e.b, e.loc, e.add(n, e.i32(149)), e.i32(0));
+  Value subnormalBits = e.shl(e.i32(1), subnormalShift);
+  Value bits =
+      e.select(e.cmpi(arith::CmpIPredicate::sge, n, e.i32(-126)), normalBits,
+               e.select(e.cmpi(arith::CmpIPredicate::sge, n, e.i32(-149)),
+                        subnormalBits, e.i32(0)));
+  bits = e.select(e.cmpi(arith::CmpIPredicate::sgt, n, e.i32(127)),
+                  e.i32(0x7F800000), bits);
+  return arith::BitcastOp::create(e.b, e.loc, e.b.getF32Type(), bits);
+}
+
+/// std::ilogb of a positive finite nonzero f32 (subnormals included).
+Value ilogbOf(const Emitter &e, Value x) {
+  Value bits = arith::BitcastOp::create(e.b, e.loc, e.b.getI32Type(), x);
+  Value biased = e.shru(bits, e.i32(23));
+  Value leadingZeros = math::CountLeadingZerosOp::create(e.b, e.loc, bits);
+  return e.select(e.cmpi(arith::CmpIPredicate::eq, biased, e.i32(0)),
+                  e.sub(e.i32(-118), leadingZeros), e.sub(biased, e.i32(127)));
+}
+
+} // namespace
+
+std::pair<Value, Value>
+mlir::quark::quantParamsFromRange(OpBuilder &b, Location loc,
+                                  const TensorQuantSpec &spec, Value lo,
+                                  Value hi) {
+  Emitter e{b, loc};
+  const DTypeInfo &element = getDTypeInfo(spec.elementType());
+  Value observed = cmpf(e, arith::CmpFPredicate::OLE, lo, hi);
+  Value zero = e.f32(0.0f), epsilon = e.f32(kScaleEpsilon);
+  Value scale, zeroPoint;
+  if (element.isInteger()) {
+    // quarkSymmetricIntScale / quarkAsymmetricIntParams; a slot never
+    // observed gets (1, 0), as Quark's check_min_max_valid.
+    Value minNeg = stdMin(e, lo, zero), maxPos = stdMax(e, hi, zero);
+    if (spec.symmetric) {
+      float halfRange = static_cast<float>(
+          static_cast<double>(element.qmax - element.qmin) / 2);
+      Value amax = stdMax(e, arith::NegFOp::create(b, loc, minNeg), maxPos);
+      scale = arith::DivFOp::create(b, loc, amax, e.f32(halfRange));
+      scale = stdMax(e, scale, epsilon);
+    } else {
+      scale = arith::DivFOp::create(
+          b, loc, arith::SubFOp::create(b, loc, maxPos, minNeg),
+          e.f32(static_cast<float>(element.qmax - element.qmin)));
+      scale = stdMax(e, scale, epsilon);
+      Value shifted = arith::SubFOp::create(
+          b, loc, e.f32(static_cast<float>(element.qmin)),
+          math::RoundEvenOp::create(
+              b, loc, arith::DivFOp::create(b, loc, minNeg, scale)));
+      // Clamped in float first: a NaN (from an infinite range) takes qmin,
+      // as the int64 conversion then clamp does on the host.
+      Value qmax = e.f32(static_cast<float>(element.qmax));
+      Value qmin = e.f32(static_cast<float>(element.qmin));
+      shifted = e.select(cmpf(e, arith::CmpFPredicate::OGT, shifted, qmax),
+                         qmax, shifted);
+      shifted = e.select(cmpf(e, arith::CmpFPredicate::OGE, shifted, qmin),
+                         shifted, qmin);
+      zeroPoint = e.select(
+          observed, arith::FPToSIOp::create(b, loc, b.getI32Type(), shifted),
+          e.i32(0));
+    }
+    scale = e.select(observed, scale, e.f32(1.0f));
+  } else {
+    // quarkFloatScale; a float observer never observed sees amax 0.
+    lo = e.select(observed, lo, zero);
+    hi = e.select(observed, hi, zero);
+    Value amax = stdMax(e, math::AbsFOp::create(b, loc, stdMin(e, lo, zero)),
+                        math::AbsFOp::create(b, loc, stdMax(e, hi, zero)));
+    float maxNormal = static_cast<float>(element.format->maxFinite());
+    scale = arith::DivFOp::create(b, loc, amax, e.f32(maxNormal));
+    scale = e.select(cmpf(e, arith::CmpFPredicate::OEQ, scale, zero), epsilon,
+                     scale);
+    if (spec.scaleFormat == ScaleFormat::E5M3)
+      scale = decodeMiniFloatIR(e, kFloat8E5M3,
+                                encodeMiniFloatIR(e, kFloat8E5M3, scale));
+  }
+  // roundScale: bf16 / f16 round half even and widen back.
+  if (spec.scalePrecision == ScalePrecision::BFloat16)
+    scale = toF32(b, loc, f32To(b, loc, scale, b.getBF16Type()));
+  else if (spec.scalePrecision == ScalePrecision::Float16)
+    scale = toF32(b, loc, f32To(b, loc, scale, b.getF16Type()));
+  return {scale, zeroPoint};
+}
+
+Value mlir::quark::mxSharedScaleOf(OpBuilder &b, Location loc,
+                                   const TensorQuantSpec &spec, Value amax) {
+  Emitter e{b, loc};
+  const DTypeInfo &element = getDTypeInfo(spec.elementType());
+  Value isZero = cmpf(e, arith::CmpFPredicate::OEQ, amax, e.f32(0.0f));
+  if (spec.mxScaleMode == MXScaleMode::Even) {
+    // Quark's even_round: add half of the element's mantissa quantum to the
+    // f32 bits and keep sign and exponent; an amax of 0 counts as 2^-126.
+    Value value = e.select(isZero, e.f32(std::ldexp(1.0f, -126)), amax);
+    Value bits = arith::BitcastOp::create(b, loc, b.getI32Type(), value);
+    bits = e.add(bits, e.i32(int64_t(1) << (22 - element.mxMantissaBits)));
+    Value biased = e.andI(e.shru(bits, e.i32(23)), 0xFF);
+    Value exponent = arith::MinSIOp::create(
+        b, loc,
+        arith::MaxSIOp::create(
+            b, loc, e.sub(biased, e.i32(127 + element.mxEmax)), e.i32(-127)),
+        e.i32(127));
+    exponent = e.select(
+        e.cmpi(arith::CmpIPredicate::eq, biased, e.i32(0)), e.i32(-127),
+        e.select(e.cmpi(arith::CmpIPredicate::eq, biased, e.i32(255)),
+                 e.i32(127), exponent));
+    return e.select(e.isNaN(amax), amax, powerOfTwo(e, exponent));
+  }
+  // floor / ceil of log2(amax), exact through ilogb.
+  Value exponent = ilogbOf(e, amax);
+  if (spec.mxScaleMode == MXScaleMode::Ceil) {
+    Value inexact =
+        cmpf(e, arith::CmpFPredicate::UNE, powerOfTwo(e, exponent), amax);
+    exponent = e.add(exponent,
+                     arith::ExtUIOp::create(b, loc, b.getI32Type(), inexact));
+  }
+  Value scale = powerOfTwo(e, e.sub(exponent, e.i32(element.mxEmax)));
+  Value epsilon = e.f32(kScaleEpsilon);
+  scale = e.select(cmpf(e, arith::CmpFPredicate::OEQ, scale, e.f32(0.0f)),
+                   epsilon, scale);
+  scale = e.select(isZero, epsilon, scale);
+  Value special =
+      arith::OrIOp::create(b, loc, e.isNaN(amax),
+                           cmpf(e, arith::CmpFPredicate::OEQ, amax,
+                                e.f32(std::numeric_limits<float>::infinity())));
+  return e.select(special, amax, scale);
 }

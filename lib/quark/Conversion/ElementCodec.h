@@ -52,6 +52,21 @@ private:
   bool hardwareOcpFp8_;
 };
 
+/// Quark's parameters of one slot from the slot's NaN-skipping minimum `lo`
+/// and maximum `hi` (lo > hi: nothing observed), as computeQuantParams
+/// derives them for a spec without MX scales: the f32 scale, rounded to the
+/// scale format (e5m3) and precision (bf16 / f16), and for asymmetric
+/// integer specs the i32 zero point (else null). NVFP4's two-level e4m3
+/// scales also need the tensor's maximum; the caller refuses them.
+std::pair<Value, Value> quantParamsFromRange(OpBuilder &b, Location loc,
+                                             const TensorQuantSpec &spec,
+                                             Value lo, Value hi);
+/// mxSharedScale: the power-of-two f32 scale of an MX block whose absolute
+/// maximum is `amax` (NaN when the block holds a NaN), in the spec's
+/// rounding mode.
+Value mxSharedScaleOf(OpBuilder &b, Location loc, const TensorQuantSpec &spec,
+                      Value amax);
+
 /// f32 of a scale of any float type (bf16, f16, f32, f8E8M0FNU).
 Value scaleToF32(OpBuilder &b, Location loc, Value scale);
 /// i32 of a zero point of any integer type (extended by `isUnsigned`).

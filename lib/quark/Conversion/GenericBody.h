@@ -35,6 +35,21 @@ struct GenericBodyAt {
 /// linalg.index becomes the given index. Returns the clone of `result`.
 Value cloneGenericBody(OpBuilder &b, Location loc, const GenericBodyAt &at);
 
+/// A bufferized GEMM generic `out[m, n] = out[m, n] + term(m, n, k)` over
+/// loops (m, n, k), with a static identity-layout output: what the split-K
+/// and tiled kernels replace.
+struct AccumulatingGemm {
+  linalg::GenericOp op;
+  Value out;
+  int64_t m = 0, n = 0, k = 0; // k may be dynamic
+  /// The body's accumulation (`arith.addf` / `arith.addi` of the output
+  /// argument, which nothing else uses) and the value it adds.
+  Operation *accumulate = nullptr;
+  Value term;
+};
+
+std::optional<AccumulatingGemm> matchAccumulatingGemm(linalg::GenericOp op);
+
 } // namespace mlir::quark
 
 #endif // QUARK_LIB_CONVERSION_GENERICBODY_H

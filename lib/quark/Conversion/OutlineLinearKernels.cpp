@@ -54,16 +54,86 @@ std::optional<LinearChain> matchChain(LinearOp linear) {
     chain.ops.push_back(codes);
   chain.ops.push_back(weight);
   chain.activation = linear.getInput();
-  if (auto dequant = linear.getInput().getDefiningOp<DequantizeOp>())
+  if (auto dequant = linear.getInput().getDefiningOp<DequantizeOp>()) {
     if (auto quant = dequant.getInput().getDefiningOp<QuantizeOp>()) {
       chain.ops.push_back(quant);
       chain.ops.push_back(dequant);
       chain.rowOps = {quant, dequant};
       chain.activation = quant.getInput();
     }
+  } else if (auto fakeQuant = linear.getInput().getDefiningOp<FakeQuantOp>()) {
+    // A simulated activation quantizer (dynamic ones stay fake_quant in a
+    // real-quantized model): the kernel quantizes for real, see
+    // expandActivationQuantizer.
+    if (!fakeQuant.getSpec().isBlockFloat()) {
+      chain.ops.push_back(fakeQuant);
+      chain.rowOps = {fakeQuant};
+      chain.activation = fakeQuant.getInput();
+    }
+  }
   chain.ops.push_back(linear);
   chain.rowOps.push_back(linear);
   return chain;
+}
+
+/// `spec` for the kernel's [tokens, features] activation when the model's
+/// activation had rank `rank`: a channel axis among the leading dimensions
+/// becomes the rows (per token, which is what the model computes for one
+/// sequence and what vLLM's per-token quantizers do for a batch), the last
+/// dimension becomes dimension 1.
+TensorSpecAttr specForRows(TensorSpecAttr spec, int64_t rank) {
+  QSchemeType qscheme = spec.getQSchemeOrDefault();
+  if (qscheme != QSchemeType::per_channel && qscheme != QSchemeType::per_group)
+    return spec;
+  int64_t axis = spec.getChAxis().value_or(0);
+  if (axis < 0)
+    axis += rank;
+  int64_t rowsAxis = axis == rank - 1 ? 1 : 0;
+  if (spec.getChAxis() == rowsAxis)
+    return spec;
+  return TensorSpecAttr::get(
+      spec.getContext(), spec.getDtype(), spec.getQscheme(), rowsAxis,
+      spec.getGroupSize(), spec.getBlockSize(), spec.getSymmetric(),
+      spec.getIsDynamic(), spec.getRoundMethod(), spec.getScaleType(),
+      spec.getScaleFormat(), spec.getScaleCalculationMode(),
+      spec.getMxElementDtype(), spec.getObserverCls(), spec.getIsScaleQuant());
+}
+
+/// The kernel's copy of an activation fake_quant as real quantization:
+/// quantize (with the parameters a dynamic or MX spec derives from the
+/// activation, quark.compute_qparams) then dequantize, so that
+/// convert-quark-to-linalg sees the codes and can run the GEMM on them.
+LogicalResult expandActivationQuantizer(FakeQuantOp op, int64_t modelRank) {
+  OpBuilder builder(op);
+  Location loc = op.getLoc();
+  TensorSpecAttr spec = specForRows(op.getSpec(), modelRank);
+  RankedTensorType floatType = op.getInput().getType();
+  Value scale = op.getScale(), zeroPoint = op.getZeroPoint();
+  if (!scale && !spec.isCast()) {
+    auto emitError = [&]() { return op.emitOpError(); };
+    FailureOr<SmallVector<int64_t>> paramShape =
+        getParamShape(spec, floatType.getShape(), emitError);
+    if (failed(paramShape))
+      return failure();
+    Type zeroType;
+    if (spec.hasZeroPoint())
+      zeroType = RankedTensorType::get(*paramShape, builder.getI32Type());
+    auto params = ComputeQParamsOp::create(
+        builder, loc, RankedTensorType::get(*paramShape, builder.getF32Type()),
+        zeroType, op.getInput(), spec);
+    scale = params.getScale();
+    zeroPoint = params.getZeroPoint();
+  }
+  auto codeType = RankedTensorType::get(
+      floatType.getShape(),
+      getCodeElementType(spec, floatType.getElementType()));
+  Value codes = QuantizeOp::create(builder, loc, codeType, op.getInput(), spec,
+                                   scale, zeroPoint);
+  Value values = DequantizeOp::create(builder, loc, floatType, codes, spec,
+                                      scale, zeroPoint);
+  op.replaceAllUsesWith(values);
+  op.erase();
+  return success();
 }
 
 /// `type` with its leading dimensions replaced by `tokens` rows.
@@ -125,6 +195,12 @@ struct OutlineLinearKernelsPass
               withRows(op->getResult(0).getType(), tokens));
       }
       LinearOp cloned = cast<LinearOp>(&body->back());
+      if (auto fakeQuant = cloned.getInput().getDefiningOp<FakeQuantOp>()) {
+        int64_t modelRank =
+            cast<RankedTensorType>(chain->activation.getType()).getRank();
+        if (failed(expandActivationQuantizer(fakeQuant, modelRank)))
+          return signalPassFailure();
+      }
       cloned->removeAttr("quant");
       func::ReturnOp::create(bodyBuilder, linear.getLoc(), cloned.getResult());
 

@@ -48,7 +48,8 @@ static std::string bufferizedLinalg(const std::string &linalgOptions) {
 static std::string kernelPrefix(const std::string &linalgOptions,
                                 const std::string &gemmStep) {
   return bufferizedLinalg(linalgOptions) + "func.func(" + gemmStep +
-         "quark-split-k-gemm, convert-linalg-to-parallel-loops, "
+         "quark-split-k-gemm, quark-tiled-gemm, "
+         "convert-linalg-to-parallel-loops, "
          "quark-map-parallel-loops, "
          "convert-parallel-loops-to-gpu), "
          "canonicalize, gpu-launch-sink-index-computations, "
@@ -129,6 +130,8 @@ void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm,
                 " emulate=true}, ";
   if (options.emulateSplitK)
     emulate += "quark-split-k-gemm{emulate=true}, ";
+  if (options.emulateTiledGemm)
+    emulate += "quark-tiled-gemm{emulate=true}, ";
   addPipeline(pm, bufferizedLinalg("") + "func.func(" + emulate +
                       "convert-linalg-to-loops), lower-affine, "
                       "convert-scf-to-cf, expand-strided-metadata, "

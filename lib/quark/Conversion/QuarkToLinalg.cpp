@@ -23,6 +23,8 @@
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <limits>
+
 namespace mlir::quark {
 #define GEN_PASS_DEF_CONVERTQUARKTOLINALG
 #include "quark/Conversion/Passes.h.inc"
@@ -197,14 +199,277 @@ specNumerics(Operation *op, TensorSpecAttr spec, Type floatType) {
   return numerics;
 }
 
-static LogicalResult requireStaticScale(Operation *op, Value scale,
-                                        TensorSpecAttr spec) {
+//===----------------------------------------------------------------------===//
+// Parameters derived from the data (dynamic and MX specs)
+//===----------------------------------------------------------------------===//
+
+/// `value` with a leading unit dimension.
+static Value withUnitLeadingDim(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<int64_t> shape{1};
+  llvm::append_range(shape, type.getShape());
+  SmallVector<ReassociationIndices> groups;
+  SmallVector<OpFoldResult> sizes{b.getIndexAttr(1)};
+  llvm::append_range(sizes, tensor::getMixedSizes(b, loc, value));
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    groups.push_back(d == 0 ? ReassociationIndices{0, 1}
+                            : ReassociationIndices{d + 1});
+  return tensor::ExpandShapeOp::create(b, loc, type.clone(shape), value, groups,
+                                       sizes);
+}
+
+/// `value` without its leading unit dimension.
+static Value dropUnitLeadingDim(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  SmallVector<ReassociationIndices> groups;
+  for (int64_t d = 1; d < type.getRank(); ++d)
+    groups.push_back(d == 1 ? ReassociationIndices{0, 1}
+                            : ReassociationIndices{d});
+  return tensor::CollapseShapeOp::create(
+      b, loc, type.clone(type.getShape().drop_front()), value, groups);
+}
+
+/// One reduction of `sources` (read through the identity) into per-slot
+/// statistics written through `slotMap`, in element order. A source is the
+/// data (one tensor) or earlier statistics to merge. Without MX scales the
+/// statistics are the NaN-skipping minimum and maximum (Support's
+/// observeMinMax: `x < lo ? x : lo`, `hi < x ? x : hi`); with them, the
+/// absolute maximum, which the first NaN replaces for good
+/// (computeMXScales). Loops whose dimension is a slot dimension are
+/// parallel, the others reductions.
+static SmallVector<Value> reduceStatistics(OpBuilder &b, Location loc,
+                                           ValueRange sources,
+                                           AffineMap slotMap,
+                                           ArrayRef<OpFoldResult> slotSizes,
+                                           bool mxScales, bool merging) {
+  Type f32 = b.getF32Type();
+  auto constant = [&](float value) -> Value {
+    return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(value));
+  };
+  SmallVector<Value> inits;
+  auto addInit = [&](float value) {
+    Value empty = tensor::EmptyOp::create(b, loc, slotSizes, f32);
+    inits.push_back(
+        linalg::FillOp::create(b, loc, constant(value), empty).getResult(0));
+  };
+  if (mxScales) {
+    addInit(0.0f);
+  } else {
+    addInit(std::numeric_limits<float>::infinity());
+    addInit(-std::numeric_limits<float>::infinity());
+  }
+  unsigned rank = slotMap.getNumDims();
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::reduction);
+  for (AffineExpr expr : slotMap.getResults())
+    if (auto dim = dyn_cast<AffineDimExpr>(expr))
+      iterators[dim.getPosition()] = utils::IteratorType::parallel;
+  SmallVector<AffineMap> maps(sources.size(), b.getMultiDimIdentityMap(rank));
+  maps.append(inits.size(), slotMap);
+  auto generic = linalg::GenericOp::create(
+      b, loc, ValueRange(inits).getTypes(), sources, inits, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        auto less = [&](Value x, Value y) -> Value {
+          return arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OLT, x, y);
+        };
+        auto isNaN = [&](Value x) -> Value {
+          return arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::UNO, x, x);
+        };
+        auto select = [&](Value c, Value x, Value y) -> Value {
+          return arith::SelectOp::create(nb, nl, c, x, y);
+        };
+        if (mxScales) {
+          Value x = toF32(nb, nl, args[0]), amax = args[1];
+          Value magnitude = merging ? x : math::AbsFOp::create(nb, nl, x);
+          Value larger = select(less(amax, magnitude), magnitude, amax);
+          Value next = select(isNaN(amax), amax, select(isNaN(x), x, larger));
+          linalg::YieldOp::create(nb, nl, next);
+          return;
+        }
+        Value lowIn = toF32(nb, nl, args[0]);
+        Value highIn = merging ? args[1] : lowIn;
+        Value lo = args[sources.size()], hi = args[sources.size() + 1];
+        linalg::YieldOp::create(
+            nb, nl,
+            ValueRange{select(less(lowIn, lo), lowIn, lo),
+                       select(less(hi, highIn), highIn, hi)});
+      });
+  return SmallVector<Value>(generic.getResults());
+}
+
+/// The scale (f32) and, for asymmetric integer specs, zero point (i32) that
+/// a dynamic or MX `spec` derives from `input`, as computeDynamicParams
+/// does: per-slot statistics, then Quark's formulas per slot (ElementCodec).
+/// Per-tensor statistics reduce the last dimension first, so both steps
+/// have parallel loops; a reduction without a slot dimension of its own
+/// runs over a leading unit dimension, which the GPU pipelines need to
+/// launch it, and the parameters drop it again.
+static FailureOr<std::pair<Value, Value>>
+buildDynamicParams(OpBuilder &b, Location loc, Operation *op,
+                   TensorSpecAttr spec, const TensorQuantSpec &numerics,
+                   Value input) {
+  if (numerics.scaleFormat == ScaleFormat::E4M3)
+    return op->emitOpError(
+        "derives NVFP4's two-level e4m3 block scales, which need the whole "
+        "tensor's maximum first; they have no kernel form yet");
+  MLIRContext *context = b.getContext();
+  auto inputType = cast<RankedTensorType>(input.getType());
+  int64_t rank = inputType.getRank();
+  auto emitError = [&]() { return op->emitOpError(); };
+  FailureOr<SmallVector<int64_t>> paramShape =
+      getParamShape(spec, inputType.getShape(), emitError);
+  if (failed(paramShape))
+    return failure();
+  bool mx = numerics.usesMXScales();
+  QSchemeType qscheme = spec.getQSchemeOrDefault();
+  int64_t axis = spec.getChAxis().value_or(0);
+  if (axis < 0)
+    axis += rank;
+
+  SmallVector<Value> sources{input};
+  bool merging = false;
+  auto dims = [&](int64_t count, ArrayRef<int64_t> keep) {
+    SmallVector<AffineExpr> exprs;
+    for (int64_t d : keep)
+      exprs.push_back(getAffineDimExpr(d, context));
+    return AffineMap::get(count, 0, exprs, context);
+  };
+  auto sizesOf = [&](Value value, ArrayRef<int64_t> keep) {
+    SmallVector<OpFoldResult> all = tensor::getMixedSizes(b, loc, value);
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t d : keep)
+      sizes.push_back(all[d]);
+    return sizes;
+  };
+  AffineMap slotMap;
+  SmallVector<OpFoldResult> slotSizes;
+  int64_t group = spec.getGroupSize().value_or(-1);
+  if (qscheme == QSchemeType::per_tensor) {
+    if (rank >= 2) {
+      // Rows first (parallel), then the rows' statistics.
+      auto rows = llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
+      sources = reduceStatistics(b, loc, sources, dims(rank, rows),
+                                 sizesOf(input, rows), mx, false);
+      merging = true;
+    }
+    slotMap = AffineMap::get(rank >= 2 ? rank - 1 : rank, 0, context);
+  } else if (qscheme == QSchemeType::per_channel) {
+    slotMap = dims(rank, {axis});
+    slotSizes = sizesOf(input, {axis});
+  } else if (qscheme == QSchemeType::per_group &&
+             !inputType.isDynamicDim(axis) &&
+             (group == -1 || inputType.getDimSize(axis) % group == 0)) {
+    // The axis split into (group, element of the group): the groups are
+    // parallel loops too.
+    int64_t length = inputType.getDimSize(axis);
+    if (group == -1)
+      group = length;
+    SmallVector<int64_t> shape;
+    SmallVector<ReassociationIndices> groups;
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, input);
+    SmallVector<OpFoldResult> expandedSizes;
+    for (int64_t d = 0, e = 0; d < rank; ++d) {
+      if (d == axis) {
+        shape.append({length / group, group});
+        groups.push_back({e, e + 1});
+        expandedSizes.append(
+            {b.getIndexAttr(length / group), b.getIndexAttr(group)});
+        e += 2;
+        continue;
+      }
+      shape.push_back(inputType.getDimSize(d));
+      groups.push_back({e++});
+      expandedSizes.push_back(sizes[d]);
+    }
+    sources = {tensor::ExpandShapeOp::create(b, loc, inputType.clone(shape),
+                                             input, groups, expandedSizes)};
+    SmallVector<int64_t> keep;
+    for (int64_t d = 0; d <= rank; ++d)
+      if (d != axis + 1)
+        keep.push_back(d);
+    slotMap = dims(rank + 1, keep);
+    slotSizes = sizesOf(sources.front(), keep);
+  } else {
+    // Ragged MX groups and blocks: slots through floordiv maps.
+    auto paramType = RankedTensorType::get(*paramShape, b.getF32Type());
+    FailureOr<AffineMap> map = paramMap(op, spec, inputType, paramType);
+    if (failed(map))
+      return failure();
+    slotMap = *map;
+    for (auto [expr, extent] : llvm::zip(slotMap.getResults(), *paramShape)) {
+      if (auto dim = dyn_cast<AffineDimExpr>(expr)) {
+        slotSizes.push_back(
+            tensor::getMixedSize(b, loc, input, dim.getPosition()));
+        continue;
+      }
+      if (ShapedType::isDynamic(extent))
+        return op->emitOpError("needs a static extent along dimension ")
+               << axis << " for its data-derived parameters";
+      slotSizes.push_back(b.getIndexAttr(extent));
+    }
+  }
+  bool unitLeading = llvm::none_of(
+      slotMap.getResults(), [](AffineExpr e) { return isa<AffineDimExpr>(e); });
+  if (unitLeading) {
+    for (Value &source : sources)
+      source = withUnitLeadingDim(b, loc, source);
+    SmallVector<AffineExpr> exprs{getAffineDimExpr(0, context)};
+    for (AffineExpr expr : slotMap.getResults())
+      exprs.push_back(expr.shiftDims(slotMap.getNumDims(), 1));
+    slotMap = AffineMap::get(slotMap.getNumDims() + 1, 0, exprs, context);
+    slotSizes.insert(slotSizes.begin(), b.getIndexAttr(1));
+  }
+  SmallVector<Value> stats =
+      reduceStatistics(b, loc, sources, slotMap, slotSizes, mx, merging);
+
+  // Quark's formulas, one slot at a time.
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, stats[0]);
+  int64_t slotRank = static_cast<int64_t>(sizes.size());
+  bool zeroPoints = numerics.hasZeroPoint();
+  SmallVector<Value> outs{
+      tensor::EmptyOp::create(b, loc, sizes, b.getF32Type())};
+  if (zeroPoints)
+    outs.push_back(tensor::EmptyOp::create(b, loc, sizes, b.getI32Type()));
+  SmallVector<AffineMap> maps(stats.size() + outs.size(),
+                              b.getMultiDimIdentityMap(slotRank));
+  SmallVector<utils::IteratorType> iterators(slotRank,
+                                             utils::IteratorType::parallel);
+  auto finalize = linalg::GenericOp::create(
+      b, loc, ValueRange(outs).getTypes(), stats, outs, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        if (mx) {
+          linalg::YieldOp::create(nb, nl,
+                                  mxSharedScaleOf(nb, nl, numerics, args[0]));
+          return;
+        }
+        auto [scale, zeroPoint] =
+            quantParamsFromRange(nb, nl, numerics, args[0], args[1]);
+        SmallVector<Value> results{scale};
+        if (zeroPoints)
+          results.push_back(zeroPoint);
+        linalg::YieldOp::create(nb, nl, results);
+      });
+  SmallVector<Value> params(finalize.getResults());
+  if (unitLeading)
+    for (Value &param : params)
+      param = dropUnitLeadingDim(b, loc, param);
+  return std::pair{params[0], zeroPoints ? params[1] : Value()};
+}
+
+/// A quantize / fake_quant without scale operands must derive them.
+static bool derivesParams(TensorSpecAttr spec,
+                          const TensorQuantSpec &numerics) {
+  return !spec.isCast() && (spec.isDynamic() || numerics.usesMXScales());
+}
+
+/// The verifier gives every other quantizer its scale operand; this names
+/// the op should unverified IR get here.
+static LogicalResult requireScale(Operation *op, Value scale,
+                                  TensorSpecAttr spec) {
   if (scale || spec.isCast())
     return success();
   return op->emitOpError("has no scale operand (dtype = ")
-         << stringifyDtype(spec.getDtype())
-         << "): dynamic and data-derived MX parameters have no kernel form "
-            "yet; calibrate to static scales (quark-freeze) first";
+         << stringifyDtype(spec.getDtype()) << ") and a static spec";
 }
 
 //===----------------------------------------------------------------------===//
@@ -254,12 +519,22 @@ template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
                             "(!quant.any)");
     FailureOr<TensorQuantSpec> numerics =
         specNumerics(op, op.getSpec(), floatType);
-    if (failed(numerics) ||
-        failed(requireStaticScale(op, op.getScale(), op.getSpec())))
+    if (failed(numerics))
       return failure();
-    FailureOr<QuantOperands> operands = collectQuantOperands(
-        op, op.getSpec(), adaptor.getInput(), inputType, adaptor.getScale(),
-        adaptor.getZeroPoint(), rewriter);
+    Value scale = adaptor.getScale(), zeroPoint = adaptor.getZeroPoint();
+    if (!scale && !isDequantize && derivesParams(op.getSpec(), *numerics)) {
+      FailureOr<std::pair<Value, Value>> params =
+          buildDynamicParams(rewriter, op.getLoc(), op, op.getSpec(), *numerics,
+                             adaptor.getInput());
+      if (failed(params))
+        return failure();
+      std::tie(scale, zeroPoint) = *params;
+    } else if (failed(requireScale(op, op.getScale(), op.getSpec()))) {
+      return failure();
+    }
+    FailureOr<QuantOperands> operands =
+        collectQuantOperands(op, op.getSpec(), adaptor.getInput(), inputType,
+                             scale, zeroPoint, rewriter);
     if (failed(operands))
       return failure();
     auto target = cast<RankedTensorType>(
@@ -311,6 +586,63 @@ template <typename OpTy> struct QuantOpLowering : OpConversionPattern<OpTy> {
         buildElementwise(rewriter, op.getLoc(), target, operands->values,
                          operands->maps, body, /*decodesWeights=*/isDequantize);
     rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// `value` as a tensor of `type`: elements converted (f32 scales to
+/// bf16 / f16, i32 zero points to narrower integers), then cast to the
+/// static or dynamic extents the type has.
+static Value convertTensorTo(OpBuilder &b, Location loc, Value value,
+                             RankedTensorType type) {
+  auto valueType = cast<RankedTensorType>(value.getType());
+  Type element = type.getElementType();
+  if (valueType.getElementType() != element) {
+    auto convertedType = valueType.clone(element);
+    auto convert = [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+      if (isa<FloatType>(element))
+        return f32To(nb, nl, args[0], element);
+      return arith::TruncIOp::create(nb, nl, element, args[0]);
+    };
+    int64_t rank = valueType.getRank();
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, value);
+    Value init = tensor::EmptyOp::create(b, loc, sizes, element);
+    value = linalg::GenericOp::create(
+                b, loc, TypeRange{convertedType}, value, init,
+                SmallVector<AffineMap>(2, b.getMultiDimIdentityMap(rank)),
+                SmallVector<utils::IteratorType>(rank,
+                                                 utils::IteratorType::parallel),
+                [&](OpBuilder &nb, Location nl, ValueRange args) {
+                  linalg::YieldOp::create(nb, nl, convert(nb, nl, args));
+                })
+                .getResult(0);
+  }
+  if (value.getType() != type)
+    value = tensor::CastOp::create(b, loc, type, value);
+  return value;
+}
+
+/// compute_qparams: the parameters a dynamic quantizer derives at run time.
+struct ComputeQParamsLowering : OpConversionPattern<ComputeQParamsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ComputeQParamsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    FailureOr<TensorQuantSpec> numerics = specNumerics(
+        op, op.getSpec(), op.getInput().getType().getElementType());
+    if (failed(numerics))
+      return failure();
+    FailureOr<std::pair<Value, Value>> params = buildDynamicParams(
+        rewriter, op.getLoc(), op, op.getSpec(), *numerics, adaptor.getInput());
+    if (failed(params))
+      return failure();
+    SmallVector<Value> values{params->first, params->second}, results;
+    for (auto [result, value] : llvm::zip(op->getResults(), values)) {
+      auto type = cast<RankedTensorType>(
+          getTypeConverter()->convertType(result.getType()));
+      results.push_back(convertTensorTo(rewriter, op.getLoc(), value, type));
+    }
+    rewriter.replaceOp(op, results);
     return success();
   }
 };
@@ -421,6 +753,14 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
         !(dqw.getSpec().getQSchemeOrDefault() == QSchemeType::per_channel &&
           dqw.getSpec().getChAxis().value_or(0) == 0))
       return false;
+    // Per-row activation scales (per token): per channel along the rows of
+    // a rank-2 input (ch_axis 0 or -2).
+    if (nx == m && m != 1) {
+      int64_t axis = dqx.getSpec().getChAxis().value_or(0);
+      if (dqx.getSpec().getQSchemeOrDefault() != QSchemeType::per_channel ||
+          dqx.getType().getRank() != 2 || (axis != 0 && axis != -2))
+        return false;
+    }
     x = CodeOperand{rewriter.getRemappedValue(dqx.getInput()),
                     rewriter.getRemappedValue(dqx.getScale()), *sx};
     w = CodeOperand{rewriter.getRemappedValue(dqw.getInput()),
@@ -620,8 +960,8 @@ struct ConvertQuarkToLinalgPass
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
 
     RewritePatternSet patterns(context);
-    patterns.add<StorageCastLowering, UnpackLowering, LinearLowering>(converter,
-                                                                      context);
+    patterns.add<StorageCastLowering, UnpackLowering, LinearLowering,
+                 ComputeQParamsLowering>(converter, context);
     patterns.add<QuantOpLowering<QuantizeOp>, QuantOpLowering<DequantizeOp>,
                  QuantOpLowering<FakeQuantOp>>(converter, context,
                                                hardwareOcpFp8);

@@ -40,67 +40,18 @@ constexpr int64_t kThreads = kColumns * kLanesPerColumn;
 constexpr int64_t kCodesPerLane = 8; // consecutive k a thread takes per step
 constexpr int64_t kStepK = kLanesPerColumn * kCodesPerLane;
 
-/// A GEMM `out[m, n] += term(m, n, k)` the split-K kernel can compute.
-struct SplitKGemm {
-  linalg::GenericOp op;
-  Value out;
-  int64_t m = 0, n = 0, k = 0;
-  /// The body's accumulation (`arith.addf` / `arith.addi` of the output
-  /// argument) and the value it adds.
-  Operation *accumulate = nullptr;
-  Value term;
-};
-
-std::optional<SplitKGemm> matchGemm(linalg::GenericOp op, int64_t maxRows) {
-  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1)
+std::optional<AccumulatingGemm> matchSplitKGemm(linalg::GenericOp op,
+                                                int64_t maxRows) {
+  std::optional<AccumulatingGemm> gemm = matchAccumulatingGemm(op);
+  if (!gemm || ShapedType::isDynamic(gemm->k) || gemm->m > maxRows ||
+      gemm->n % kColumns || gemm->k % kStepK)
     return std::nullopt;
-  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
-  if (iterators.size() != 3 || iterators[0] != utils::IteratorType::parallel ||
-      iterators[1] != utils::IteratorType::parallel ||
-      iterators[2] != utils::IteratorType::reduction)
-    return std::nullopt;
-  OpOperand *init = op.getDpsInitOperand(0);
-  MLIRContext *context = op.getContext();
-  if (op.getMatchingIndexingMap(init) !=
-      AffineMap::get(
-          3, 0, {getAffineDimExpr(0, context), getAffineDimExpr(1, context)},
-          context))
-    return std::nullopt;
-  SplitKGemm gemm;
-  gemm.op = op;
-  gemm.out = init->get();
-  auto outType = cast<MemRefType>(gemm.out.getType());
-  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  if (!outType.hasStaticShape() || !outType.getLayout().isIdentity() ||
-      ShapedType::isDynamic(ranges[2]))
-    return std::nullopt;
-  gemm.m = ranges[0];
-  gemm.n = ranges[1];
-  gemm.k = ranges[2];
-  if (gemm.m > maxRows || gemm.n % kColumns || gemm.k % kStepK)
-    return std::nullopt;
-  // The body must add one term to the output argument, which it uses
-  // nowhere else.
-  Block &body = op.getRegion().front();
-  BlockArgument acc = op.getMatchingBlockArgument(init);
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  Operation *add = yield.getOperand(0).getDefiningOp();
-  if (!add || add->getBlock() != &body || !acc.hasOneUse() ||
-      !isa<arith::AddFOp, arith::AddIOp>(add))
-    return std::nullopt;
-  if (add->getOperand(0) == acc)
-    gemm.term = add->getOperand(1);
-  else if (add->getOperand(1) == acc)
-    gemm.term = add->getOperand(0);
-  else
-    return std::nullopt;
-  gemm.accumulate = add;
   return gemm;
 }
 
 class SplitKKernelBuilder {
 public:
-  SplitKKernelBuilder(OpBuilder &b, Location loc, const SplitKGemm &gemm,
+  SplitKKernelBuilder(OpBuilder &b, Location loc, const AccumulatingGemm &gemm,
                       bool outputZeroed)
       : b(b), loc(loc), gemm(gemm), outputZeroed(outputZeroed),
         element(cast<MemRefType>(gemm.out.getType()).getElementType()) {}
@@ -240,7 +191,7 @@ private:
 
   OpBuilder &b;
   Location loc;
-  SplitKGemm gemm;
+  AccumulatingGemm gemm;
   bool outputZeroed;
   Type element;
 };
@@ -254,7 +205,7 @@ struct QuarkSplitKGemmPass
     getOperation().walk(
         [&](linalg::GenericOp op) { candidates.push_back(op); });
     for (linalg::GenericOp op : candidates) {
-      std::optional<SplitKGemm> gemm = matchGemm(op, maxRows);
+      std::optional<AccumulatingGemm> gemm = matchSplitKGemm(op, maxRows);
       if (!gemm)
         continue;
       linalg::FillOp fill = zeroingFill(op, gemm->out);
