@@ -10,6 +10,8 @@
 #ifndef QUARK_LIB_CONVERSION_GENERICBODY_H
 #define QUARK_LIB_CONVERSION_GENERICBODY_H
 
+#include "ZeroingFill.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
 namespace mlir::quark {
@@ -49,6 +51,27 @@ struct AccumulatingGemm {
 };
 
 std::optional<AccumulatingGemm> matchAccumulatingGemm(linalg::GenericOp op);
+
+/// Replaces each GEMM generic under `root` that `match` accepts (returning
+/// an optional AccumulatingGemm or a type derived from it) by the kernel
+/// `build(builder, gemm, outputZeroed)` emits in its place; the zeroing
+/// fill of the output goes, and the kernel starts from zero instead.
+template <typename Match, typename Build>
+void replaceAccumulatingGemms(Operation *root, Match match, Build build) {
+  SmallVector<linalg::GenericOp> candidates;
+  root->walk([&](linalg::GenericOp op) { candidates.push_back(op); });
+  for (linalg::GenericOp op : candidates) {
+    auto gemm = match(op);
+    if (!gemm)
+      continue;
+    linalg::FillOp fill = zeroingFill(op, gemm->out);
+    if (fill)
+      fill->erase();
+    OpBuilder b(op);
+    build(b, *gemm, /*outputZeroed=*/fill != nullptr);
+    op->erase();
+  }
+}
 
 } // namespace mlir::quark
 

@@ -14,7 +14,6 @@
 #include "quark/Conversion/Passes.h"
 
 #include "GenericBody.h"
-#include "ZeroingFill.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -201,25 +200,16 @@ struct QuarkSplitKGemmPass
   using QuarkSplitKGemmBase::QuarkSplitKGemmBase;
 
   void runOnOperation() override {
-    SmallVector<linalg::GenericOp> candidates;
-    getOperation().walk(
-        [&](linalg::GenericOp op) { candidates.push_back(op); });
-    for (linalg::GenericOp op : candidates) {
-      std::optional<AccumulatingGemm> gemm = matchSplitKGemm(op, maxRows);
-      if (!gemm)
-        continue;
-      linalg::FillOp fill = zeroingFill(op, gemm->out);
-      if (fill)
-        fill->erase();
-      OpBuilder b(op);
-      SplitKKernelBuilder builder(b, op.getLoc(), *gemm,
-                                  /*outputZeroed=*/fill != nullptr);
-      if (emulate)
-        builder.buildCpuEmulation();
-      else
-        builder.buildGpuKernel();
-      op->erase();
-    }
+    replaceAccumulatingGemms(
+        getOperation(),
+        [&](linalg::GenericOp op) { return matchSplitKGemm(op, maxRows); },
+        [&](OpBuilder &b, const AccumulatingGemm &gemm, bool outputZeroed) {
+          SplitKKernelBuilder builder(b, gemm.op->getLoc(), gemm, outputZeroed);
+          if (emulate)
+            builder.buildCpuEmulation();
+          else
+            builder.buildGpuKernel();
+        });
   }
 };
 

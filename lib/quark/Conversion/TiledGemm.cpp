@@ -14,7 +14,6 @@
 #include "quark/Conversion/Passes.h"
 
 #include "GenericBody.h"
-#include "ZeroingFill.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -78,8 +77,7 @@ llvm::SmallBitVector loopDims(linalg::GenericOp op, Value value) {
 
 /// A GEMM whose term is `rowSide * columnSide` (a product whose factors
 /// depend on (m, k) and on (n, k) only).
-struct TiledGemm {
-  AccumulatingGemm gemm;
+struct TiledGemm : AccumulatingGemm {
   Operation *product = nullptr;
   Value rowSide, columnSide;
 };
@@ -94,7 +92,9 @@ std::optional<TiledGemm> matchTiledGemm(linalg::GenericOp op) {
   if (!product || product->getBlock() != &op.getRegion().front() ||
       !isa<arith::MulFOp, arith::MulIOp>(product))
     return std::nullopt;
-  TiledGemm tiled{*gemm, product, {}, {}};
+  TiledGemm tiled;
+  static_cast<AccumulatingGemm &>(tiled) = *gemm;
+  tiled.product = product;
   for (Value factor : product->getOperands()) {
     llvm::SmallBitVector dims = loopDims(op, factor);
     if (!dims.test(1) && !tiled.rowSide)
@@ -113,8 +113,7 @@ class TiledKernelBuilder {
 public:
   TiledKernelBuilder(OpBuilder &b, Location loc, const TiledGemm &tiled,
                      bool outputZeroed)
-      : b(b), loc(loc), tiled(tiled), gemm(tiled.gemm),
-        outputZeroed(outputZeroed),
+      : b(b), loc(loc), tiled(tiled), gemm(tiled), outputZeroed(outputZeroed),
         element(cast<MemRefType>(gemm.out.getType()).getElementType()) {}
 
   /// N / 64 x ceil(M / 64) workgroups of 256 threads; the accumulators are
@@ -346,25 +345,16 @@ struct QuarkTiledGemmPass
   using QuarkTiledGemmBase::QuarkTiledGemmBase;
 
   void runOnOperation() override {
-    SmallVector<linalg::GenericOp> candidates;
-    getOperation().walk(
-        [&](linalg::GenericOp op) { candidates.push_back(op); });
-    for (linalg::GenericOp op : candidates) {
-      std::optional<TiledGemm> tiled = matchTiledGemm(op);
-      if (!tiled)
-        continue;
-      linalg::FillOp fill = zeroingFill(op, tiled->gemm.out);
-      if (fill)
-        fill->erase();
-      OpBuilder b(op);
-      TiledKernelBuilder builder(b, op.getLoc(), *tiled,
-                                 /*outputZeroed=*/fill != nullptr);
-      if (emulate)
-        builder.buildCpuEmulation();
-      else
-        builder.buildGpuKernel();
-      op->erase();
-    }
+    replaceAccumulatingGemms(
+        getOperation(), matchTiledGemm,
+        [&](OpBuilder &b, const TiledGemm &tiled, bool outputZeroed) {
+          TiledKernelBuilder builder(b, tiled.op->getLoc(), tiled,
+                                     outputZeroed);
+          if (emulate)
+            builder.buildCpuEmulation();
+          else
+            builder.buildGpuKernel();
+        });
   }
 };
 
