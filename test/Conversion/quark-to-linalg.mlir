@@ -130,6 +130,22 @@ func.func @per_token(%x: tensor<?x64xf32>) -> (tensor<?xf32>, tensor<?xi8>) {
 
 // -----
 
+// A per-token fake_quant with dynamic rows: the elementwise ops take their
+// extent from the input (they built an invalid tensor.empty before).
+#fp8_tok = #quark.spec<dtype = fp8_e4m3, qscheme = per_channel, ch_axis = 0, is_dynamic = true, observer_cls = PerChannelMinMaxObserver>
+// CHECK-LABEL: func.func @dynamic_rows(
+// CHECK-SAME: %[[X:.*]]: tensor<?x8xf32>
+// CHECK: %[[ROWS:.*]] = tensor.dim %[[X]], %c0 : tensor<?x8xf32>
+// CHECK: tensor.empty(%[[ROWS]]) : tensor<?xf32>
+// CHECK: %[[N:.*]] = tensor.dim %[[X]], %c0 : tensor<?x8xf32>
+// CHECK: tensor.empty(%[[N]]) : tensor<?x8xf32>
+func.func @dynamic_rows(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
+  %y = quark.fake_quant %x {spec = #fp8_tok} : tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
 // OCP MX block scales: the axis is split into (block, element), so blocks
 // are parallel loops; the absolute maximum keeps the first NaN; Quark's
 // even rounding works on the f32 bits.

@@ -486,3 +486,41 @@ OpFoldResult UnpackOp::fold(FoldAdaptor) {
     return pack.getInput();
   return {};
 }
+
+//===----------------------------------------------------------------------===//
+// fake_quant as quantize + dequantize
+//===----------------------------------------------------------------------===//
+
+LogicalResult mlir::quark::expandFakeQuant(OpBuilder &builder, FakeQuantOp op,
+                                           TensorSpecAttr spec) {
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPoint(op);
+  Location loc = op.getLoc();
+  RankedTensorType floatType = op.getInput().getType();
+  Value scale = op.getScale(), zeroPoint = op.getZeroPoint();
+  if (!scale && !spec.isCast()) {
+    auto emitError = [&]() { return op.emitOpError(); };
+    FailureOr<SmallVector<int64_t>> paramShape =
+        getParamShape(spec, floatType.getShape(), emitError);
+    if (failed(paramShape))
+      return failure();
+    Type zeroType;
+    if (spec.hasZeroPoint())
+      zeroType = RankedTensorType::get(*paramShape, builder.getI32Type());
+    auto params = ComputeQParamsOp::create(
+        builder, loc, RankedTensorType::get(*paramShape, builder.getF32Type()),
+        zeroType, op.getInput(), spec);
+    scale = params.getScale();
+    zeroPoint = params.getZeroPoint();
+  }
+  auto codeType = RankedTensorType::get(
+      floatType.getShape(),
+      getCodeElementType(spec, floatType.getElementType()));
+  Value codes = QuantizeOp::create(builder, loc, codeType, op.getInput(), spec,
+                                   scale, zeroPoint);
+  Value values = DequantizeOp::create(builder, loc, floatType, codes, spec,
+                                      scale, zeroPoint);
+  op.replaceAllUsesWith(values);
+  op.erase();
+  return success();
+}

@@ -63,8 +63,7 @@ std::optional<LinearChain> matchChain(LinearOp linear) {
     }
   } else if (auto fakeQuant = linear.getInput().getDefiningOp<FakeQuantOp>()) {
     // A simulated activation quantizer (dynamic ones stay fake_quant in a
-    // real-quantized model): the kernel quantizes for real, see
-    // expandActivationQuantizer.
+    // real-quantized model): the kernel quantizes for real.
     if (!fakeQuant.getSpec().isBlockFloat()) {
       chain.ops.push_back(fakeQuant);
       chain.rowOps = {fakeQuant};
@@ -97,43 +96,6 @@ TensorSpecAttr specForRows(TensorSpecAttr spec, int64_t rank) {
       spec.getIsDynamic(), spec.getRoundMethod(), spec.getScaleType(),
       spec.getScaleFormat(), spec.getScaleCalculationMode(),
       spec.getMxElementDtype(), spec.getObserverCls(), spec.getIsScaleQuant());
-}
-
-/// The kernel's copy of an activation fake_quant as real quantization:
-/// quantize (with the parameters a dynamic or MX spec derives from the
-/// activation, quark.compute_qparams) then dequantize, so that
-/// convert-quark-to-linalg sees the codes and can run the GEMM on them.
-LogicalResult expandActivationQuantizer(FakeQuantOp op, int64_t modelRank) {
-  OpBuilder builder(op);
-  Location loc = op.getLoc();
-  TensorSpecAttr spec = specForRows(op.getSpec(), modelRank);
-  RankedTensorType floatType = op.getInput().getType();
-  Value scale = op.getScale(), zeroPoint = op.getZeroPoint();
-  if (!scale && !spec.isCast()) {
-    auto emitError = [&]() { return op.emitOpError(); };
-    FailureOr<SmallVector<int64_t>> paramShape =
-        getParamShape(spec, floatType.getShape(), emitError);
-    if (failed(paramShape))
-      return failure();
-    Type zeroType;
-    if (spec.hasZeroPoint())
-      zeroType = RankedTensorType::get(*paramShape, builder.getI32Type());
-    auto params = ComputeQParamsOp::create(
-        builder, loc, RankedTensorType::get(*paramShape, builder.getF32Type()),
-        zeroType, op.getInput(), spec);
-    scale = params.getScale();
-    zeroPoint = params.getZeroPoint();
-  }
-  auto codeType = RankedTensorType::get(
-      floatType.getShape(),
-      getCodeElementType(spec, floatType.getElementType()));
-  Value codes = QuantizeOp::create(builder, loc, codeType, op.getInput(), spec,
-                                   scale, zeroPoint);
-  Value values = DequantizeOp::create(builder, loc, floatType, codes, spec,
-                                      scale, zeroPoint);
-  op.replaceAllUsesWith(values);
-  op.erase();
-  return success();
 }
 
 /// `type` with its leading dimensions replaced by `tokens` rows.
@@ -195,10 +157,15 @@ struct OutlineLinearKernelsPass
               withRows(op->getResult(0).getType(), tokens));
       }
       LinearOp cloned = cast<LinearOp>(&body->back());
+      // The kernel's copy of an activation fake_quant quantizes for real,
+      // so that convert-quark-to-linalg sees the codes and can run the GEMM
+      // on them.
       if (auto fakeQuant = cloned.getInput().getDefiningOp<FakeQuantOp>()) {
         int64_t modelRank =
             cast<RankedTensorType>(chain->activation.getType()).getRank();
-        if (failed(expandActivationQuantizer(fakeQuant, modelRank)))
+        if (failed(
+                expandFakeQuant(bodyBuilder, fakeQuant,
+                                specForRows(fakeQuant.getSpec(), modelRank))))
           return signalPassFailure();
       }
       cloned->removeAttr("quant");

@@ -129,14 +129,28 @@ static FailureOr<AffineMap> paramMap(Operation *op, TensorSpecAttr spec,
 }
 
 /// An all-parallel generic over `resultType` whose operands are read through
-/// `maps` (the result through the identity).
+/// `maps` (the result through the identity). A dynamic result dimension
+/// takes its extent from an input that some map reads along it.
 static Value
 buildElementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
                  ValueRange inputs, ArrayRef<AffineMap> maps,
                  function_ref<Value(OpBuilder &, Location, ValueRange)> body,
                  bool decodesWeights = false) {
-  Value init = tensor::EmptyOp::create(b, loc, resultType.getShape(),
-                                       resultType.getElementType());
+  SmallVector<Value> dynamicSizes;
+  for (int64_t d = 0; d < resultType.getRank(); ++d) {
+    if (!resultType.isDynamicDim(d))
+      continue;
+    for (auto [input, map] : llvm::zip(inputs, maps)) {
+      std::optional<unsigned> position =
+          map.getResultPosition(getAffineDimExpr(d, b.getContext()));
+      if (!position)
+        continue;
+      dynamicSizes.push_back(tensor::DimOp::create(b, loc, input, *position));
+      break;
+    }
+  }
+  Value init = tensor::EmptyOp::create(
+      b, loc, resultType.getShape(), resultType.getElementType(), dynamicSizes);
   SmallVector<AffineMap> indexing(maps.begin(), maps.end());
   indexing.push_back(b.getMultiDimIdentityMap(resultType.getRank()));
   SmallVector<utils::IteratorType> iterators(resultType.getRank(),
@@ -597,26 +611,15 @@ static Value convertTensorTo(OpBuilder &b, Location loc, Value value,
                              RankedTensorType type) {
   auto valueType = cast<RankedTensorType>(value.getType());
   Type element = type.getElementType();
-  if (valueType.getElementType() != element) {
-    auto convertedType = valueType.clone(element);
-    auto convert = [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-      if (isa<FloatType>(element))
-        return f32To(nb, nl, args[0], element);
-      return arith::TruncIOp::create(nb, nl, element, args[0]);
-    };
-    int64_t rank = valueType.getRank();
-    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, value);
-    Value init = tensor::EmptyOp::create(b, loc, sizes, element);
-    value = linalg::GenericOp::create(
-                b, loc, TypeRange{convertedType}, value, init,
-                SmallVector<AffineMap>(2, b.getMultiDimIdentityMap(rank)),
-                SmallVector<utils::IteratorType>(rank,
-                                                 utils::IteratorType::parallel),
-                [&](OpBuilder &nb, Location nl, ValueRange args) {
-                  linalg::YieldOp::create(nb, nl, convert(nb, nl, args));
-                })
-                .getResult(0);
-  }
+  if (valueType.getElementType() != element)
+    value = buildElementwise(
+        b, loc, valueType.clone(element), value,
+        b.getMultiDimIdentityMap(valueType.getRank()),
+        [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+          if (isa<FloatType>(element))
+            return f32To(nb, nl, args[0], element);
+          return arith::TruncIOp::create(nb, nl, element, args[0]);
+        });
   if (value.getType() != type)
     value = tensor::CastOp::create(b, loc, type, value);
   return value;

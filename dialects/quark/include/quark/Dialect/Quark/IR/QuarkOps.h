@@ -16,4 +16,16 @@
 #define GET_OP_CLASSES
 #include "quark/Dialect/Quark/IR/QuarkOps.h.inc"
 
+namespace mlir::quark {
+
+/// Replaces the fake_quant `op` by quark.quantize then quark.dequantize
+/// under `spec` (the op's own, or one adapted to the input's layout), with
+/// quark.compute_qparams materializing the parameters a dynamic or MX spec
+/// derives from the data. Fails, naming the op, when the spec cannot apply
+/// to the input's shape.
+LogicalResult expandFakeQuant(OpBuilder &builder, FakeQuantOp op,
+                              TensorSpecAttr spec);
+
+} // namespace mlir::quark
+
 #endif // QUARK_DIALECT_QUARK_IR_QUARKOPS_H
