@@ -113,8 +113,8 @@ class TiledKernelBuilder {
 public:
   TiledKernelBuilder(OpBuilder &b, Location loc, const TiledGemm &tiled,
                      bool outputZeroed)
-      : b(b), loc(loc), tiled(tiled), gemm(tiled), outputZeroed(outputZeroed),
-        element(cast<MemRefType>(gemm.out.getType()).getElementType()) {}
+      : b(b), loc(loc), tiled(tiled), outputZeroed(outputZeroed),
+        element(cast<MemRefType>(tiled.out.getType()).getElementType()) {}
 
   /// N / 64 x ceil(M / 64) workgroups of 256 threads; the accumulators are
   /// the K loop's iteration values.
@@ -127,7 +127,7 @@ public:
         MemRefType::get({kStep, kPitch}, tiled.columnSide.getType(),
                         MemRefLayoutAttrInterface(), workgroup);
     auto launch = gpu::LaunchOp::create(
-        b, loc, index(gemm.n / kTile), index(llvm::divideCeil(gemm.m, kTile)),
+        b, loc, index(tiled.n / kTile), index(llvm::divideCeil(tiled.m, kTile)),
         index(1), index(kThreads), index(1), index(1),
         /*dynamicSharedMemorySize=*/nullptr, /*asyncTokenType=*/nullptr,
         /*asyncDependencies=*/{}, TypeRange{rowTileType, columnTileType});
@@ -137,7 +137,7 @@ public:
                 launch.getWorkgroupAttributions()[1]};
     Value thread = launch.getThreadIds().x;
     Workgroup group{launch.getBlockIds().x, launch.getBlockIds().y};
-    auto steps = scf::ForOp::create(b, loc, index(0), index(gemm.k / kStep),
+    auto steps = scf::ForOp::create(b, loc, index(0), index(tiled.k / kStep),
                                     index(1), initialSums(thread, group));
     {
       OpBuilder::InsertionGuard stepGuard(b);
@@ -177,13 +177,13 @@ public:
         memref::StoreOp::create(b, loc, sum, sumsBuffer,
                                 ValueRange{thread, index(s)});
     };
-    forRange(index(llvm::divideCeil(gemm.m, kTile)), [&](Value rowTile) {
-      forRange(index(gemm.n / kTile), [&](Value columnTile) {
+    forRange(index(llvm::divideCeil(tiled.m, kTile)), [&](Value rowTile) {
+      forRange(index(tiled.n / kTile), [&](Value columnTile) {
         Workgroup group{columnTile, rowTile};
         forRange(index(kThreads), [&](Value thread) {
           saveSums(thread, initialSums(thread, group));
         });
-        forRange(index(gemm.k / kStep), [&](Value step) {
+        forRange(index(tiled.k / kStep), [&](Value step) {
           forRange(index(kThreads),
                    [&](Value thread) { stage(thread, group, step, tiles); });
           forRange(index(kThreads), [&](Value thread) {
@@ -225,7 +225,7 @@ private:
   /// with the last row's data and are not stored.
   Value clampedRow(Value rowTile, Value offset) {
     Value row = apply(dim(0) * kTile + dim(1), {rowTile, offset});
-    return arith::MinUIOp::create(b, loc, row, index(gemm.m - 1));
+    return arith::MinUIOp::create(b, loc, row, index(tiled.m - 1));
   }
   /// Thread t's output rows by * 64 + t / 16 + 16 i and columns
   /// bx * 64 + t % 16 + 16 j.
@@ -246,7 +246,7 @@ private:
                 ? Value(arith::ConstantOp::create(b, loc, element,
                                                   b.getZeroAttr(element)))
                 : Value(memref::LoadOp::create(
-                      b, loc, gemm.out,
+                      b, loc, tiled.out,
                       ValueRange{
                           clampedRow(group.rowTile, rowOffset(thread, i)),
                           columnOf(thread, group.columnTile, j)})));
@@ -277,8 +277,8 @@ private:
 
   /// One factor of the GEMM body's product at the given loop indices.
   Value side(Value factor, SmallVector<Value, 3> indices) {
-    GenericBodyAt at{gemm.op, std::move(indices)};
-    at.skip = gemm.accumulate;
+    GenericBodyAt at{tiled.op, std::move(indices)};
+    at.skip = tiled.accumulate;
     at.result = factor;
     return cloneGenericBody(b, loc, at);
   }
@@ -300,7 +300,7 @@ private:
           ValueRange{kk, apply(dim(0) % kSide + i * kSide, thread)}));
     }
     BlockArgument acc =
-        gemm.op.getMatchingBlockArgument(gemm.op.getDpsInitOperand(0));
+        tiled.op.getMatchingBlockArgument(tiled.op.getDpsInitOperand(0));
     SmallVector<Value> next;
     for (int64_t i = 0; i < kPerThread; ++i)
       for (int64_t j = 0; j < kPerThread; ++j) {
@@ -308,9 +308,9 @@ private:
         mapping.map(tiled.rowSide, rowFactors[i]);
         mapping.map(tiled.columnSide, columnFactors[j]);
         Value term = b.clone(*tiled.product, mapping)->getResult(0);
-        mapping.map(gemm.term, term);
+        mapping.map(tiled.term, term);
         mapping.map(acc, loop.getRegionIterArgs()[i * kPerThread + j]);
-        next.push_back(b.clone(*gemm.accumulate, mapping)->getResult(0));
+        next.push_back(b.clone(*tiled.accumulate, mapping)->getResult(0));
       }
     scf::YieldOp::create(b, loc, next);
     return SmallVector<Value>(loop.getResults());
@@ -321,13 +321,13 @@ private:
       Value row =
           apply(dim(0) * kTile + dim(1), {group.rowTile, rowOffset(thread, i)});
       Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                           row, index(gemm.m));
+                                           row, index(tiled.m));
       auto ifOp = scf::IfOp::create(b, loc, inside);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
       for (int64_t j = 0; j < kPerThread; ++j)
         memref::StoreOp::create(
-            b, loc, sums[i * kPerThread + j], gemm.out,
+            b, loc, sums[i * kPerThread + j], tiled.out,
             ValueRange{row, columnOf(thread, group.columnTile, j)});
     }
   }
@@ -335,7 +335,6 @@ private:
   OpBuilder &b;
   Location loc;
   TiledGemm tiled;
-  AccumulatingGemm gemm;
   bool outputZeroed;
   Type element;
 };
