@@ -164,12 +164,67 @@ func.func @mx_scales(%x: tensor<4x64xf32>) -> tensor<4x2xf32> {
 
 // -----
 
-// NVFP4's two-level block scales need the tensor's maximum first: refused,
-// naming the op.
+// One spec with e4m3 block scales needs the tensor's maximum first:
+// refused, naming the op (Quark's NVFP4 is the two-stage spec below).
 #nv = #quark.spec<dtype = fp4, qscheme = per_group, ch_axis = -1, group_size = 16, is_dynamic = true, round_method = half_even, scale_type = float, scale_format = e4m3, observer_cls = PerBlockMXObserver>
 func.func @nvfp4(%x: tensor<4x64xf32>) -> tensor<4x4xf32> {
-  // expected-error @+2 {{derives NVFP4's two-level e4m3 block scales}}
+  // expected-error @+2 {{derives one-spec e4m3 block scales}}
   // expected-error @+1 {{failed to legalize operation 'quark.compute_qparams'}}
   %s = quark.compute_qparams %x {spec = #nv} : tensor<4x64xf32> -> tensor<4x4xf32>
   return %s : tensor<4x4xf32>
+}
+
+// -----
+
+// NVFP4 block scales under the calibrated second scale: the blocks'
+// minima and maxima (blocks as a parallel loop), then per block the fp4
+// scale (amax / 6) quantized to e4m3 in units of the second scale, which
+// every block reads through a constant map.
+#fp4_dyn = #quark.spec<dtype = fp4, qscheme = per_group, ch_axis = -1, group_size = 16, is_dynamic = true, round_method = half_even, scale_type = float32, scale_format = float32, observer_cls = PerBlockMXObserver>
+#e4m3_scales = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float32, observer_cls = PerTensorMinMaxObserver, is_scale_quant = true>
+// CHECK-DAG: #[[IDENTITY:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[SCALAR:.*]] = affine_map<(d0, d1) -> ()>
+// CHECK-LABEL: func.func @block_scales_calibrated(
+// CHECK: %[[X:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2]] output_shape [4, 4, 16]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[X]] : tensor<4x4x16xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[IDENTITY]], #[[IDENTITY]], #[[SCALAR]], #[[IDENTITY]]]
+// CHECK: arith.divf
+// CHECK: arith.trunci %{{.*}} : i32 to i8
+// CHECK-NOT: quark.compute
+func.func @block_scales_calibrated(%x: tensor<4x64xf32>, %g: tensor<f32>) -> tensor<4x4xf32> {
+  %s = quark.compute_block_scales %x second_scale(%g : tensor<f32>) {spec = #quark.two_stage<#fp4_dyn, #e4m3_scales>} : tensor<4x64xf32> -> tensor<4x4xf32>
+  return %s : tensor<4x4xf32>
+}
+
+// Without it, the second scale is the blocks' absolute maximum (one more
+// reduction, over a leading unit dimension that the GPU pipelines launch)
+// divided by 6 * 448 in one step, as Quark computes it.
+// CHECK-LABEL: func.func @block_scales_derived(
+// CHECK: arith.constant 2.688000e+03 : f32
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "reduction"]{{.*}} outs(%{{.*}} : tensor<1xf32>)
+func.func @block_scales_derived(%x: tensor<4x64xf32>) -> tensor<4x4xf32> {
+  %s = quark.compute_block_scales %x {spec = #quark.two_stage<#fp4_dyn, #e4m3_scales>} : tensor<4x64xf32> -> tensor<4x4xf32>
+  return %s : tensor<4x4xf32>
+}
+
+// A two-stage fake_quant lowers through its expansion: no quark op remains.
+// CHECK-LABEL: func.func @two_stage_fake_quant(
+// CHECK-NOT: quark.{{[a-z_]+}} %
+// CHECK: return
+func.func @two_stage_fake_quant(%x: tensor<2x16x64xf32>, %g: tensor<f32>) -> tensor<2x16x64xf32> {
+  %0 = quark.two_stage_fake_quant %x second_scale(%g : tensor<f32>) {spec = #quark.two_stage<#fp4_dyn, #e4m3_scales>} : tensor<2x16x64xf32>
+  return %0 : tensor<2x16x64xf32>
+}
+
+// -----
+
+// A progressive two-stage fake_quant (int4_fp8) has no code tensor of its
+// own: refused, naming the op.
+#fp8_stage = #quark.spec<dtype = fp8_e4m3, qscheme = per_tensor, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float32, observer_cls = PerTensorMinMaxObserver>
+#int4_stage = #quark.spec<dtype = int4, qscheme = per_channel, ch_axis = 0, symmetric = true, is_dynamic = false, round_method = half_even, scale_type = float32, observer_cls = PerChannelMinMaxObserver>
+func.func @progressive(%w: tensor<8x16xf32>) -> tensor<8x16xf32> {
+  // expected-error @+2 {{is progressive}}
+  // expected-error @+1 {{failed to legalize operation 'quark.two_stage_fake_quant'}}
+  %0 = quark.two_stage_fake_quant %w {spec = #quark.two_stage<#fp8_stage, #int4_stage>} : tensor<8x16xf32>
+  return %0 : tensor<8x16xf32>
 }

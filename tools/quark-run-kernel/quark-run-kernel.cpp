@@ -28,6 +28,7 @@
 #include "quark/Support/DataType.h"
 #include "quark/Support/ScalarQuant.h"
 #include "quark/Support/TensorQuant.h"
+#include "quark/Support/TwoStageQuant.h"
 
 #include "mlir/AsmParser/AsmParser.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -60,9 +61,9 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string> kernelKind(
     "kernel",
-    cl::desc("quantize | dynamic-qparams | dynamic-quantize | w4a16 | "
-             "w8a8-int8 | w8a8-fp8 | mxfp4 | progressive (int4_fp8 "
-             "weights)"),
+    cl::desc("quantize | dynamic-qparams | dynamic-quantize | block-scales | "
+             "w4a16 | w8a8-int8 | w8a8-fp8 | mxfp4 | nvfp4 | progressive "
+             "(int4_fp8 weights)"),
     cl::init("w4a16"));
 static cl::opt<std::string> dtypeOption(
     "dtype",
@@ -113,6 +114,17 @@ static cl::opt<bool> emulateTiledGemm(
     cl::desc("cpu: run the GEMMs the matrix cores and split-K leave (W4A16 "
              "/ MXFP4 prefill) as the GPU pipelines' tiled kernel, emulated "
              "thread by thread (bit for bit: it adds in k order)"));
+static cl::opt<float> secondScaleOption(
+    "second-scale",
+    cl::desc("block-scales / nvfp4: the calibrated per-tensor scale of the "
+             "block scales (NVFP4's input_scale_2); 0: derived from the input "
+             "(block-scales only)"),
+    cl::init(0.0f));
+static cl::opt<std::string> scaleDtypeOption(
+    "scale-dtype",
+    cl::desc("block-scales: the second stage's dtype, fp8_e4m3 (NVFP4) or "
+             "fp8_e5m3 (amdfp4_global)"),
+    cl::init("fp8_e4m3"));
 static cl::opt<int> iterations("iterations",
                                cl::desc("timed runs on a GPU (median)"),
                                cl::init(20));
@@ -293,15 +305,33 @@ std::string dynamicSpec(QuantDType dtype) {
       .str();
 }
 
-/// A dynamic quantizer on an [m, k] tensor: compute_qparams alone
-/// (dynamic-qparams: the scales) or followed by quantize (dynamic-quantize:
-/// the codes), against Support's computeDynamicParams / quantizeTensor.
-/// The data has NaNs (skipped by min/max, taken by an MX block: the first
-/// of two NaNs of opposite signs), infinities (not per tensor), signed
-/// zeros, subnormals, an all-zero group and, with three rows or more, an
-/// all-zero last row.
-std::optional<KernelCase> dynamicCase(MLIRContext &context, QuantDType dtype,
-                                      bool codes, std::mt19937 &rng) {
+/// Prints a failed step's error; whether there was one.
+bool failedStep(llvm::Error error) {
+  if (!error)
+    return false;
+  llvm::errs() << "quark-run-kernel: " << llvm::toString(std::move(error))
+               << "\n";
+  return true;
+}
+
+/// The numerics of a spec written as IR text (for f32 tensors).
+FailureOr<TensorQuantSpec> numericsOf(MLIRContext &context,
+                                      llvm::StringRef specText) {
+  auto spec =
+      dyn_cast_or_null<TensorSpecAttr>(parseAttribute(specText, &context));
+  if (!spec)
+    return failure();
+  return getTensorQuantSpec(spec, Float32Type::get(&context), [&]() {
+    return mlir::emitError(UnknownLoc::get(&context));
+  });
+}
+
+/// [m, k] data for the data-derived parameters: NaNs (skipped by min/max,
+/// taken by an MX block: the first of two NaNs of opposite signs),
+/// infinities (unless `finite`: they would make a per-tensor scale
+/// infinite), signed zeros, subnormals, an all-zero group and, with three rows
+/// or more, an all-zero last row.
+std::vector<float> dataWithSpecials(std::mt19937 &rng, bool finite) {
   int64_t m = rows, k = depth;
   std::vector<float> x = randomFloats(rng, m * k, 3.0f);
   const float nan = std::numeric_limits<float>::quiet_NaN();
@@ -310,40 +340,38 @@ std::optional<KernelCase> dynamicCase(MLIRContext &context, QuantDType dtype,
       {0, nan},          {5, -nan},          {9, -0.0f},
       {12, 1e-40f},      {k + 3, inf},       {k + 7, -1e-30f},
       {2 * k + 1, -inf}, {2 * k + 4, 1e30f}, {3 * k, -nan}};
-  // An infinity would make the one per-tensor scale infinite.
-  bool perTensor = qschemeOption == "per_tensor";
   for (auto [index, value] : specials)
-    if (index < m * k && !(perTensor && std::isinf(value)))
+    if (index < m * k && !(finite && std::isinf(value)))
       x[index] = value;
   if (m >= 2)
     for (int64_t i = k + group; i < k + 2 * group && i < 2 * k; ++i)
       x[i] = i % 2 ? -0.0f : 0.0f;
   if (m >= 3)
     std::fill(x.end() - k, x.end(), 0.0f);
+  return x;
+}
+
+/// A dynamic quantizer on an [m, k] tensor: compute_qparams alone
+/// (dynamic-qparams: the scales) or followed by quantize (dynamic-quantize:
+/// the codes), against Support's computeDynamicParams / quantizeTensor.
+std::optional<KernelCase> dynamicCase(MLIRContext &context, QuantDType dtype,
+                                      bool codes, std::mt19937 &rng) {
+  int64_t m = rows, k = depth;
+  // An infinity would make the one per-tensor scale infinite.
+  std::vector<float> x =
+      dataWithSpecials(rng, /*finite=*/qschemeOption == "per_tensor");
 
   std::string spec = dynamicSpec(dtype);
-  auto specAttr =
-      dyn_cast_or_null<TensorSpecAttr>(parseAttribute(spec, &context));
-  if (!specAttr)
-    return std::nullopt;
-  auto emitError = [&]() { return mlir::emitError(UnknownLoc::get(&context)); };
-  FailureOr<TensorQuantSpec> numerics =
-      getTensorQuantSpec(specAttr, Float32Type::get(&context), emitError);
+  FailureOr<TensorQuantSpec> numerics = numericsOf(context, spec);
   if (failed(numerics))
     return std::nullopt;
   llvm::Expected<QuantLayout> layout = QuantLayout::get({m, k}, *numerics);
-  if (!layout) {
-    llvm::errs() << "quark-run-kernel: " << llvm::toString(layout.takeError())
-                 << "\n";
+  if (failedStep(layout.takeError()))
     return std::nullopt;
-  }
   llvm::Expected<QuantParams> params =
       computeDynamicParams(*numerics, *layout, x);
-  if (!params) {
-    llvm::errs() << "quark-run-kernel: " << llvm::toString(params.takeError())
-                 << "\n";
+  if (failedStep(params.takeError()))
     return std::nullopt;
-  }
   std::vector<int64_t> paramShape(layout->paramShape().begin(),
                                   layout->paramShape().end());
   bool zeroPoints = numerics->hasZeroPoint();
@@ -366,12 +394,8 @@ std::optional<KernelCase> dynamicCase(MLIRContext &context, QuantDType dtype,
     return kernel;
   }
   std::vector<int32_t> expected(m * k);
-  if (llvm::Error error =
-          quantizeTensor(*numerics, *layout, x, *params, expected)) {
-    llvm::errs() << "quark-run-kernel: " << llvm::toString(std::move(error))
-                 << "\n";
+  if (failedStep(quantizeTensor(*numerics, *layout, x, *params, expected)))
     return std::nullopt;
-  }
   kernel.ir = llvm::formatv(
       "func.func @kernel(%x: {0}) -> {1} {{\n{2}"
       "  %q = quark.quantize %x scale(%s : {3}){4} {{spec = {5}} : {0} -> {1}\n"
@@ -726,6 +750,146 @@ KernelCase mxfp4Case(MLIRContext &context, std::mt19937 &rng) {
   return kernel;
 }
 
+/// The NVFP4-style two-stage spec: fp4 per group of --group along k
+/// (dynamic: the activations' form), its block scales quantized per tensor
+/// by `scaleDtype`.
+std::pair<std::string, std::string> scaleQuantSpecs(llvm::StringRef scaleDtype,
+                                                    bool dynamic) {
+  std::string first = llvm::formatv(
+      "#quark.spec<dtype = fp4, qscheme = per_group, ch_axis = 1, "
+      "group_size = {0}, is_dynamic = {1}, round_method = half_even, "
+      "scale_type = float32, scale_format = float32, observer_cls = "
+      "PerBlockMXObserver>",
+      group.getValue(), dynamic ? "true" : "false");
+  std::string second = llvm::formatv(
+      "#quark.spec<dtype = {0}, qscheme = per_tensor, symmetric = true, "
+      "is_dynamic = false, round_method = half_even, scale_type = float32, "
+      "observer_cls = PerTensorMinMaxObserver, is_scale_quant = true>",
+      scaleDtype);
+  return {first, second};
+}
+
+/// quark.compute_block_scales of an [m, k] tensor (NVFP4 / amdfp4_global
+/// activations), with --second-scale or the one derived from the data,
+/// against Support's scaleQuantBlockScales.
+std::optional<KernelCase> blockScalesCase(MLIRContext &context,
+                                          std::mt19937 &rng) {
+  int64_t m = rows, k = depth;
+  bool derived = secondScaleOption == 0.0f;
+  std::vector<float> x = dataWithSpecials(rng, /*finite=*/derived);
+  auto [firstText, secondText] = scaleQuantSpecs(scaleDtypeOption, true);
+  FailureOr<TensorQuantSpec> first = numericsOf(context, firstText);
+  FailureOr<TensorQuantSpec> second = numericsOf(context, secondText);
+  if (failed(first) || failed(second))
+    return std::nullopt;
+  llvm::Expected<QuantLayout> layout = QuantLayout::get({m, k}, *first);
+  if (failedStep(layout.takeError()))
+    return std::nullopt;
+  std::optional<float> secondScale;
+  if (!derived)
+    secondScale = secondScaleOption;
+  llvm::Expected<std::vector<float>> scales =
+      scaleQuantBlockScales(*first, *second, *layout, x, secondScale);
+  if (failedStep(scales.takeError()))
+    return std::nullopt;
+  std::string xType = shapeText({m, k}, "f32");
+  std::string sType = shapeText({m, k / group}, "f32");
+  KernelCase kernel;
+  kernel.ir = llvm::formatv("func.func @kernel(%x: {0}{1}) -> {2} {{\n"
+                            "  %s = quark.compute_block_scales %x{3} {{spec = "
+                            "#quark.two_stage<{4}, {5}>} : {0} -> {2}\n"
+                            "  return %s : {2}\n}\n",
+                            xType, derived ? "" : ", %g: tensor<f32>", sType,
+                            derived ? "" : " second_scale(%g : tensor<f32>)",
+                            firstText, secondText);
+  kernel.inputs = {Buffer::of({m, k}, x)};
+  if (!derived)
+    kernel.inputs.push_back(
+        Buffer::of({}, std::vector{secondScaleOption.getValue()}));
+  kernel.expected = Buffer::of({m, k / group}, *scales);
+  kernel.exactOnAnyDevice = true;
+  return kernel;
+}
+
+/// NVFP4 W4A4: the activations quantized in the kernel (block scales per
+/// call under the calibrated --second-scale, as compute_block_scales
+/// derives them), the weights stored as vLLM reads them (fp4 codes two per
+/// byte, e4m3 block-scale codes, their per-tensor weight_scale_2); the GEMM
+/// adds the dequantized products in k order.
+std::optional<KernelCase> nvfp4Case(MLIRContext &context, std::mt19937 &rng) {
+  int64_t m = rows, n = cols, k = depth, blocks = k / group;
+  float inputScale2 =
+      secondScaleOption == 0.0f ? 1.0f / 448.0f : secondScaleOption.getValue();
+  std::vector<float> x = randomFloats(rng, m * k, 1.0f);
+  auto [firstText, secondText] = scaleQuantSpecs("fp8_e4m3", true);
+  std::string weightText = scaleQuantSpecs("fp8_e4m3", false).first;
+  FailureOr<TensorQuantSpec> first = numericsOf(context, firstText);
+  FailureOr<TensorQuantSpec> second = numericsOf(context, secondText);
+  if (failed(first) || failed(second))
+    return std::nullopt;
+  std::vector<float> xQuantized(m * k);
+  if (failedStep(fakeQuantizeScaleQuant(*first, *second, {m, k}, x, inputScale2,
+                                        xQuantized)))
+    return std::nullopt;
+  // Weights: any fp4 code, block-scale codes of e4m3 values 2^-6 .. 448.
+  std::uniform_int_distribution<int32_t> codeDist(0, 15), scaleDist(0x08, 0x7e);
+  std::vector<int32_t> codes(n * k);
+  for (int32_t &c : codes)
+    c = codeDist(rng);
+  std::vector<uint8_t> scaleCodes(n * blocks);
+  for (uint8_t &c : scaleCodes)
+    c = static_cast<uint8_t>(scaleDist(rng));
+  float weightScale2 = 3.0f / 4096.0f;
+  std::vector<int32_t> packedInts = packCodes(
+      parseType("!quark.qfloat<fp4>", &context), {n, k}, codes, std::nullopt);
+  std::vector<uint8_t> packed(packedInts.begin(), packedInts.end());
+  std::string xType = shapeText({m, k}, "f32");
+  std::string sxType = shapeText({m, blocks}, "f32");
+  std::string fp4Type = shapeText({m, k}, "!quark.qfloat<fp4>");
+  std::string wFp4Type = shapeText({n, k}, "!quark.qfloat<fp4>");
+  std::string wsType = shapeText({n, blocks}, "f8E4M3FN");
+  std::string wsCodeType = shapeText({n, blocks}, "!quark.qfloat<fp8_e4m3>");
+  std::string wsFloatType = shapeText({n, blocks}, "f32");
+  KernelCase kernel;
+  kernel.ir = llvm::formatv(
+      "func.func @kernel(%x: {0}, %g: tensor<f32>, %p: {1}, %wsc: {2}, "
+      "%ws2: tensor<f32>) -> {3} {{\n"
+      "  %sx = quark.compute_block_scales %x second_scale(%g : tensor<f32>) "
+      "{{spec = #quark.two_stage<{4}, {5}>} : {0} -> {6}\n"
+      "  %qx = quark.quantize %x scale(%sx : {6}) {{spec = {4}} : {0} -> {7}\n"
+      "  %dx = quark.dequantize %qx scale(%sx : {6}) {{spec = {4}} : {7} -> "
+      "{0}\n"
+      "  %wq = quark.unpack %p : {1} -> {8}\n"
+      "  %wsq = quark.storage_cast %wsc : {2} -> {9}\n"
+      "  %ws = quark.dequantize %wsq scale(%ws2 : tensor<f32>) {{spec = {5}} : "
+      "{9} -> {10}\n"
+      "  %w = quark.dequantize %wq scale(%ws : {10}) {{spec = {11}} : {8} -> "
+      "{12}\n"
+      "  %y = quark.linear %dx, %w {{name = \"nvfp4\"} : {0}, {12} -> {3}\n"
+      "  return %y : {3}\n}\n",
+      xType, shapeText({n, k / 2}, "ui8"), wsType, shapeText({m, n}, "f32"),
+      firstText, secondText, sxType, fp4Type, wFp4Type, wsCodeType, wsFloatType,
+      weightText, shapeText({n, k}, "f32"));
+  kernel.inputs = {
+      Buffer::of({m, k}, x), Buffer::of({}, std::vector{inputScale2}),
+      Buffer::of({n, k / 2}, packed), Buffer::of({n, blocks}, scaleCodes),
+      Buffer::of({}, std::vector{weightScale2})};
+  kernel.reference = [=] {
+    return Buffer::of(
+        {m, n}, referenceGemm(
+                    xQuantized,
+                    [&](int64_t j, int64_t l) {
+                      float blockScale = dequantizeFloat(
+                          QuantDType::FP8E4M3,
+                          scaleCodes[j * blocks + l / group], weightScale2);
+                      return dequantizeFloat(QuantDType::FP4, codes[j * k + l],
+                                             blockScale);
+                    },
+                    m, n, k));
+  };
+  return kernel;
+}
+
 /// Compares `actual` with the expected result; prints a summary line.
 bool compare(const KernelCase &kernel, const std::vector<uint8_t> &actual,
              double tolerance) {
@@ -930,6 +1094,17 @@ int main(int argc, char **argv) {
     kernel = w8a8Case(QuantDType::FP8E4M3, rng);
   } else if (kernelKind == "mxfp4") {
     kernel = mxfp4Case(context, rng);
+  } else if (kernelKind == "block-scales" || kernelKind == "nvfp4") {
+    if (kernelKind == "nvfp4" && secondScaleOption < 0.0f) {
+      llvm::errs() << "quark-run-kernel: --second-scale must be positive\n";
+      return 1;
+    }
+    std::optional<KernelCase> scaleQuant = kernelKind == "nvfp4"
+                                               ? nvfp4Case(context, rng)
+                                               : blockScalesCase(context, rng);
+    if (!scaleQuant)
+      return 1;
+    kernel = std::move(*scaleQuant);
   } else if (kernelKind == "progressive") {
     kernel = progressiveCase(context, rng);
   } else {

@@ -239,15 +239,40 @@ LogicalResult ObserveOp::verify() {
 // TwoStageFakeQuantOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult TwoStageFakeQuantOp::verify() {
-  if (Value scale = getSecondScale()) {
-    if (!getSpec().quantizesScales())
-      return emitOpError("takes a 'second_scale' only when the second stage "
-                         "quantizes the first stage's scales");
-    if (cast<RankedTensorType>(scale.getType()).getRank() != 0)
-      return emitOpError("expects a scalar 'second_scale' (tensor<f32>)");
-  }
+/// A `second_scale` operand is the one per-tensor scale of a
+/// scale-quantizing second stage.
+static LogicalResult verifySecondScale(Operation *op, TwoStageSpecAttr spec,
+                                       Value secondScale) {
+  if (!secondScale)
+    return success();
+  if (!spec.quantizesScales())
+    return op->emitOpError("takes a 'second_scale' only when the second "
+                           "stage quantizes the first stage's scales");
+  if (cast<RankedTensorType>(secondScale.getType()).getRank() != 0)
+    return op->emitOpError("expects a scalar 'second_scale' (tensor<f32>)");
   return success();
+}
+
+LogicalResult TwoStageFakeQuantOp::verify() {
+  return verifySecondScale(*this, getSpec(), getSecondScale());
+}
+
+//===----------------------------------------------------------------------===//
+// ComputeBlockScalesOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ComputeBlockScalesOp::verify() {
+  TwoStageSpecAttr spec = getSpec();
+  if (!spec.quantizesScales())
+    return emitOpError("expects a scale-quantizing two-stage spec (its "
+                       "second stage with is_scale_quant = true)");
+  if (failed(verifySecondScale(*this, spec, getSecondScale())))
+    return failure();
+  TensorSpecAttr first = spec.getFirst();
+  if (first.hasZeroPoint())
+    return emitOpError("expects a first stage without zero points");
+  return verifyQuantParams(*this, first, getInput().getType(), getScale(),
+                           Value(), ParamSource::Operands);
 }
 
 //===----------------------------------------------------------------------===//
@@ -491,36 +516,76 @@ OpFoldResult UnpackOp::fold(FoldAdaptor) {
 // fake_quant as quantize + dequantize
 //===----------------------------------------------------------------------===//
 
-LogicalResult mlir::quark::expandFakeQuant(OpBuilder &builder, FakeQuantOp op,
-                                           TensorSpecAttr spec) {
-  OpBuilder::InsertionGuard guard(builder);
-  builder.setInsertionPoint(op);
-  Location loc = op.getLoc();
-  RankedTensorType floatType = op.getInput().getType();
-  Value scale = op.getScale(), zeroPoint = op.getZeroPoint();
-  if (!scale && !spec.isCast()) {
-    auto emitError = [&]() { return op.emitOpError(); };
-    FailureOr<SmallVector<int64_t>> paramShape =
-        getParamShape(spec, floatType.getShape(), emitError);
-    if (failed(paramShape))
-      return failure();
-    Type zeroType;
-    if (spec.hasZeroPoint())
-      zeroType = RankedTensorType::get(*paramShape, builder.getI32Type());
-    auto params = ComputeQParamsOp::create(
-        builder, loc, RankedTensorType::get(*paramShape, builder.getF32Type()),
-        zeroType, op.getInput(), spec);
-    scale = params.getScale();
-    zeroPoint = params.getZeroPoint();
-  }
+/// quark.quantize then quark.dequantize of `input` under `spec` with the
+/// given parameters: the values a fake_quant returns, as codes and back.
+static Value quantizeAndDequantize(OpBuilder &builder, Location loc,
+                                   Value input, TensorSpecAttr spec,
+                                   Value scale, Value zeroPoint) {
+  auto floatType = cast<RankedTensorType>(input.getType());
   auto codeType = RankedTensorType::get(
       floatType.getShape(),
       getCodeElementType(spec, floatType.getElementType()));
-  Value codes = QuantizeOp::create(builder, loc, codeType, op.getInput(), spec,
-                                   scale, zeroPoint);
-  Value values = DequantizeOp::create(builder, loc, floatType, codes, spec,
-                                      scale, zeroPoint);
-  op.replaceAllUsesWith(values);
-  op.erase();
+  Value codes =
+      QuantizeOp::create(builder, loc, codeType, input, spec, scale, zeroPoint);
+  return DequantizeOp::create(builder, loc, floatType, codes, spec, scale,
+                              zeroPoint);
+}
+
+/// The f32 parameter tensor of `spec` for `input`, or an error on `op`.
+static FailureOr<RankedTensorType> paramType(Operation *op, TensorSpecAttr spec,
+                                             Value input) {
+  auto emitError = [&]() { return op->emitOpError(); };
+  FailureOr<SmallVector<int64_t>> paramShape = getParamShape(
+      spec, cast<RankedTensorType>(input.getType()).getShape(), emitError);
+  if (failed(paramShape))
+    return failure();
+  return RankedTensorType::get(*paramShape, Float32Type::get(op->getContext()));
+}
+
+LogicalResult mlir::quark::expandFakeQuant(RewriterBase &rewriter,
+                                           FakeQuantOp op,
+                                           TensorSpecAttr spec) {
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  Location loc = op.getLoc();
+  Value scale = op.getScale(), zeroPoint = op.getZeroPoint();
+  if (!scale && !spec.isCast()) {
+    FailureOr<RankedTensorType> scaleType = paramType(op, spec, op.getInput());
+    if (failed(scaleType))
+      return failure();
+    Type zeroType;
+    if (spec.hasZeroPoint())
+      zeroType = scaleType->clone(rewriter.getI32Type());
+    auto params = ComputeQParamsOp::create(rewriter, loc, *scaleType, zeroType,
+                                           op.getInput(), spec);
+    scale = params.getScale();
+    zeroPoint = params.getZeroPoint();
+  }
+  rewriter.replaceOp(op, quantizeAndDequantize(rewriter, loc, op.getInput(),
+                                               spec, scale, zeroPoint));
+  return success();
+}
+
+LogicalResult mlir::quark::expandTwoStageFakeQuant(RewriterBase &rewriter,
+                                                   TwoStageFakeQuantOp op,
+                                                   TensorSpecAttr first) {
+  TwoStageSpecAttr spec = op.getSpec();
+  if (!spec.quantizesScales())
+    return op.emitOpError(
+        "is progressive (both stages quantize values, as int4_fp8 weights "
+        "do); only scale-quantizing specs expand to quantize + dequantize: "
+        "store progressive weights with quark-quantize-weights");
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(op);
+  Location loc = op.getLoc();
+  FailureOr<RankedTensorType> scaleType = paramType(op, first, op.getInput());
+  if (failed(scaleType))
+    return failure();
+  auto adapted =
+      TwoStageSpecAttr::get(op.getContext(), first, spec.getSecond());
+  Value scales = ComputeBlockScalesOp::create(
+      rewriter, loc, *scaleType, op.getInput(), adapted, op.getSecondScale());
+  rewriter.replaceOp(op, quantizeAndDequantize(rewriter, loc, op.getInput(),
+                                               first, scales, Value()));
   return success();
 }

@@ -16,8 +16,12 @@ def QuarkExpandFakeQuant : Pass<"quark-expand-fake-quant"> {
     Makes simulated quantization explicit: every `quark.fake_quant` whose
     format has a storage encoding becomes `quark.quantize` followed by
     `quark.dequantize`. Parameters that a dynamic or MX spec derives from the
-    data are materialized with `quark.compute_qparams`. The block formats
-    (mx6, mx9, bfp16) have no storage encoding and are left as they are.
+    data are materialized with `quark.compute_qparams`. A scale-quantizing
+    `quark.two_stage_fake_quant` (NVFP4, amdfp4_global) becomes
+    `quark.compute_block_scales` and the quantize / dequantize pair of its
+    first stage. The block formats (mx6, mx9, bfp16) have no storage
+    encoding, and progressive two-stage specs (int4_fp8) no single code
+    tensor; both are left as they are.
 
     The expansion computes the same values as the fake-quantize for every
     finite input. Storage cannot hold non-finite values: NaN becomes the
@@ -39,13 +43,16 @@ def QuarkExpandFakeQuant : Pass<"quark-expand-fake-quant"> {
     Statistic<"numExpanded", "expanded", "fake_quant ops rewritten">,
     Statistic<"numBlockFormat", "kept-block-format",
               "mx6/mx9/bfp16 fake_quant ops without storage form">,
+    Statistic<"numProgressive", "kept-progressive",
+              "progressive two_stage_fake_quant ops kept">,
   ];
 }
 
 def QuarkFoldConstants : Pass<"quark-fold-constants"> {
   let summary = "Evaluates quark ops on constant operands with Quark's numerics";
   let description = [{
-    Replaces `quark.compute_qparams`, `quark.fake_quant`, `quark.quantize`,
+    Replaces `quark.compute_qparams`, `quark.compute_block_scales`,
+    `quark.fake_quant`, `quark.two_stage_fake_quant`, `quark.quantize`,
     `quark.dequantize`, `quark.pack` and `quark.unpack` whose operands are
     constants by constants computed with the project's Quark-exact numerics
     (round half to even, Quark's reciprocal multiply, saturation, OCP MX

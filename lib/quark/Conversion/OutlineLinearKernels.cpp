@@ -12,6 +12,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -48,6 +49,14 @@ std::optional<LinearChain> matchChain(LinearOp linear) {
     if (!codes)
       return std::nullopt;
   }
+  // Scales stored as codes themselves (NVFP4's e4m3 block scales under a
+  // per-tensor scale): the kernel reads the stored bytes and decodes them.
+  if (Value scale = codes.getScale())
+    if (auto scaleCodes = scale.getDefiningOp<DequantizeOp>()) {
+      if (auto cast = scaleCodes.getInput().getDefiningOp<StorageCastOp>())
+        chain.ops.push_back(cast);
+      chain.ops.push_back(scaleCodes);
+    }
   if (auto unpack = codes.getInput().getDefiningOp<UnpackOp>())
     chain.ops.push_back(unpack);
   if (codes != weight)
@@ -68,6 +77,15 @@ std::optional<LinearChain> matchChain(LinearOp linear) {
       chain.ops.push_back(fakeQuant);
       chain.rowOps = {fakeQuant};
       chain.activation = fakeQuant.getInput();
+    }
+  } else if (auto twoStage =
+                 linear.getInput().getDefiningOp<TwoStageFakeQuantOp>()) {
+    // NVFP4 activations: block scales per call, quantized under the
+    // calibrated per-tensor scale.
+    if (twoStage.getSpec().quantizesScales()) {
+      chain.ops.push_back(twoStage);
+      chain.rowOps = {twoStage};
+      chain.activation = twoStage.getInput();
     }
   }
   chain.ops.push_back(linear);
@@ -160,14 +178,20 @@ struct OutlineLinearKernelsPass
       // The kernel's copy of an activation fake_quant quantizes for real,
       // so that convert-quark-to-linalg sees the codes and can run the GEMM
       // on them.
-      if (auto fakeQuant = cloned.getInput().getDefiningOp<FakeQuantOp>()) {
-        int64_t modelRank =
-            cast<RankedTensorType>(chain->activation.getType()).getRank();
-        if (failed(
-                expandFakeQuant(bodyBuilder, fakeQuant,
-                                specForRows(fakeQuant.getSpec(), modelRank))))
-          return signalPassFailure();
-      }
+      int64_t modelRank =
+          cast<RankedTensorType>(chain->activation.getType()).getRank();
+      IRRewriter rewriter(bodyBuilder);
+      LogicalResult expanded = success();
+      Operation *quantizer = cloned.getInput().getDefiningOp();
+      if (auto fakeQuant = dyn_cast_or_null<FakeQuantOp>(quantizer))
+        expanded = expandFakeQuant(rewriter, fakeQuant,
+                                   specForRows(fakeQuant.getSpec(), modelRank));
+      else if (auto twoStage = dyn_cast_or_null<TwoStageFakeQuantOp>(quantizer))
+        expanded = expandTwoStageFakeQuant(
+            rewriter, twoStage,
+            specForRows(twoStage.getSpec().getFirst(), modelRank));
+      if (failed(expanded))
+        return signalPassFailure();
       cloned->removeAttr("quant");
       func::ReturnOp::create(bodyBuilder, linear.getLoc(), cloned.getResult());
 

@@ -11,6 +11,7 @@
 #include "ElementCodec.h"
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
+#include "quark/Support/ScalarQuant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -311,21 +312,28 @@ static SmallVector<Value> reduceStatistics(OpBuilder &b, Location loc,
   return SmallVector<Value>(generic.getResults());
 }
 
-/// The scale (f32) and, for asymmetric integer specs, zero point (i32) that
-/// a dynamic or MX `spec` derives from `input`, as computeDynamicParams
-/// does: per-slot statistics, then Quark's formulas per slot (ElementCodec).
+/// Per-slot statistics of `input` under `spec` (see reduceStatistics),
+/// shaped like the parameters, or with a leading unit dimension first
+/// (`unitLeading`) when the parameters have no dimension of their own.
+struct SlotStatistics {
+  SmallVector<Value> values;
+  bool unitLeading = false;
+};
+
+/// The statistics computeDynamicParams takes `spec`'s parameters from.
 /// Per-tensor statistics reduce the last dimension first, so both steps
 /// have parallel loops; a reduction without a slot dimension of its own
 /// runs over a leading unit dimension, which the GPU pipelines need to
-/// launch it, and the parameters drop it again.
-static FailureOr<std::pair<Value, Value>>
-buildDynamicParams(OpBuilder &b, Location loc, Operation *op,
-                   TensorSpecAttr spec, const TensorQuantSpec &numerics,
-                   Value input) {
+/// launch it.
+static FailureOr<SlotStatistics>
+buildSlotStatistics(OpBuilder &b, Location loc, Operation *op,
+                    TensorSpecAttr spec, const TensorQuantSpec &numerics,
+                    Value input) {
   if (numerics.scaleFormat == ScaleFormat::E4M3)
     return op->emitOpError(
-        "derives NVFP4's two-level e4m3 block scales, which need the whole "
-        "tensor's maximum first; they have no kernel form yet");
+        "derives one-spec e4m3 block scales (scale_format = e4m3), which "
+        "need the whole tensor's maximum first; they have no kernel form: "
+        "Quark's NVFP4 is the two-stage spec, which has");
   MLIRContext *context = b.getContext();
   auto inputType = cast<RankedTensorType>(input.getType());
   int64_t rank = inputType.getRank();
@@ -433,8 +441,24 @@ buildDynamicParams(OpBuilder &b, Location loc, Operation *op,
     slotMap = AffineMap::get(slotMap.getNumDims() + 1, 0, exprs, context);
     slotSizes.insert(slotSizes.begin(), b.getIndexAttr(1));
   }
-  SmallVector<Value> stats =
-      reduceStatistics(b, loc, sources, slotMap, slotSizes, mx, merging);
+  return SlotStatistics{
+      reduceStatistics(b, loc, sources, slotMap, slotSizes, mx, merging),
+      unitLeading};
+}
+
+/// The scale (f32) and, for asymmetric integer specs, zero point (i32) that
+/// a dynamic or MX `spec` derives from `input`, as computeDynamicParams
+/// does: per-slot statistics, then Quark's formulas per slot (ElementCodec).
+static FailureOr<std::pair<Value, Value>>
+buildDynamicParams(OpBuilder &b, Location loc, Operation *op,
+                   TensorSpecAttr spec, const TensorQuantSpec &numerics,
+                   Value input) {
+  FailureOr<SlotStatistics> statistics =
+      buildSlotStatistics(b, loc, op, spec, numerics, input);
+  if (failed(statistics))
+    return failure();
+  ValueRange stats = statistics->values;
+  bool mx = numerics.usesMXScales();
 
   // Quark's formulas, one slot at a time.
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, stats[0]);
@@ -464,10 +488,127 @@ buildDynamicParams(OpBuilder &b, Location loc, Operation *op,
         linalg::YieldOp::create(nb, nl, results);
       });
   SmallVector<Value> params(finalize.getResults());
-  if (unitLeading)
+  if (statistics->unitLeading)
     for (Value &param : params)
       param = dropUnitLeadingDim(b, loc, param);
   return std::pair{params[0], zeroPoints ? params[1] : Value()};
+}
+
+/// The largest absolute value behind per-slot minima and maxima, as
+/// scaleQuantBlockScales folds them (an unobserved slot's +-inf included),
+/// in a tensor<1xf32>: a reduction over a leading unit dimension, which the
+/// GPU pipelines launch.
+static Value reduceAbsMax(OpBuilder &b, Location loc, Value lo, Value hi) {
+  MLIRContext *context = b.getContext();
+  Type f32 = b.getF32Type();
+  Value zero = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0));
+  Value init = linalg::FillOp::create(
+                   b, loc, zero,
+                   tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{1}, f32)
+                       .getResult())
+                   .getResult(0);
+  SmallVector<Value> sources{withUnitLeadingDim(b, loc, lo),
+                             withUnitLeadingDim(b, loc, hi)};
+  unsigned rank = cast<RankedTensorType>(sources[0].getType()).getRank();
+  SmallVector<utils::IteratorType> iterators(rank,
+                                             utils::IteratorType::reduction);
+  iterators[0] = utils::IteratorType::parallel;
+  SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
+  maps.push_back(AffineMap::get(rank, 0, {getAffineDimExpr(0, context)}));
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), sources, init, maps, iterators,
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value amax = args[2];
+        for (Value bound : args.take_front(2)) {
+          Value magnitude = math::AbsFOp::create(nb, nl, bound);
+          Value larger = arith::CmpFOp::create(
+              nb, nl, arith::CmpFPredicate::OLT, amax, magnitude);
+          amax = arith::SelectOp::create(nb, nl, larger, magnitude, amax);
+        }
+        linalg::YieldOp::create(nb, nl, amax);
+      });
+  return generic.getResult(0);
+}
+
+/// The block scales of a scale-quantizing two-stage spec, as
+/// scaleQuantBlockScales derives them: the first stage's scale of each
+/// block from its range, fake-quantized per tensor by the second stage with
+/// `secondScale` or, when null, amax(input) / (first max * second max)
+/// (zero: the 2^-23 floor).
+static FailureOr<Value> buildBlockScales(OpBuilder &b, Location loc,
+                                         Operation *op, TwoStageSpecAttr spec,
+                                         Value input, Value secondScale,
+                                         bool hardwareOcpFp8) {
+  Type inputElement = cast<RankedTensorType>(input.getType()).getElementType();
+  FailureOr<TensorQuantSpec> first =
+      specNumerics(op, spec.getFirst(), inputElement);
+  FailureOr<TensorQuantSpec> second =
+      specNumerics(op, spec.getSecond(), inputElement);
+  if (failed(first) || failed(second))
+    return failure();
+  if (first->usesMXScales() || first->hasZeroPoint())
+    return op->emitOpError("expects a first stage with float block scales");
+  FailureOr<SlotStatistics> statistics =
+      buildSlotStatistics(b, loc, op, spec.getFirst(), *first, input);
+  if (failed(statistics))
+    return failure();
+  Value lo = statistics->values[0], hi = statistics->values[1];
+  auto slotType = cast<RankedTensorType>(lo.getType());
+  bool derived = !secondScale;
+  if (derived)
+    secondScale = reduceAbsMax(b, loc, lo, hi);
+  // The one per-tensor value (tensor<f32> or tensor<1xf32>) in every slot.
+  AffineMap scalarMap = AffineMap::get(
+      slotType.getRank(), 0,
+      SmallVector<AffineExpr>(
+          cast<RankedTensorType>(secondScale.getType()).getRank(),
+          getAffineConstantExpr(0, b.getContext())),
+      b.getContext());
+  auto elementMax = [](const TensorQuantSpec &stage) {
+    const DTypeInfo &info = getDTypeInfo(stage.elementType());
+    return info.isInteger() ? static_cast<float>(info.qmax)
+                            : static_cast<float>(info.format->maxFinite());
+  };
+  float maxProduct = elementMax(*first) * elementMax(*second);
+  ElementCodec secondCodec(*second, hardwareOcpFp8);
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, lo);
+  Value out = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  SmallVector<AffineMap> maps{b.getMultiDimIdentityMap(slotType.getRank()),
+                              b.getMultiDimIdentityMap(slotType.getRank()),
+                              scalarMap,
+                              b.getMultiDimIdentityMap(slotType.getRank())};
+  SmallVector<utils::IteratorType> iterators(slotType.getRank(),
+                                             utils::IteratorType::parallel);
+  auto finalize = linalg::GenericOp::create(
+      b, loc, out.getType(), ValueRange{lo, hi, secondScale}, out, maps,
+      iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
+        Value perTensor = scaleToF32(nb, nl, args[2]);
+        if (derived) {
+          // scaleQuantSecondScale: one division by both maxima.
+          Type f32 = nb.getF32Type();
+          Value quotient = arith::DivFOp::create(
+              nb, nl, perTensor,
+              arith::ConstantOp::create(nb, nl, f32,
+                                        nb.getF32FloatAttr(maxProduct)));
+          Value isZero = arith::CmpFOp::create(
+              nb, nl, arith::CmpFPredicate::OEQ, quotient,
+              arith::ConstantOp::create(nb, nl, f32, nb.getF32FloatAttr(0)));
+          perTensor = arith::SelectOp::create(
+              nb, nl, isZero,
+              arith::ConstantOp::create(nb, nl, f32,
+                                        nb.getF32FloatAttr(kScaleEpsilon)),
+              quotient);
+        }
+        Value blockScale =
+            quantParamsFromRange(nb, nl, *first, args[0], args[1]).first;
+        Value code = secondCodec.quantize(nb, nl, blockScale, perTensor, {});
+        linalg::YieldOp::create(
+            nb, nl, secondCodec.dequantize(nb, nl, code, perTensor, {}));
+      });
+  Value scales = finalize.getResult(0);
+  if (statistics->unitLeading)
+    scales = dropUnitLeadingDim(b, loc, scales);
+  return scales;
 }
 
 /// A quantize / fake_quant without scale operands must derive them.
@@ -647,6 +788,38 @@ struct ComputeQParamsLowering : OpConversionPattern<ComputeQParamsOp> {
     }
     rewriter.replaceOp(op, results);
     return success();
+  }
+};
+
+struct ComputeBlockScalesLowering : OpConversionPattern<ComputeBlockScalesOp> {
+  ComputeBlockScalesLowering(const TypeConverter &converter,
+                             MLIRContext *context, bool hardwareOcpFp8)
+      : OpConversionPattern(converter, context),
+        hardwareOcpFp8(hardwareOcpFp8) {}
+  bool hardwareOcpFp8;
+
+  LogicalResult
+  matchAndRewrite(ComputeBlockScalesOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    FailureOr<Value> scales = buildBlockScales(
+        rewriter, op.getLoc(), op, op.getSpec(), adaptor.getInput(),
+        adaptor.getSecondScale(), hardwareOcpFp8);
+    if (failed(scales))
+      return failure();
+    rewriter.replaceOp(op, convertTensorTo(rewriter, op.getLoc(), *scales,
+                                           op.getScale().getType()));
+    return success();
+  }
+};
+
+/// NVFP4-style fake quantization: its block scales, then the first stage's
+/// quantize and dequantize, which the other patterns lower.
+struct TwoStageFakeQuantLowering : OpConversionPattern<TwoStageFakeQuantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(TwoStageFakeQuantOp op, OpAdaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    return expandTwoStageFakeQuant(rewriter, op, op.getSpec().getFirst());
   }
 };
 
@@ -953,7 +1126,7 @@ struct ConvertQuarkToLinalgPass
                            math::MathDialect, tensor::TensorDialect>();
     target.addIllegalOp<QuantizeOp, DequantizeOp, FakeQuantOp, UnpackOp, PackOp,
                         StorageCastOp, LinearOp, ComputeQParamsOp,
-                        TwoStageFakeQuantOp>();
+                        ComputeBlockScalesOp, TwoStageFakeQuantOp>();
     target.addDynamicallyLegalOp<func::FuncOp>([&](func::FuncOp op) {
       return converter.isSignatureLegal(op.getFunctionType()) &&
              converter.isLegal(&op.getBody());
@@ -964,7 +1137,10 @@ struct ConvertQuarkToLinalgPass
 
     RewritePatternSet patterns(context);
     patterns.add<StorageCastLowering, UnpackLowering, LinearLowering,
-                 ComputeQParamsLowering>(converter, context);
+                 ComputeQParamsLowering, TwoStageFakeQuantLowering>(converter,
+                                                                    context);
+    patterns.add<ComputeBlockScalesLowering>(converter, context,
+                                             hardwareOcpFp8);
     patterns.add<QuantOpLowering<QuantizeOp>, QuantOpLowering<DequantizeOp>,
                  QuantOpLowering<FakeQuantOp>>(converter, context,
                                                hardwareOcpFp8);

@@ -642,6 +642,29 @@ llvm::Error Executor::evaluate(Operation *op, Scope &scope) {
                                                  params->zeroPoints));
             return llvm::Error::success();
           })
+          .Case([&](ComputeBlockScalesOp compute) -> llvm::Error {
+            const Tensor &x = *inputs[0];
+            Type element = compute.getInput().getType().getElementType();
+            TwoStageSpecAttr spec = compute.getSpec();
+            llvm::Expected<SpecLayout> first =
+                specAndLayout(op, spec.getFirst(), element, x.shape());
+            if (!first)
+              return first.takeError();
+            FailureOr<TensorQuantSpec> second = getTensorQuantSpec(
+                spec.getSecond(), element, [&]() { return op->emitError(); });
+            if (failed(second))
+              return opError(op, "unsupported quantization spec");
+            std::optional<float> secondScale;
+            if (compute.getSecondScale())
+              secondScale = inputs[1]->floats()[0];
+            llvm::Expected<std::vector<float>> scales = scaleQuantBlockScales(
+                first->spec, *second, first->layout, x.floats(), secondScale);
+            if (!scales)
+              return opError(op, llvm::toString(scales.takeError()));
+            results.push_back(
+                Tensor::fromFloats(first->layout.paramShape(), *scales));
+            return llvm::Error::success();
+          })
           .Case([&](UnpackOp unpack) -> llvm::Error {
             // Packed words or bytes (as int32 values) to one code each; the
             // verifier and the param's shape check fix the sizes.

@@ -3,7 +3,7 @@
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Transforms/Passes.h"
 
-#include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
 
 namespace mlir::quark {
 #define GEN_PASS_DEF_QUARKEXPANDFAKEQUANT
@@ -18,25 +18,33 @@ namespace {
 struct ExpandFakeQuantPass
     : mlir::quark::impl::QuarkExpandFakeQuantBase<ExpandFakeQuantPass> {
   void runOnOperation() override {
-    SmallVector<FakeQuantOp> fakeQuants;
-    getOperation()->walk([&](FakeQuantOp op) { fakeQuants.push_back(op); });
-    for (FakeQuantOp op : fakeQuants) {
-      if (failed(expand(op)))
+    SmallVector<Operation *> quantizers;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<FakeQuantOp, TwoStageFakeQuantOp>(op))
+        quantizers.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (Operation *op : quantizers) {
+      LogicalResult expanded = success();
+      if (auto fakeQuant = dyn_cast<FakeQuantOp>(op)) {
+        if (fakeQuant.getSpec().isBlockFloat()) {
+          ++numBlockFormat;
+          continue;
+        }
+        expanded = expandFakeQuant(rewriter, fakeQuant, fakeQuant.getSpec());
+      } else {
+        auto twoStage = cast<TwoStageFakeQuantOp>(op);
+        if (!twoStage.getSpec().quantizesScales()) {
+          ++numProgressive;
+          continue;
+        }
+        expanded = expandTwoStageFakeQuant(rewriter, twoStage,
+                                           twoStage.getSpec().getFirst());
+      }
+      if (failed(expanded))
         return signalPassFailure();
+      ++numExpanded;
     }
-  }
-
-  LogicalResult expand(FakeQuantOp op) {
-    TensorSpecAttr spec = op.getSpec();
-    if (spec.isBlockFloat()) {
-      ++numBlockFormat;
-      return success();
-    }
-    OpBuilder builder(op);
-    if (failed(expandFakeQuant(builder, op, spec)))
-      return failure();
-    ++numExpanded;
-    return success();
   }
 };
 

@@ -9,6 +9,7 @@
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Support/TensorQuant.h"
+#include "quark/Support/TwoStageQuant.h"
 #include "quark/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -150,6 +151,88 @@ struct FoldComputeQParams : OpRewritePattern<ComputeQParamsOp> {
   }
 };
 
+/// A two-stage quantizer's constant operands: the input, the calibrated
+/// second-stage scale when it has one, both stages' numerics and the first
+/// stage's layout. Fails when an operand is not constant (silently) or the
+/// numerics cannot evaluate the spec (with a warning on `op`).
+struct ConstantTwoStage {
+  std::vector<float> input;
+  std::optional<float> secondScale;
+  TensorQuantSpec first, second;
+  QuantLayout firstLayout;
+};
+
+FailureOr<ConstantTwoStage> getConstantTwoStage(Operation *op,
+                                                TwoStageSpecAttr spec,
+                                                Value input,
+                                                Value secondScale) {
+  DenseElementsAttr inputAttr = constantOf(input);
+  if (!inputAttr)
+    return failure();
+  std::optional<float> secondValue;
+  if (secondScale) {
+    DenseElementsAttr scaleAttr = constantOf(secondScale);
+    if (!scaleAttr)
+      return failure();
+    secondValue = readFloats(scaleAttr).front();
+  }
+  auto floatType = cast<RankedTensorType>(input.getType());
+  FailureOr<TensorQuantization> first =
+      getQuantization(op, spec.getFirst(), floatType, Value(), Value());
+  if (failed(first))
+    return failure();
+  FailureOr<TensorQuantSpec> second =
+      getTensorQuantSpec(spec.getSecond(), floatType.getElementType(),
+                         [&]() { return op->emitWarning("not folded: "); });
+  if (failed(second))
+    return failure();
+  return ConstantTwoStage{readFloats(inputAttr), secondValue, first->spec,
+                          *second, std::move(first->layout)};
+}
+
+struct FoldComputeBlockScales : OpRewritePattern<ComputeBlockScalesOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ComputeBlockScalesOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<ConstantTwoStage> quant = getConstantTwoStage(
+        op, op.getSpec(), op.getInput(), op.getSecondScale());
+    if (failed(quant))
+      return failure();
+    llvm::Expected<std::vector<float>> scales =
+        scaleQuantBlockScales(quant->first, quant->second, quant->firstLayout,
+                              quant->input, quant->secondScale);
+    if (failed(reportNumericsError(op, scales.takeError())))
+      return failure();
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(
+        op, makeFloats(op.getScale().getType(), *scales));
+    return success();
+  }
+};
+
+struct FoldTwoStageFakeQuant : OpRewritePattern<TwoStageFakeQuantOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TwoStageFakeQuantOp op,
+                                PatternRewriter &rewriter) const override {
+    FailureOr<ConstantTwoStage> quant = getConstantTwoStage(
+        op, op.getSpec(), op.getInput(), op.getSecondScale());
+    if (failed(quant))
+      return failure();
+    std::vector<float> &values = quant->input;
+    ArrayRef<int64_t> shape = op.getInput().getType().getShape();
+    llvm::Error error =
+        op.getSpec().quantizesScales()
+            ? fakeQuantizeScaleQuant(quant->first, quant->second, shape, values,
+                                     quant->secondScale, values)
+            : fakeQuantizeProgressive(quant->first, quant->second, shape,
+                                      values, values);
+    if (failed(reportNumericsError(op, std::move(error))))
+      return failure();
+    rewriter.replaceOpWithNewOp<arith::ConstantOp>(
+        op, makeFloats(op.getType(), values));
+    return success();
+  }
+};
+
 struct FoldFakeQuant : OpRewritePattern<FakeQuantOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(FakeQuantOp op,
@@ -280,8 +363,9 @@ struct FoldConstantsPass
     : mlir::quark::impl::QuarkFoldConstantsBase<FoldConstantsPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FoldComputeQParams, FoldFakeQuant, FoldQuantize,
-                 FoldDequantize, FoldPack, FoldUnpack>(&getContext());
+    patterns.add<FoldComputeQParams, FoldComputeBlockScales, FoldFakeQuant,
+                 FoldTwoStageFakeQuant, FoldQuantize, FoldDequantize, FoldPack,
+                 FoldUnpack>(&getContext());
     // Count the quark ops that disappear.
     int64_t before = countQuarkOps();
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
@@ -292,8 +376,9 @@ struct FoldConstantsPass
   int64_t countQuarkOps() {
     int64_t count = 0;
     getOperation()->walk([&](Operation *op) {
-      if (isa<ComputeQParamsOp, FakeQuantOp, QuantizeOp, DequantizeOp, PackOp,
-              UnpackOp>(op))
+      if (isa<ComputeQParamsOp, ComputeBlockScalesOp, FakeQuantOp,
+              TwoStageFakeQuantOp, QuantizeOp, DequantizeOp, PackOp, UnpackOp>(
+              op))
         ++count;
     });
     return count;

@@ -10,6 +10,7 @@
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/ControlFlowInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
@@ -23,8 +24,17 @@ namespace mlir::quark {
 /// quark.compute_qparams materializing the parameters a dynamic or MX spec
 /// derives from the data. Fails, naming the op, when the spec cannot apply
 /// to the input's shape.
-LogicalResult expandFakeQuant(OpBuilder &builder, FakeQuantOp op,
+LogicalResult expandFakeQuant(RewriterBase &rewriter, FakeQuantOp op,
                               TensorSpecAttr spec);
+
+/// Replaces the scale-quantizing two_stage_fake_quant `op` (NVFP4,
+/// amdfp4_global) by quark.compute_block_scales, then quark.quantize and
+/// quark.dequantize under its first stage `first` (the op's own, or one
+/// adapted to the input's layout) with those scales. Fails, naming the op,
+/// for progressive specs and layouts that do not fit the input.
+LogicalResult expandTwoStageFakeQuant(RewriterBase &rewriter,
+                                      TwoStageFakeQuantOp op,
+                                      TensorSpecAttr first);
 
 } // namespace mlir::quark
 

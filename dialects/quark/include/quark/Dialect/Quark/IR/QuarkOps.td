@@ -83,6 +83,33 @@ def Quark_ComputeQParamsOp : Quark_Op<"compute_qparams", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Quark_ComputeBlockScalesOp : Quark_Op<"compute_block_scales", [Pure]> {
+  let summary = "Derives the two-level block scales of a scale-quantizing spec";
+  let description = [{
+    The block scales a scale-quantizing two-stage spec (NVFP4,
+    amdfp4_global) quantizes `input` with: the first stage's scales from
+    each block's range (block amax / element max), fake-quantized per
+    tensor by the second stage. The second stage's scale is `second_scale`
+    when given (calibrated: NVFP4's `input_scale_2`), else derived from the
+    input as `amax(input) / (first element max * second element max)`.
+    The result has the first stage's parameter shape.
+
+    ```mlir
+    %s = quark.compute_block_scales %x second_scale(%g : tensor<f32>)
+           {spec = #quark.two_stage<#fp4_g16, #fp8_scale>}
+           : tensor<16x64xf32> -> tensor<16x4xf32>
+    ```
+  }];
+  let arguments = (ins Quark_FloatTensor:$input, Quark_TwoStageSpecAttr:$spec,
+                       Optional<Quark_ScaleTensor>:$second_scale);
+  let results = (outs Quark_ScaleTensor:$scale);
+  let assemblyFormat = [{
+    $input (`second_scale` `(` $second_scale^ `:` type($second_scale) `)`)?
+    attr-dict `:` type($input) `->` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Quantization
 //===----------------------------------------------------------------------===//
