@@ -2,8 +2,9 @@
 """Compile-time facts of the AMD GPU kernels, for machines without a GPU.
 
 Builds the benchmark-sized quantized kernels with quark-run-kernel
---emit-quark (W8A8 fp8 and int8 GEMMs at M = N = K = 4096, W4A16 int4 g128
-GEMV / GEMM at N = K = 4096 with 1 and 16 tokens, MXFP4 with 16 tokens),
+--emit-quark (W8A8 fp8 and int8 GEMMs at M = N = K = 4096, static and with
+per-token scales computed in the kernel, W4A16 int4 g128 at N = K = 4096
+with 1, 16 and 256 tokens, MXFP4 with 16 tokens, NVFP4 W4A4 with 1 and 256),
 compiles them with quark-lower-to-rocdl-pipeline{format=isa} for each chip and
 reads, per kernel, what the code object's metadata and assembly say: VGPRs,
 AGPRs, SGPRs, LDS bytes, scratch bytes and spills, the MFMA instructions
@@ -48,6 +49,17 @@ CASES = [
     ("w4a16 int4 g128 16x4096x4096", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
                                        "--m", "16", "--n", "4096", "--k", "4096"]),
     ("mxfp4 16x4096x4096", ["--kernel", "mxfp4", "--m", "16", "--n", "4096", "--k", "4096"]),
+    # Prefill: more rows than split-K takes, so quark-tiled-gemm.
+    ("w4a16 int4 g128 256x4096x4096", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
+                                        "--m", "256", "--n", "4096", "--k", "4096"]),
+    # Per-token fp8 activation scales computed in the kernel (ptpc_fp8).
+    ("w8a8-fp8 per-token 4096x4096x4096", ["--kernel", "w8a8-fp8", "--dynamic-activations",
+                                            "--m", "4096", "--n", "4096", "--k", "4096"]),
+    # NVFP4 W4A4: block scales per call, decode GEMV and prefill.
+    ("nvfp4 1x4096x4096", ["--kernel", "nvfp4", "--group", "16", "--second-scale", "0.002",
+                           "--m", "1", "--n", "4096", "--k", "4096"]),
+    ("nvfp4 256x4096x4096", ["--kernel", "nvfp4", "--group", "16", "--second-scale", "0.002",
+                             "--m", "256", "--n", "4096", "--k", "4096"]),
 ]
 
 METADATA_KEYS = {

@@ -201,7 +201,7 @@ func.func @block_scales_calibrated(%x: tensor<4x64xf32>, %g: tensor<f32>) -> ten
 // divided by 6 * 448 in one step, as Quark computes it.
 // CHECK-LABEL: func.func @block_scales_derived(
 // CHECK: arith.constant 2.688000e+03 : f32
-// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "reduction"]{{.*}} outs(%{{.*}} : tensor<1xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} ins(%{{.*}}, %{{.*}} : tensor<1x16xf32>, tensor<1x16xf32>) outs(%{{.*}} : tensor<1xf32>)
 func.func @block_scales_derived(%x: tensor<4x64xf32>) -> tensor<4x4xf32> {
   %s = quark.compute_block_scales %x {spec = #quark.two_stage<#fp4_dyn, #e4m3_scales>} : tensor<4x64xf32> -> tensor<4x4xf32>
   return %s : tensor<4x4xf32>
@@ -227,4 +227,19 @@ func.func @progressive(%w: tensor<8x16xf32>) -> tensor<8x16xf32> {
   // expected-error @+1 {{failed to legalize operation 'quark.two_stage_fake_quant'}}
   %0 = quark.two_stage_fake_quant %w {spec = #quark.two_stage<#fp8_stage, #int4_stage>} : tensor<8x16xf32>
   return %0 : tensor<8x16xf32>
+}
+
+// -----
+
+// A long reduction (a token's 256 features) runs in contiguous chunks of
+// 64, each chunk's minimum and maximum one parallel loop, then the chunks'
+// statistics merged in order: the same bits, four times the threads.
+#token = #quark.spec<dtype = fp8_e4m3, qscheme = per_channel, ch_axis = 0, symmetric = true, is_dynamic = true, observer_cls = PerChannelMinMaxObserver>
+// CHECK-LABEL: func.func @chunked_per_token(
+// CHECK: %[[X:.*]] = tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2]] output_shape [2, 4, 64]
+// CHECK: %[[C:.*]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} ins(%[[X]] : tensor<2x4x64xf32>) outs({{.*}} : tensor<2x4xf32>, tensor<2x4xf32>)
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} ins(%[[C]]#0, %[[C]]#1 : tensor<2x4xf32>, tensor<2x4xf32>) outs({{.*}} : tensor<2xf32>, tensor<2xf32>)
+func.func @chunked_per_token(%x: tensor<2x256xf32>) -> tensor<2xf32> {
+  %s = quark.compute_qparams %x {spec = #token} : tensor<2x256xf32> -> tensor<2xf32>
+  return %s : tensor<2xf32>
 }

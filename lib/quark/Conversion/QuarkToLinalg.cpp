@@ -244,19 +244,28 @@ static Value dropUnitLeadingDim(OpBuilder &b, Location loc, Value value) {
       b, loc, type.clone(type.getShape().drop_front()), value, groups);
 }
 
+/// What a reduction of the statistics keeps per slot.
+enum class Statistic {
+  /// The NaN-skipping minimum and maximum (Support's observeMinMax:
+  /// `x < lo ? x : lo`, `hi < x ? x : hi`).
+  MinMax,
+  /// The absolute maximum, which the first NaN replaces for good
+  /// (computeMXScales).
+  MXAbsMax,
+  /// The largest absolute value of minima and maxima (scaleQuantBlockScales'
+  /// fold over its slots, an unobserved slot's +-inf included).
+  BoundsAbsMax,
+};
+
 /// One reduction of `sources` (read through the identity) into per-slot
 /// statistics written through `slotMap`, in element order. A source is the
-/// data (one tensor) or earlier statistics to merge. Without MX scales the
-/// statistics are the NaN-skipping minimum and maximum (Support's
-/// observeMinMax: `x < lo ? x : lo`, `hi < x ? x : hi`); with them, the
-/// absolute maximum, which the first NaN replaces for good
-/// (computeMXScales). Loops whose dimension is a slot dimension are
-/// parallel, the others reductions.
-static SmallVector<Value> reduceStatistics(OpBuilder &b, Location loc,
-                                           ValueRange sources,
-                                           AffineMap slotMap,
-                                           ArrayRef<OpFoldResult> slotSizes,
-                                           bool mxScales, bool merging) {
+/// data (one tensor; minima and maxima for BoundsAbsMax) or, when
+/// `merging`, earlier statistics of the same kind. Loops whose dimension is
+/// a slot dimension are parallel, the others reductions.
+static SmallVector<Value>
+reduceStatisticsInOneStep(OpBuilder &b, Location loc, ValueRange sources,
+                          AffineMap slotMap, ArrayRef<OpFoldResult> slotSizes,
+                          Statistic statistic, bool merging) {
   Type f32 = b.getF32Type();
   auto constant = [&](float value) -> Value {
     return arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(value));
@@ -267,11 +276,11 @@ static SmallVector<Value> reduceStatistics(OpBuilder &b, Location loc,
     inits.push_back(
         linalg::FillOp::create(b, loc, constant(value), empty).getResult(0));
   };
-  if (mxScales) {
-    addInit(0.0f);
-  } else {
+  if (statistic == Statistic::MinMax) {
     addInit(std::numeric_limits<float>::infinity());
     addInit(-std::numeric_limits<float>::infinity());
+  } else {
+    addInit(0.0f);
   }
   unsigned rank = slotMap.getNumDims();
   SmallVector<utils::IteratorType> iterators(rank,
@@ -293,23 +302,97 @@ static SmallVector<Value> reduceStatistics(OpBuilder &b, Location loc,
         auto select = [&](Value c, Value x, Value y) -> Value {
           return arith::SelectOp::create(nb, nl, c, x, y);
         };
-        if (mxScales) {
+        auto abs = [&](Value x) -> Value {
+          return merging ? x : math::AbsFOp::create(nb, nl, x);
+        };
+        switch (statistic) {
+        case Statistic::MXAbsMax: {
           Value x = toF32(nb, nl, args[0]), amax = args[1];
-          Value magnitude = merging ? x : math::AbsFOp::create(nb, nl, x);
+          Value magnitude = abs(x);
           Value larger = select(less(amax, magnitude), magnitude, amax);
           Value next = select(isNaN(amax), amax, select(isNaN(x), x, larger));
           linalg::YieldOp::create(nb, nl, next);
           return;
         }
-        Value lowIn = toF32(nb, nl, args[0]);
-        Value highIn = merging ? args[1] : lowIn;
-        Value lo = args[sources.size()], hi = args[sources.size() + 1];
-        linalg::YieldOp::create(
-            nb, nl,
-            ValueRange{select(less(lowIn, lo), lowIn, lo),
-                       select(less(hi, highIn), highIn, hi)});
+        case Statistic::BoundsAbsMax: {
+          Value amax = args[sources.size()];
+          for (Value bound : args.take_front(sources.size())) {
+            Value magnitude = abs(bound);
+            amax = select(less(amax, magnitude), magnitude, amax);
+          }
+          linalg::YieldOp::create(nb, nl, amax);
+          return;
+        }
+        case Statistic::MinMax: {
+          Value lowIn = toF32(nb, nl, args[0]);
+          Value highIn = merging ? args[1] : lowIn;
+          Value lo = args[sources.size()], hi = args[sources.size() + 1];
+          linalg::YieldOp::create(
+              nb, nl,
+              ValueRange{select(less(lowIn, lo), lowIn, lo),
+                         select(less(hi, highIn), highIn, hi)});
+          return;
+        }
+        }
       });
   return SmallVector<Value>(generic.getResults());
+}
+
+/// Elements of a long reduction each thread of the first step folds.
+constexpr int64_t kStatisticsChunk = 64;
+
+/// reduceStatisticsInOneStep, with a long innermost reduction (a token's
+/// features for per-token scales, a tensor's rows for per-tensor ones)
+/// split into contiguous chunks of kStatisticsChunk: the chunks' statistics
+/// first, one thread each, then theirs, merged in chunk order. Each step
+/// keeps element order (the first of equal minima, the first NaN of an MX
+/// block), so the result is the same bits; on a GPU it is many threads
+/// instead of one per slot walking the whole row.
+static SmallVector<Value> reduceStatistics(OpBuilder &b, Location loc,
+                                           ValueRange sources,
+                                           AffineMap slotMap,
+                                           ArrayRef<OpFoldResult> slotSizes,
+                                           Statistic statistic, bool merging) {
+  unsigned rank = slotMap.getNumDims();
+  auto sourceType = cast<RankedTensorType>(sources.front().getType());
+  int64_t length = sourceType.getShape().back();
+  bool innermostReduced = rank > 0 && !slotMap.isFunctionOfDim(rank - 1);
+  if (!innermostReduced || ShapedType::isDynamic(length) ||
+      length % kStatisticsChunk || length < 2 * kStatisticsChunk)
+    return reduceStatisticsInOneStep(b, loc, sources, slotMap, slotSizes,
+                                     statistic, merging);
+  MLIRContext *context = b.getContext();
+  int64_t chunks = length / kStatisticsChunk;
+  // [..., length] as [..., chunk, element of the chunk].
+  SmallVector<int64_t> shape(sourceType.getShape().drop_back());
+  shape.append({chunks, kStatisticsChunk});
+  SmallVector<ReassociationIndices> groups;
+  for (unsigned d = 0; d + 1 < rank; ++d)
+    groups.push_back({d});
+  groups.push_back({rank - 1, rank});
+  SmallVector<Value> chunked;
+  for (Value source : sources) {
+    SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, source);
+    sizes.back() = b.getIndexAttr(chunks);
+    sizes.push_back(b.getIndexAttr(kStatisticsChunk));
+    chunked.push_back(tensor::ExpandShapeOp::create(
+        b, loc, sourceType.clone(shape), source, groups, sizes));
+  }
+  // Per chunk: the slot's dimensions and the chunk's.
+  SmallVector<AffineExpr> chunkExprs(slotMap.getResults());
+  chunkExprs.push_back(getAffineDimExpr(rank - 1, context));
+  SmallVector<OpFoldResult> chunkSizes(slotSizes);
+  chunkSizes.push_back(b.getIndexAttr(chunks));
+  SmallVector<Value> partials = reduceStatisticsInOneStep(
+      b, loc, chunked, AffineMap::get(rank + 1, 0, chunkExprs, context),
+      chunkSizes, statistic, merging);
+  // Then the chunks' statistics, merged (and split again when many).
+  unsigned partialRank = slotMap.getNumResults() + 1;
+  return reduceStatistics(
+      b, loc, partials,
+      AffineMap::getMultiDimIdentityMap(partialRank, context)
+          .getMajorSubMap(partialRank - 1),
+      slotSizes, statistic, /*merging=*/true);
 }
 
 /// Per-slot statistics of `input` under `spec` (see reduceStatistics),
@@ -342,7 +425,8 @@ buildSlotStatistics(OpBuilder &b, Location loc, Operation *op,
       getParamShape(spec, inputType.getShape(), emitError);
   if (failed(paramShape))
     return failure();
-  bool mx = numerics.usesMXScales();
+  Statistic statistic =
+      numerics.usesMXScales() ? Statistic::MXAbsMax : Statistic::MinMax;
   QSchemeType qscheme = spec.getQSchemeOrDefault();
   int64_t axis = spec.getChAxis().value_or(0);
   if (axis < 0)
@@ -371,7 +455,7 @@ buildSlotStatistics(OpBuilder &b, Location loc, Operation *op,
       // Rows first (parallel), then the rows' statistics.
       auto rows = llvm::to_vector(llvm::seq<int64_t>(0, rank - 1));
       sources = reduceStatistics(b, loc, sources, dims(rank, rows),
-                                 sizesOf(input, rows), mx, false);
+                                 sizesOf(input, rows), statistic, false);
       merging = true;
     }
     slotMap = AffineMap::get(rank >= 2 ? rank - 1 : rank, 0, context);
@@ -442,7 +526,7 @@ buildSlotStatistics(OpBuilder &b, Location loc, Operation *op,
     slotSizes.insert(slotSizes.begin(), b.getIndexAttr(1));
   }
   return SlotStatistics{
-      reduceStatistics(b, loc, sources, slotMap, slotSizes, mx, merging),
+      reduceStatistics(b, loc, sources, slotMap, slotSizes, statistic, merging),
       unitLeading};
 }
 
@@ -500,34 +584,23 @@ buildDynamicParams(OpBuilder &b, Location loc, Operation *op,
 /// GPU pipelines launch.
 static Value reduceAbsMax(OpBuilder &b, Location loc, Value lo, Value hi) {
   MLIRContext *context = b.getContext();
-  Type f32 = b.getF32Type();
-  Value zero = arith::ConstantOp::create(b, loc, f32, b.getF32FloatAttr(0));
-  Value init = linalg::FillOp::create(
-                   b, loc, zero,
-                   tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{1}, f32)
-                       .getResult())
-                   .getResult(0);
-  SmallVector<Value> sources{withUnitLeadingDim(b, loc, lo),
-                             withUnitLeadingDim(b, loc, hi)};
-  unsigned rank = cast<RankedTensorType>(sources[0].getType()).getRank();
-  SmallVector<utils::IteratorType> iterators(rank,
-                                             utils::IteratorType::reduction);
-  iterators[0] = utils::IteratorType::parallel;
-  SmallVector<AffineMap> maps(2, b.getMultiDimIdentityMap(rank));
-  maps.push_back(AffineMap::get(rank, 0, {getAffineDimExpr(0, context)}));
-  auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), sources, init, maps, iterators,
-      [&](OpBuilder &nb, Location nl, ValueRange args) {
-        Value amax = args[2];
-        for (Value bound : args.take_front(2)) {
-          Value magnitude = math::AbsFOp::create(nb, nl, bound);
-          Value larger = arith::CmpFOp::create(
-              nb, nl, arith::CmpFPredicate::OLT, amax, magnitude);
-          amax = arith::SelectOp::create(nb, nl, larger, magnitude, amax);
-        }
-        linalg::YieldOp::create(nb, nl, amax);
-      });
-  return generic.getResult(0);
+  SmallVector<Value> sources;
+  for (Value bounds : {lo, hi}) {
+    // One dimension, so that the chunked reduction spreads all slots.
+    auto type = cast<RankedTensorType>(bounds.getType());
+    if (type.getRank() != 1) {
+      SmallVector<ReassociationIndices> all(1);
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        all[0].push_back(d);
+      bounds = tensor::CollapseShapeOp::create(b, loc, bounds, all);
+    }
+    sources.push_back(withUnitLeadingDim(b, loc, bounds));
+  }
+  return reduceStatistics(
+             b, loc, sources,
+             AffineMap::get(2, 0, {getAffineDimExpr(0, context)}, context),
+             {b.getIndexAttr(1)}, Statistic::BoundsAbsMax, /*merging=*/false)
+      .front();
 }
 
 /// The block scales of a scale-quantizing two-stage spec, as
