@@ -21,8 +21,15 @@
 
 namespace mlir::quark {
 
+/// What a scale-quantizing spec divides a tensor's largest absolute value
+/// by for its second-stage scale: both stages' element maxima multiplied
+/// (6 * 448 for NVFP4).
+float scaleQuantDivisor(const TensorQuantSpec &first,
+                        const TensorQuantSpec &second);
+
 /// The second-stage (per-tensor) scale of a scale-quantizing spec for a
-/// tensor whose largest absolute value is `globalAmax`.
+/// tensor whose largest absolute value is `globalAmax`: globalAmax /
+/// scaleQuantDivisor, 2^-23 when that is zero.
 float scaleQuantSecondScale(const TensorQuantSpec &first,
                             const TensorQuantSpec &second, float globalAmax);
 

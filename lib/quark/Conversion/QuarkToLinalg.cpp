@@ -12,6 +12,7 @@
 #include "quark/Analysis/SpecNumerics.h"
 #include "quark/Dialect/Quark/IR/QuarkOps.h"
 #include "quark/Support/ScalarQuant.h"
+#include "quark/Support/TwoStageQuant.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -86,6 +87,15 @@ struct StorageTypeConverter : TypeConverter {
 // Shared builders
 //===----------------------------------------------------------------------===//
 
+/// A map from `numDims` loops to the first element of a one-element tensor
+/// of type `paramType` (any rank), for reading it at every point.
+static AffineMap firstElementMap(unsigned numDims, RankedTensorType paramType) {
+  MLIRContext *context = paramType.getContext();
+  SmallVector<AffineExpr> zeros(paramType.getRank(),
+                                getAffineConstantExpr(0, context));
+  return AffineMap::get(numDims, 0, zeros, context);
+}
+
 /// The map from a value's indices to its parameter's indices under `spec`.
 static FailureOr<AffineMap> paramMap(Operation *op, TensorSpecAttr spec,
                                      RankedTensorType valueType,
@@ -94,11 +104,8 @@ static FailureOr<AffineMap> paramMap(Operation *op, TensorSpecAttr spec,
   int64_t rank = valueType.getRank();
   ArrayRef<int64_t> shape = valueType.getShape();
   if (paramType.getNumElements() == 1 &&
-      spec.getQSchemeOrDefault() == QSchemeType::per_tensor) {
-    SmallVector<AffineExpr> zeros(paramType.getRank(),
-                                  getAffineConstantExpr(0, context));
-    return AffineMap::get(rank, 0, zeros, context);
-  }
+      spec.getQSchemeOrDefault() == QSchemeType::per_tensor)
+    return firstElementMap(rank, paramType);
   int64_t axis = spec.getChAxis().value_or(0);
   if (axis < 0)
     axis += rank;
@@ -217,6 +224,17 @@ specNumerics(Operation *op, TensorSpecAttr spec, Type floatType) {
 //===----------------------------------------------------------------------===//
 // Parameters derived from the data (dynamic and MX specs)
 //===----------------------------------------------------------------------===//
+
+/// `value` (of rank >= 1) with all its dimensions collapsed into one.
+static Value flatten(OpBuilder &b, Location loc, Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  if (type.getRank() == 1)
+    return value;
+  SmallVector<ReassociationIndices> all(1);
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    all[0].push_back(d);
+  return tensor::CollapseShapeOp::create(b, loc, value, all);
+}
 
 /// `value` with a leading unit dimension.
 static Value withUnitLeadingDim(OpBuilder &b, Location loc, Value value) {
@@ -587,14 +605,7 @@ static Value reduceAbsMax(OpBuilder &b, Location loc, Value lo, Value hi) {
   SmallVector<Value> sources;
   for (Value bounds : {lo, hi}) {
     // One dimension, so that the chunked reduction spreads all slots.
-    auto type = cast<RankedTensorType>(bounds.getType());
-    if (type.getRank() != 1) {
-      SmallVector<ReassociationIndices> all(1);
-      for (int64_t d = 0; d < type.getRank(); ++d)
-        all[0].push_back(d);
-      bounds = tensor::CollapseShapeOp::create(b, loc, bounds, all);
-    }
-    sources.push_back(withUnitLeadingDim(b, loc, bounds));
+    sources.push_back(withUnitLeadingDim(b, loc, flatten(b, loc, bounds)));
   }
   return reduceStatistics(
              b, loc, sources,
@@ -631,18 +642,9 @@ static FailureOr<Value> buildBlockScales(OpBuilder &b, Location loc,
   if (derived)
     secondScale = reduceAbsMax(b, loc, lo, hi);
   // The one per-tensor value (tensor<f32> or tensor<1xf32>) in every slot.
-  AffineMap scalarMap = AffineMap::get(
-      slotType.getRank(), 0,
-      SmallVector<AffineExpr>(
-          cast<RankedTensorType>(secondScale.getType()).getRank(),
-          getAffineConstantExpr(0, b.getContext())),
-      b.getContext());
-  auto elementMax = [](const TensorQuantSpec &stage) {
-    const DTypeInfo &info = getDTypeInfo(stage.elementType());
-    return info.isInteger() ? static_cast<float>(info.qmax)
-                            : static_cast<float>(info.format->maxFinite());
-  };
-  float maxProduct = elementMax(*first) * elementMax(*second);
+  AffineMap scalarMap = firstElementMap(
+      slotType.getRank(), cast<RankedTensorType>(secondScale.getType()));
+  float divisor = scaleQuantDivisor(*first, *second);
   ElementCodec secondCodec(*second, hardwareOcpFp8);
   SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, lo);
   Value out = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
@@ -657,12 +659,13 @@ static FailureOr<Value> buildBlockScales(OpBuilder &b, Location loc,
       iterators, [&](OpBuilder &nb, Location nl, ValueRange args) {
         Value perTensor = scaleToF32(nb, nl, args[2]);
         if (derived) {
-          // scaleQuantSecondScale: one division by both maxima.
+          // scaleQuantSecondScale, in each slot: one division and a select
+          // cost less than a launch of their own.
           Type f32 = nb.getF32Type();
           Value quotient = arith::DivFOp::create(
               nb, nl, perTensor,
               arith::ConstantOp::create(nb, nl, f32,
-                                        nb.getF32FloatAttr(maxProduct)));
+                                        nb.getF32FloatAttr(divisor)));
           Value isZero = arith::CmpFOp::create(
               nb, nl, arith::CmpFPredicate::OEQ, quotient,
               arith::ConstantOp::create(nb, nl, f32, nb.getF32FloatAttr(0)));
@@ -1042,18 +1045,9 @@ struct LinearLowering : OpConversionPattern<LinearOp> {
                                               Value param, unsigned dim) {
     MLIRContext *context = b.getContext();
     auto type = cast<RankedTensorType>(param.getType());
-    if (type.getNumElements() == 1) {
-      SmallVector<AffineExpr> zeros(type.getRank(),
-                                    getAffineConstantExpr(0, context));
-      return {param, AffineMap::get(2, 0, zeros, context)};
-    }
-    if (type.getRank() != 1) {
-      SmallVector<ReassociationIndices> all(1);
-      for (int64_t d = 0; d < type.getRank(); ++d)
-        all[0].push_back(d);
-      param = tensor::CollapseShapeOp::create(b, loc, param, all);
-    }
-    return {param,
+    if (type.getNumElements() == 1)
+      return {param, firstElementMap(2, type)};
+    return {flatten(b, loc, param),
             AffineMap::get(2, 0, {getAffineDimExpr(dim, context)}, context)};
   }
 

@@ -21,13 +21,18 @@ static float elementMax(const TensorQuantSpec &spec) {
   return static_cast<float>(info.format->maxFinite());
 }
 
+float mlir::quark::scaleQuantDivisor(const TensorQuantSpec &first,
+                                     const TensorQuantSpec &second) {
+  return elementMax(first) * elementMax(second);
+}
+
 float mlir::quark::scaleQuantSecondScale(const TensorQuantSpec &first,
-                                                      const TensorQuantSpec &second,
+                                         const TensorQuantSpec &second,
                                          float globalAmax) {
   // Quark's PerTensorMinMaxObserver with quant_max_first_level: a single
   // division by the product of both maxima; zero becomes 2^-23. The stage's
   // scale_type (float32 in every Quark scheme) keeps it in float32.
-  float scale = globalAmax / (elementMax(first) * elementMax(second));
+  float scale = globalAmax / scaleQuantDivisor(first, second);
   return scale == 0.0f ? kScaleEpsilon : scale;
 }
 
@@ -47,13 +52,13 @@ llvm::Expected<std::vector<float>> mlir::quark::scaleQuantBlockScales(
   if (!secondScale) {
     float globalAmax = 0.0f;
     for (size_t s = 0; s < stats.min.size(); ++s)
-      globalAmax = std::max({globalAmax, std::fabs(stats.min[s]),
-                             std::fabs(stats.max[s])});
+      globalAmax = std::max(
+          {globalAmax, std::fabs(stats.min[s]), std::fabs(stats.max[s])});
     secondScale = scaleQuantSecondScale(first, second, globalAmax);
   }
   // Second stage: fake-quantize the block scales with one per-tensor scale.
-  llvm::Expected<QuantLayout> scaleLayout = QuantLayout::get(
-      {static_cast<int64_t>(scales.size())}, second);
+  llvm::Expected<QuantLayout> scaleLayout =
+      QuantLayout::get({static_cast<int64_t>(scales.size())}, second);
   if (!scaleLayout)
     return scaleLayout.takeError();
   QuantParams perTensor;
@@ -111,12 +116,12 @@ llvm::Error mlir::quark::fakeQuantizeProgressive(
       computeDynamicParams(second, *secondLayout, values);
   if (!secondParams)
     return secondParams.takeError();
-  if (llvm::Error error = fakeQuantizeTensor(second, *secondLayout, values,
-                                             *secondParams, out))
+  if (llvm::Error error =
+          fakeQuantizeTensor(second, *secondLayout, values, *secondParams, out))
     return error;
   // Dequantize the first stage: multiply its scale back.
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] *= firstParams->scales[firstLayout->paramIndex(
-        static_cast<int64_t>(i))];
+    out[i] *=
+        firstParams->scales[firstLayout->paramIndex(static_cast<int64_t>(i))];
   return llvm::Error::success();
 }
