@@ -5,7 +5,9 @@ Two steps, because the machine that builds the project has no GPU:
 
     /usr/bin/python3 bench/nvidia_kernels.py prepare [--out build/nvidia-kernels]
         (here) compiles the benchmark cases to PTX for sm_90: W8A8 fp8 and
-        int8 GEMMs at M = N = K = 4096 (tensor-core mma.sync kernels), W4A16
+        int8 GEMMs at M = N = K = 4096 (tensor-core mma.sync kernels), fp8
+        with per-token activation scales computed per call (ptpc_fp8) at
+        4096 and 16 tokens, W4A16
         int4 g128 at N = K = 4096 with 1, 16 and 256 tokens, plus small copies of
         each for the correctness check. Each case is a folder with the PTX
         files, kernels.json (buffers and launches) and case.json.
@@ -49,7 +51,15 @@ CASES = [
     # shared memory once per 64 rows.
     ("w4a16-int4-g128-m256", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
                               "--m", "256", "--n", "4096", "--k", "4096"], True),
+    # ptpc_fp8: per-token activation scales and codes computed on the GPU
+    # (one fused kernel, quark-fuse-row-chains) before the fp8 GEMM.
+    ("w8a8-fp8-ptpc-4096", ["--kernel", "w8a8-fp8", "--dynamic-activations",
+                            "--m", "4096", "--n", "4096", "--k", "4096"], True),
+    ("w8a8-fp8-ptpc-m16", ["--kernel", "w8a8-fp8", "--dynamic-activations",
+                           "--m", "16", "--n", "4096", "--k", "4096"], True),
     # Partial row tiles (M = 100) at a size a CPU-side reference is cheap for.
+    ("w8a8-fp8-ptpc-small", ["--kernel", "w8a8-fp8", "--dynamic-activations",
+                             "--m", "100", "--n", "256", "--k", "512"], False),
     ("w8a8-fp8-small", ["--kernel", "w8a8-fp8", "--m", "100", "--n", "256", "--k", "512"], False),
     ("w8a8-int8-small", ["--kernel", "w8a8-int8", "--m", "100", "--n", "256", "--k", "512"], False),
     ("w4a16-int4-g128-small", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
@@ -82,6 +92,7 @@ def prepare(options):
                 "k": int(option(args, "--k")), "chip": options.chip}
         if case["kernel"] == "w4a16":
             case["group"] = int(option(args, "--group"))
+        case["dynamic_activations"] = "--dynamic-activations" in args
         with open(os.path.join(folder, "case.json"), "w") as f:
             json.dump(case, f, indent=2)
         print(f"prepared {folder}", flush=True)
@@ -208,34 +219,54 @@ def within_f32_bound(torch, got, reference, magnitude, k):
     return bool((error <= bound).all()), float(error.max()), float((error / bound.clamp_min(1e-300)).max())
 
 
+FLT_MIN = 2.0 ** -126
+
+
 def w8a8_inputs(torch, runner, fp8):
-    """Fills x, sx, w codes and sw; returns the float64 reference of the
-    output, the accumulator's magnitude bound, and the codes for PyTorch."""
+    """Fills x, w codes, sw (and the static sx); returns the float64
+    reference of the output, the accumulator's magnitude bound, and what
+    PyTorch's side of the timing needs: the codes, the activation scales
+    (per tensor, or per token as [m, 1]) and the weight scales."""
     c = runner.case
     m, n, k = c["m"], c["n"], c["k"]
+    dynamic = c.get("dynamic_activations", False)
+    # Arguments: x, [sx,] w codes, sw (a dynamic kernel computes sx itself).
     x = runner.view(runner.argument(0), torch.float32, (m, k))
-    sx = runner.view(runner.argument(1), torch.float32, ())
-    sw = runner.view(runner.argument(3), torch.float32, (n,))
+    w_arg, sw_arg = (1, 2) if dynamic else (2, 3)
+    sw = runner.view(runner.argument(sw_arg), torch.float32, (n,))
     x.copy_(torch.randn(m, k, device="cuda"))
     # A few exact zeros of both signs: -0 quantizes to the fp8 code 0x80.
     x[:, :8] = torch.tensor([0.0, -0.0] * 4, device="cuda")
     sw.copy_(torch.rand(n, device="cuda") * 0.01 + 0.001)
+    largest = 448.0 if fp8 else 127.0
+    if dynamic:
+        # computeDynamicParams in f32: amax / largest per token, 2^-23 for a
+        # zero scale.
+        sx = x.abs().amax(dim=1, keepdim=True) / largest
+        sx = torch.where(sx == 0, torch.full_like(sx, 2.0 ** -23), sx)
+    else:
+        sx = runner.view(runner.argument(1), torch.float32, ())
+        sx.fill_(float(x.abs().max()) / largest)
     if fp8:
-        sx.fill_(float(x.abs().max()) / 448.0)
+        # Float codes: x / s, round half even, saturated.
         a = (x / sx).clamp(-448, 448).to(torch.float8_e4m3fn)
-        w = runner.view(runner.argument(2), torch.float8_e4m3fn, (n, k))
+        w = runner.view(runner.argument(w_arg), torch.float8_e4m3fn, (n, k))
         w.copy_((torch.randn(n, k, device="cuda") * 64).clamp(-448, 448).to(torch.float8_e4m3fn))
         accumulator = a.double() @ w.double().t()
         magnitude = a.double().abs() @ w.double().abs().t()
     else:
-        sx.fill_(float(x.abs().max()) / 127.0)
-        a = torch.round(x / sx).clamp(-128, 127).to(torch.int8)
-        w = runner.view(runner.argument(2), torch.int8, (n, k))
+        # Integer codes: x * (1 / max(s, FLT_MIN)) in f32, round half even
+        # (torch.round), clamped: the kernel's formula, not x / s, whose
+        # rounding differs near ties.
+        inverse = 1.0 / sx.clamp_min(FLT_MIN)
+        a = torch.round(x * inverse).clamp(-128, 127).to(torch.int8)
+        w = runner.view(runner.argument(w_arg), torch.int8, (n, k))
         w.copy_(torch.randint(-128, 128, (n, k), device="cuda", dtype=torch.int8))
         accumulator = torch._int_mm(a, w.t()).double()
         magnitude = torch.zeros_like(accumulator)  # exact accumulation
-    reference = accumulator * float(sx) * sw.double()
-    return reference, magnitude.abs() * float(sx) * sw.double(), a, w
+    row_scale = sx.double() if dynamic else float(sx)
+    reference = accumulator * row_scale * sw.double()
+    return reference, magnitude.abs() * row_scale * sw.double(), a, w, sx, sw
 
 
 def w4a16_inputs(torch, runner):
@@ -271,7 +302,7 @@ def run_case(torch, driver, folder, iterations, rounds):
     if kind == "w4a16":
         reference, magnitude, weights = w4a16_inputs(torch, runner)
     else:
-        reference, magnitude, a, w = w8a8_inputs(torch, runner, fp8=(kind == "w8a8-fp8"))
+        reference, magnitude, a, w, sx, sw = w8a8_inputs(torch, runner, fp8=(kind == "w8a8-fp8"))
     runner.run()
     torch.cuda.synchronize()
     ok, max_error, bound_use = within_f32_bound(torch, runner.result(), reference, magnitude, k)
@@ -288,7 +319,21 @@ def run_case(torch, driver, folder, iterations, rounds):
     gemm = runner.matrix_core_module()
     if gemm:
         sides["quark (matrix-core GEMM)"] = lambda: runner.run(only=gemm)
-    if kind == "w8a8-fp8":
+    if kind == "w8a8-fp8" and c.get("dynamic_activations"):
+        # What a PyTorch ptpc_fp8 linear does per call: per-token scales and
+        # codes, then the row-wise scaled fp8 GEMM (cuBLASLt / CUTLASS).
+        x = runner.view(runner.argument(0), torch.float32, (m, k))
+        sw_row = sw.view(1, n)
+
+        def torch_ptpc():
+            scale = (x.abs().amax(dim=1, keepdim=True) / 448.0).clamp_min(2.0 ** -23)
+            codes = (x / scale).clamp(-448, 448).to(torch.float8_e4m3fn)
+            return torch._scaled_mm(codes, w.t(), scale_a=scale, scale_b=sw_row,
+                                    out_dtype=torch.bfloat16)
+        reference_name = ("torch per-token quantization + torch._scaled_mm "
+                          "(row-wise scales, bf16 out)")
+        sides[reference_name] = torch_ptpc
+    elif kind == "w8a8-fp8":
         one = torch.ones((), device="cuda")
         reference_name = "torch._scaled_mm (cuBLASLt fp8, per-tensor scales, bf16 out)"
         sides[reference_name] = lambda: torch._scaled_mm(a, w.t(), scale_a=one, scale_b=one,

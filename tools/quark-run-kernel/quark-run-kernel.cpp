@@ -114,6 +114,12 @@ static cl::opt<bool> emulateTiledGemm(
     cl::desc("cpu: run the GEMMs the matrix cores and split-K leave (W4A16 "
              "/ MXFP4 prefill) as the GPU pipelines' tiled kernel, emulated "
              "thread by thread (bit for bit: it adds in k order)"));
+static cl::opt<bool> emulateRowChains(
+    "emulate-row-chains",
+    cl::desc("cpu: run chains of row-local ops (dynamic quantizers: "
+             "statistics, scales, codes) as the GPU pipelines' one kernel per "
+             "chain, a workgroup per row, emulated thread by thread (bit for "
+             "bit)"));
 static cl::opt<float> secondScaleOption(
     "second-scale",
     cl::desc("block-scales / nvfp4: the calibrated per-tensor scale of the "
@@ -939,6 +945,7 @@ std::vector<uint8_t> runOnCpu(ModuleOp module, const KernelCase &kernel) {
   pipelineOptions.emulateMatrixCores = emulateMatrixCores;
   pipelineOptions.emulateSplitK = emulateSplitK;
   pipelineOptions.emulateTiledGemm = emulateTiledGemm;
+  pipelineOptions.emulateRowChains = emulateRowChains;
   buildQuarkToCpuPipeline(pm, pipelineOptions);
   if (failed(pm.run(module)))
     return {};

@@ -105,6 +105,11 @@ struct CpuPipelineOptions : public PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("run the remaining GEMMs as the GPU pipelines' tiled "
                      "kernel, emulated on the CPU"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> emulateRowChains{
+      *this, "emulate-row-chains",
+      llvm::cl::desc("run row-local op chains (dynamic quantizers) as the GPU "
+                     "pipelines' fused row kernels, emulated on the CPU"),
+      llvm::cl::init(false)};
 };
 
 /// quark -> linalg -> bufferized loops -> gpu kernels -> ROCDL -> HSACO.

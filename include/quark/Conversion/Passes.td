@@ -101,6 +101,48 @@ def QuarkSplitKGemm : Pass<"quark-split-k-gemm", "::mlir::func::FuncOp"> {
   ];
 }
 
+def QuarkFuseRowChains : Pass<"quark-fuse-row-chains", "::mlir::func::FuncOp"> {
+  let summary = "Runs chains of linalg ops that pass data only within rows "
+                "(dynamic quantizers) as one GPU kernel, a workgroup per row";
+  let description = [{
+    After the GEMM kernels are built, takes each run of consecutive
+    `linalg.generic` / `linalg.fill` ops (allocations, views and constants
+    may stand between them) that share their first loop's extent (the
+    rows) and exchange data only within a row: every buffer the run writes
+    is indexed by that loop in its first dimension by every op of the run
+    that touches it, and the views between keep that dimension. A dynamic
+    quantizer is such a run: the statistics' fills, the chunked reduction,
+    its merge, the scale formula and the quantization (a per-token fp8
+    activation: eight launches; NVFP4's block scales and codes: five).
+
+    The run becomes one `gpu.launch` with a workgroup per row. The ops run
+    in turn, a barrier between them; thread t computes output elements
+    `t, t + T, ...` of the op's row (its parallel loops after the first,
+    linearized with the innermost fastest), each with the op's reduction
+    loops in order inside and the op's body cloned, so every output element
+    is computed as the op computes it and the result is the run's bit for
+    bit. T is the widest op's elements per row rounded up to a power of
+    two, from 64 to 256.
+
+    GEMMs (`quark.gemm`) are left to their own kernels. A run is fused when
+    it has two ops or more and its widest op has at least 64 elements per
+    row, or the whole run fits one workgroup; an op with more than 128
+    elements per thread keeps its own launch.
+
+    With `emulate`, the same kernel is built as host loops (per row, each
+    op's threads in turn), for `quark-run-kernel --emulate-row-chains`.
+  }];
+  let dependentDialects = ["::mlir::affine::AffineDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect"];
+  let options = [
+    Option<"emulate", "emulate", "bool", /*default=*/"false",
+           "build the same kernel as host loops, so the CPU can check it">,
+  ];
+}
+
 def QuarkTiledGemm : Pass<"quark-tiled-gemm", "::mlir::func::FuncOp"> {
   let summary = "Runs the remaining GEMMs (W4A16 / MXFP4 prefill) as tiled "
                 "GPU kernels with decoded operands in workgroup memory";

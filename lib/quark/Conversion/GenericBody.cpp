@@ -9,35 +9,66 @@
 
 using namespace mlir;
 
+/// The element of `input` at `indices` (the op's loop indices): loaded
+/// through its indexing map, or the value itself for a scalar.
+static Value loadInput(OpBuilder &b, Location loc, linalg::LinalgOp op,
+                       OpOperand *input, ValueRange indices) {
+  Value element = input->get();
+  if (!isa<MemRefType>(element.getType()))
+    return element;
+  AffineMap map = op.getMatchingIndexingMap(input);
+  SmallVector<Value> at;
+  for (unsigned r = 0; r < map.getNumResults(); ++r)
+    at.push_back(affine::makeComposedAffineApply(b, loc, map.getSubMap({r}),
+                                                 getAsOpFoldResult(indices)));
+  return memref::LoadOp::create(b, loc, element, at);
+}
+
+/// Clones the body's ops except `skip` (linalg.index becomes its index).
+static void cloneBodyOps(OpBuilder &b, Block &body, ValueRange indices,
+                         Operation *skip, IRMapping &mapping) {
+  for (Operation &bodyOp : body.without_terminator()) {
+    if (&bodyOp == skip)
+      continue;
+    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp))
+      mapping.map(index.getResult(), indices[index.getDim()]);
+    else
+      b.clone(bodyOp, mapping);
+  }
+}
+
 Value mlir::quark::cloneGenericBody(OpBuilder &b, Location loc,
                                     const GenericBodyAt &at) {
   linalg::GenericOp op = at.op;
   IRMapping mapping;
-  for (OpOperand *input : op.getDpsInputOperands()) {
-    Value element = input->get();
-    if (input == at.knownInput) {
-      element = at.knownValue;
-    } else if (isa<MemRefType>(element.getType())) {
-      AffineMap map = op.getMatchingIndexingMap(input);
-      SmallVector<Value> indices;
-      for (unsigned r = 0; r < map.getNumResults(); ++r)
-        indices.push_back(affine::makeComposedAffineApply(
-            b, loc, map.getSubMap({r}), getAsOpFoldResult(at.indices)));
-      element = memref::LoadOp::create(b, loc, element, indices);
-    }
-    mapping.map(op.getMatchingBlockArgument(input), element);
-  }
+  for (OpOperand *input : op.getDpsInputOperands())
+    mapping.map(op.getMatchingBlockArgument(input),
+                input == at.knownInput
+                    ? at.knownValue
+                    : loadInput(b, loc, op, input, at.indices));
   Block &body = op.getRegion().front();
-  for (Operation &bodyOp : body.without_terminator()) {
-    if (&bodyOp == at.skip)
-      continue;
-    if (auto index = dyn_cast<linalg::IndexOp>(bodyOp))
-      mapping.map(index.getResult(), at.indices[index.getDim()]);
-    else
-      b.clone(bodyOp, mapping);
-  }
+  cloneBodyOps(b, body, at.indices, at.skip, mapping);
   return mapping.lookup(at.result ? at.result
                                   : body.getTerminator()->getOperand(0));
+}
+
+SmallVector<Value> mlir::quark::cloneLinalgBody(OpBuilder &b, Location loc,
+                                                linalg::LinalgOp op,
+                                                ValueRange indices,
+                                                ValueRange outputs) {
+  IRMapping mapping;
+  for (OpOperand *input : op.getDpsInputOperands())
+    mapping.map(op.getMatchingBlockArgument(input),
+                loadInput(b, loc, op, input, indices));
+  for (auto [init, output] : llvm::zip_equal(op.getDpsInitsMutable(), outputs))
+    if (output)
+      mapping.map(op.getMatchingBlockArgument(&init), output);
+  Block *body = op.getBlock();
+  cloneBodyOps(b, *body, indices, /*skip=*/nullptr, mapping);
+  SmallVector<Value> yielded;
+  for (Value value : body->getTerminator()->getOperands())
+    yielded.push_back(mapping.lookupOrDefault(value));
+  return yielded;
 }
 
 std::optional<mlir::quark::AccumulatingGemm>

@@ -37,6 +37,14 @@ struct GenericBodyAt {
 /// linalg.index becomes the given index. Returns the clone of `result`.
 Value cloneGenericBody(OpBuilder &b, Location loc, const GenericBodyAt &at);
 
+/// Clones the whole body of `op` (a linalg.generic or a named op such as
+/// linalg.fill) at `indices`: inputs loaded through their indexing maps, the
+/// output arguments bound to `outputs` (one per init; null where the body
+/// does not read it). Returns the yielded values, one per init.
+SmallVector<Value> cloneLinalgBody(OpBuilder &b, Location loc,
+                                   linalg::LinalgOp op, ValueRange indices,
+                                   ValueRange outputs);
+
 /// A bufferized GEMM generic `out[m, n] = out[m, n] + term(m, n, k)` over
 /// loops (m, n, k), with a static identity-layout output: what the split-K
 /// and tiled kernels replace.

@@ -48,7 +48,7 @@ static std::string bufferizedLinalg(const std::string &linalgOptions) {
 static std::string kernelPrefix(const std::string &linalgOptions,
                                 const std::string &gemmStep) {
   return bufferizedLinalg(linalgOptions) + "func.func(" + gemmStep +
-         "quark-split-k-gemm, quark-tiled-gemm, "
+         "quark-split-k-gemm, quark-tiled-gemm, quark-fuse-row-chains, "
          "convert-linalg-to-parallel-loops, "
          "quark-map-parallel-loops, "
          "convert-parallel-loops-to-gpu), "
@@ -132,6 +132,8 @@ void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm,
     emulate += "quark-split-k-gemm{emulate=true}, ";
   if (options.emulateTiledGemm)
     emulate += "quark-tiled-gemm{emulate=true}, ";
+  if (options.emulateRowChains)
+    emulate += "quark-fuse-row-chains{emulate=true}, ";
   addPipeline(pm, bufferizedLinalg("") + "func.func(" + emulate +
                       "convert-linalg-to-loops), lower-affine, "
                       "convert-scf-to-cf, expand-strided-metadata, "
