@@ -290,6 +290,33 @@ def QuarkOutlineLinearKernels : Pass<"quark-outline-linear-kernels",
                            "::mlir::quark::QuarkDialect"];
 }
 
+def QuarkAnnotateKernelArguments : Pass<"quark-annotate-kernel-arguments",
+                                        "::mlir::ModuleOp"> {
+  let summary = "Marks outlined kernels' buffer arguments aligned, and "
+                "noalias where no other argument views the same buffer";
+  let description = [{
+    After `gpu-kernel-outlining`: for each `gpu.func` launched from one
+    `gpu.launch_func`, every memref argument whose operand is the base of a
+    host function argument or of a `memref.alloc` (through expand / collapse
+    shapes and casts, which keep the base pointer) gets `llvm.align`
+    (`alignment` bytes), and `llvm.noalias` when no other operand of the
+    launch is a view of the same buffer. The lowering to NVVM / ROCDL copies
+    both onto the kernel's pointers.
+
+    This is the launchers' contract made visible to LLVM: they allocate
+    every buffer themselves (hipMalloc, the CUDA allocator: 256-byte
+    aligned), one per host function argument. With it NVPTX merges a
+    GEMV's neighbouring activation loads into 16-byte loads and reads
+    weights through the read-only cache (`ld.global.nc`). A caller passing
+    its own buffers must pass distinct buffers aligned to `alignment`.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"16",
+           "bytes every buffer the launcher passes is aligned to">,
+  ];
+}
+
 def QuarkWriteGpuBinaries : Pass<"quark-write-gpu-binaries",
                                  "::mlir::ModuleOp"> {
   let summary = "Writes the kernels of gpu.binary ops and a launch manifest";

@@ -53,7 +53,8 @@ static std::string kernelPrefix(const std::string &linalgOptions,
          "quark-map-parallel-loops, "
          "convert-parallel-loops-to-gpu), "
          "canonicalize, gpu-launch-sink-index-computations, "
-         "gpu-kernel-outlining, lower-affine, convert-scf-to-cf, canonicalize, "
+         "gpu-kernel-outlining, quark-annotate-kernel-arguments, lower-affine, "
+         "convert-scf-to-cf, canonicalize, "
          "cse";
 }
 

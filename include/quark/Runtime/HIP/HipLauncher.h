@@ -5,7 +5,9 @@
 // quark-lower-to-rocdl-pipeline{dir=...} writes), then run one of its
 // functions on host buffers, or time it. Every failure is an llvm::Error
 // naming the HIP call, the file or the function; with no AMD GPU, open()
-// says so instead of crashing.
+// says so instead of crashing. The kernels assume what this launcher
+// provides: every buffer is its own hipMalloc allocation (distinct and
+// 16-byte aligned; quark-annotate-kernel-arguments).
 //
 //===----------------------------------------------------------------------===//
 
