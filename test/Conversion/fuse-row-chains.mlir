@@ -1,6 +1,20 @@
 // RUN: quark-opt %s --pass-pipeline='builtin.module(func.func(quark-fuse-row-chains), canonicalize, cse)' | FileCheck %s
 // RUN: quark-opt %s --pass-pipeline='builtin.module(func.func(quark-fuse-row-chains{emulate=true}), canonicalize, cse)' | FileCheck %s --check-prefix=EMU
 
+// Through the GPU pipeline: a per-tensor fp8 scale of one token (the
+// chunks' statistics, their merge, the merge over the one row, two copies
+// bufferization makes because the merges share their fills, the scale, the
+// codes) is one launch of one workgroup: quark-copies-to-linalg makes the
+// copies linalg ops (on the host they would be lost), and a chain of one
+// row takes any access.
+// RUN: quark-run-kernel --kernel dynamic-quantize --dtype fp8_e4m3 --qscheme per_tensor --m 1 --k 4096 --emit-quark \
+// RUN:   | quark-opt --quark-lower-to-rocdl-pipeline="chip=gfx942 format=isa" | FileCheck %s --check-prefix=ONE-TOKEN
+// ONE-TOKEN-LABEL: func.func @kernel(
+// ONE-TOKEN-NOT:   memref.copy
+// ONE-TOKEN:       gpu.launch_func {{.*}} blocks in (%c1, %c1, %c1) threads in (%c256, %c1, %c1)
+// ONE-TOKEN-NOT:   gpu.launch_func
+// ONE-TOKEN:       return
+
 // The linearization's maps (@linearized): the innermost loop is the point
 // modulo its extent, the outermost a quotient.
 // CHECK-DAG: #[[INNER:.*]] = affine_map<(d0) -> (d0 mod 8)>

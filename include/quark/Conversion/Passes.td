@@ -101,6 +101,19 @@ def QuarkSplitKGemm : Pass<"quark-split-k-gemm", "::mlir::func::FuncOp"> {
   ];
 }
 
+def QuarkCopiesToLinalg : Pass<"quark-copies-to-linalg", "::mlir::func::FuncOp"> {
+  let summary = "Rewrites memref.copy as linalg.copy, so that GPU pipelines "
+                "run buffer copies as kernels";
+  let description = [{
+    Bufferization inserts `memref.copy` where a tensor is overwritten while
+    still read. In a GPU pipeline's host function such a copy would be a
+    host access to device memory that no launcher performs (the manifest
+    lists launches only); as `linalg.copy` it is mapped to a kernel like any
+    other linalg op, and `quark-fuse-row-chains` can take it into a chain.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 def QuarkFuseRowChains : Pass<"quark-fuse-row-chains", "::mlir::func::FuncOp"> {
   let summary = "Runs chains of linalg ops that pass data only within rows "
                 "(dynamic quantizers) as one GPU kernel, a workgroup per row";

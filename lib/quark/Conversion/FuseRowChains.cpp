@@ -90,7 +90,7 @@ struct RowOp {
 };
 
 std::optional<RowOp> matchRowOp(Operation *operation) {
-  if (!isa<linalg::GenericOp, linalg::FillOp>(operation) ||
+  if (!isa<linalg::GenericOp, linalg::FillOp, linalg::CopyOp>(operation) ||
       operation->hasAttr("quark.gemm"))
     return std::nullopt;
   auto op = cast<linalg::LinalgOp>(operation);
@@ -104,12 +104,9 @@ std::optional<RowOp> matchRowOp(Operation *operation) {
   RowOp row;
   row.op = op;
   row.rows = ranges[0];
-  unsigned parallel = 0;
   for (auto [iterator, range] : llvm::zip_equal(iterators, ranges))
-    if (iterator == utils::IteratorType::parallel) {
-      ++parallel;
+    if (iterator == utils::IteratorType::parallel)
       row.pointsPerRow *= range;
-    }
   row.pointsPerRow /= std::max<int64_t>(row.rows, 1);
   if (row.pointsPerRow > kMaxThreads * kMaxPointsPerThread)
     return std::nullopt;
@@ -122,20 +119,24 @@ std::optional<RowOp> matchRowOp(Operation *operation) {
            type.getDimSize(0) == row.rows;
   };
   // Each thread owns whole output elements: every init is indexed by
-  // exactly the parallel loops, row first, and no two inits share a buffer.
+  // distinct parallel loops, all those with more than one iteration among
+  // them (a unit loop may be dropped: a rank-0 scale), and no two inits
+  // share a buffer.
   llvm::SmallDenseSet<Value> initRoots;
   for (OpOperand &init : op.getDpsInitsMutable()) {
     AffineMap map = op.getMatchingIndexingMap(&init);
-    if (!map.isProjectedPermutation() || map.getNumResults() != parallel)
+    if (!map.isProjectedPermutation())
       return std::nullopt;
-    for (AffineExpr result : map.getResults())
-      if (iterators[cast<AffineDimExpr>(result).getPosition()] !=
-          utils::IteratorType::parallel)
+    for (auto [d, iterator] : llvm::enumerate(iterators)) {
+      bool indexes = map.isFunctionOfDim(d);
+      if (iterator == utils::IteratorType::parallel ? !indexes && ranges[d] > 1
+                                                    : indexes)
         return std::nullopt;
+    }
     BufferRoot root = rootOf(init.get());
-    if (!inRow(init, root) || !initRoots.insert(root.root).second)
+    if (!initRoots.insert(root.root).second)
       return std::nullopt;
-    row.accesses.push_back({root.root, /*writes=*/true, /*inRow=*/true});
+    row.accesses.push_back({root.root, /*writes=*/true, inRow(init, root)});
   }
   for (OpOperand *input : op.getDpsInputOperands()) {
     if (!isa<MemRefType>(input->get().getType()))
@@ -158,7 +159,8 @@ std::optional<RowOp> matchRowOp(Operation *operation) {
 
 /// Consecutive row ops of one block with the same row extent whose data
 /// flows only within rows: every buffer the chain writes is accessed in the
-/// row of the op's loop 0 by all of its ops.
+/// row of the op's loop 0 by all of its ops (any access will do when there
+/// is one row).
 struct Chain {
   int64_t rows = 0;
   SmallVector<RowOp> ops;
@@ -167,6 +169,9 @@ struct Chain {
   bool accepts(const RowOp &op) const {
     if (!ops.empty() && op.rows != rows)
       return false;
+    // One row is one workgroup: its barriers order every access.
+    if (op.rows == 1)
+      return true;
     llvm::DenseMap<Value, Access> merged;
     for (const Access &access : op.accesses) {
       Access &seen = merged[access.root];

@@ -47,7 +47,8 @@ static std::string bufferizedLinalg(const std::string &linalgOptions) {
 /// split-K kernels (quark-split-k-gemm).
 static std::string kernelPrefix(const std::string &linalgOptions,
                                 const std::string &gemmStep) {
-  return bufferizedLinalg(linalgOptions) + "func.func(" + gemmStep +
+  return bufferizedLinalg(linalgOptions) +
+         "func.func(quark-copies-to-linalg, " + gemmStep +
          "quark-split-k-gemm, quark-tiled-gemm, quark-fuse-row-chains, "
          "convert-linalg-to-parallel-loops, "
          "quark-map-parallel-loops, "
@@ -135,7 +136,8 @@ void mlir::quark::buildQuarkToCpuPipeline(OpPassManager &pm,
     emulate += "quark-tiled-gemm{emulate=true}, ";
   if (options.emulateRowChains)
     emulate += "quark-fuse-row-chains{emulate=true}, ";
-  addPipeline(pm, bufferizedLinalg("") + "func.func(" + emulate +
+  addPipeline(pm, bufferizedLinalg("") + "func.func(quark-copies-to-linalg, " +
+                      emulate +
                       "convert-linalg-to-loops), lower-affine, "
                       "convert-scf-to-cf, expand-strided-metadata, "
                       "convert-vector-to-llvm, finalize-memref-to-llvm, "

@@ -17,6 +17,7 @@
 #include "mlir/Dialect/LLVMIR/ROCDLDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
@@ -76,12 +77,36 @@ struct WriteGpuBinariesPass
     : mlir::quark::impl::QuarkWriteGpuBinariesBase<WriteGpuBinariesPass> {
   using QuarkWriteGpuBinariesBase::QuarkWriteGpuBinariesBase;
 
+  /// The manifest holds launches only: a host op that reads or writes a
+  /// buffer itself (a copy, a loop no pipeline mapped to the GPU) would be
+  /// skipped by every launcher and its result silently lost. Checked before
+  /// anything is written.
+  static LogicalResult checkHostFunctions(ModuleOp module) {
+    bool ok = true;
+    for (auto function : module.getOps<func::FuncOp>())
+      function.walk([&](Operation *op) {
+        auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+        if (!effects || isa<gpu::LaunchFuncOp>(op))
+          return;
+        if (effects.hasEffect<MemoryEffects::Read>() ||
+            effects.hasEffect<MemoryEffects::Write>()) {
+          op->emitError("accesses a buffer on the host in function '")
+              << function.getSymName()
+              << "'; the kernel manifest can only launch kernels";
+          ok = false;
+        }
+      });
+    return success(ok);
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (outputDir.empty()) {
       module.emitError("quark-write-gpu-binaries needs dir=<folder>");
       return signalPassFailure();
     }
+    if (failed(checkHostFunctions(module)))
+      return signalPassFailure();
     if (std::error_code ec = llvm::sys::fs::create_directories(outputDir)) {
       module.emitError() << "cannot create " << outputDir << ": "
                          << ec.message();
