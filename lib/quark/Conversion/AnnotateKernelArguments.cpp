@@ -14,6 +14,8 @@
 
 #include "quark/Conversion/Passes.h"
 
+#include "KernelBuffers.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -33,17 +35,13 @@ namespace {
 /// an allocation, through views that keep the base; null otherwise (a
 /// global, a subview with an offset, ...).
 Value baseBuffer(Value value) {
-  while (Operation *op = value.getDefiningOp()) {
-    if (isa<memref::AllocOp>(op))
-      return value;
-    if (!isa<memref::CollapseShapeOp, memref::ExpandShapeOp, memref::CastOp>(
-            op))
-      return nullptr;
-    value = op->getOperand(0);
-  }
-  auto arg = cast<BlockArgument>(value);
-  return isa<FunctionOpInterface>(arg.getOwner()->getParentOp()) ? value
-                                                                 : nullptr;
+  Value base = baseKeepingViewSource(value);
+  if (isa_and_nonnull<memref::AllocOp>(base.getDefiningOp()))
+    return base;
+  auto arg = dyn_cast<BlockArgument>(base);
+  return arg && isa<FunctionOpInterface>(arg.getOwner()->getParentOp())
+             ? base
+             : nullptr;
 }
 
 struct QuarkAnnotateKernelArgumentsPass

@@ -78,6 +78,13 @@ struct Access {
   Value root;
   bool writes = false;
   bool inRow = false;
+
+  /// What no access yet says about `root` (the start of a merge).
+  static Access none(Value root) { return {root, false, true}; }
+  void merge(const Access &other) {
+    writes |= other.writes;
+    inRow &= other.inRow;
+  }
 };
 
 /// A linalg op a chain can take: its row extent (loop 0), the number of
@@ -174,14 +181,14 @@ struct Chain {
       return true;
     llvm::DenseMap<Value, Access> merged;
     for (const Access &access : op.accesses) {
-      Access &seen = merged[access.root];
       auto known = buffers.find(access.root);
-      if (!seen.root) {
-        seen = known == buffers.end() ? Access{access.root, false, true}
-                                      : known->second;
-      }
-      seen.writes |= access.writes;
-      seen.inRow &= access.inRow;
+      Access &seen =
+          merged
+              .try_emplace(access.root, known == buffers.end()
+                                            ? Access::none(access.root)
+                                            : known->second)
+              .first->second;
+      seen.merge(access);
       if (seen.writes && !seen.inRow)
         return false;
     }
@@ -191,13 +198,9 @@ struct Chain {
   void add(const RowOp &op) {
     rows = op.rows;
     ops.push_back(op);
-    for (const Access &access : op.accesses) {
-      auto [it, inserted] = buffers.try_emplace(access.root, access);
-      if (!inserted) {
-        it->second.writes |= access.writes;
-        it->second.inRow &= access.inRow;
-      }
-    }
+    for (const Access &access : op.accesses)
+      buffers.try_emplace(access.root, Access::none(access.root))
+          .first->second.merge(access);
   }
 
   int64_t widestRow() const {
@@ -271,10 +274,7 @@ private:
 
   void forRange(Value lo, Value hi, Value step,
                 llvm::function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, loc, lo, hi, step);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
+    buildLoop(b, loc, lo, hi, step, body);
   }
 
   /// Thread t computes the op's output elements t, t + threads, ... of the

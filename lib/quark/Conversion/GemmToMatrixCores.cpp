@@ -476,10 +476,7 @@ private:
 
   void forRange(int64_t lo, Value hi, int64_t step,
                 llvm::function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, loc, index(lo), hi, index(step));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
+    buildLoop(b, loc, index(lo), hi, index(step), body);
   }
   void forThreads(llvm::function_ref<void(Value)> body) {
     forRange(0, index(kThreads), 1, body);

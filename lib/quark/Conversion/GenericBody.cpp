@@ -5,6 +5,7 @@
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 
 using namespace mlir;
@@ -69,6 +70,14 @@ SmallVector<Value> mlir::quark::cloneLinalgBody(OpBuilder &b, Location loc,
   for (Value value : body->getTerminator()->getOperands())
     yielded.push_back(mapping.lookupOrDefault(value));
   return yielded;
+}
+
+void mlir::quark::buildLoop(OpBuilder &b, Location loc, Value lo, Value hi,
+                            Value step, llvm::function_ref<void(Value)> body) {
+  auto loop = scf::ForOp::create(b, loc, lo, hi, step);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  body(loop.getInductionVar());
 }
 
 std::optional<mlir::quark::AccumulatingGemm>

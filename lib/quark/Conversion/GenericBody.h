@@ -45,6 +45,12 @@ SmallVector<Value> cloneLinalgBody(OpBuilder &b, Location loc,
                                    linalg::LinalgOp op, ValueRange indices,
                                    ValueRange outputs);
 
+/// Builds `scf.for %iv = lo to hi step step` and `body(%iv)` inside it (the
+/// loops of the kernels' threads, lanes and steps, and of their CPU
+/// emulations).
+void buildLoop(OpBuilder &b, Location loc, Value lo, Value hi, Value step,
+               llvm::function_ref<void(Value)> body);
+
 /// A bufferized GEMM generic `out[m, n] = out[m, n] + term(m, n, k)` over
 /// loops (m, n, k), with a static identity-layout output: what the split-K
 /// and tiled kernels replace.

@@ -105,10 +105,7 @@ private:
   }
 
   void forRange(Value hi, llvm::function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, loc, index(0), hi, index(1));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
+    buildLoop(b, loc, index(0), hi, index(1), body);
   }
 
   /// The GEMM body's term at (m, n, k): its inputs loaded through their

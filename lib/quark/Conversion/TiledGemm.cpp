@@ -215,10 +215,7 @@ private:
   }
   AffineExpr dim(unsigned d) { return getAffineDimExpr(d, b.getContext()); }
   void forRange(Value hi, llvm::function_ref<void(Value)> body) {
-    auto loop = scf::ForOp::create(b, loc, index(0), hi, index(1));
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVar());
+    buildLoop(b, loc, index(0), hi, index(1), body);
   }
 
   /// Row `by * 64 + offset` clamped to the last row: rows past M compute

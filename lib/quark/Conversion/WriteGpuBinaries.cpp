@@ -8,6 +8,8 @@
 
 #include "quark/Conversion/Passes.h"
 
+#include "KernelBuffers.h"
+
 #include "quark/Support/AtomicFile.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -154,14 +156,7 @@ struct WriteGpuBinariesPass
       });
       // A view of a buffer (collapse / expand / cast) is that buffer.
       auto root = [&](Value value) -> std::optional<int64_t> {
-        while (Operation *op = value.getDefiningOp()) {
-          if (isa<memref::CollapseShapeOp, memref::ExpandShapeOp,
-                  memref::CastOp>(op))
-            value = op->getOperand(0);
-          else
-            break;
-        }
-        auto it = buffers.find(value);
+        auto it = buffers.find(baseKeepingViewSource(value));
         if (it == buffers.end())
           return std::nullopt;
         return it->second;
