@@ -3,7 +3,7 @@
 
 Builds the benchmark-sized quantized kernels with quark-run-kernel
 --emit-quark (W8A8 fp8 and int8 GEMMs at M = N = K = 4096, static and with
-per-token scales computed in the kernel, W4A16 int4 g128 at N = K = 4096
+per-token scales computed in the kernel, and for one token, W4A16 int4 g128 at N = K = 4096
 with 1, 16 and 256 tokens, MXFP4 with 16 tokens, NVFP4 W4A4 with 1 and 256),
 compiles them with quark-lower-to-rocdl-pipeline{format=isa} for each chip and
 reads, per kernel, what the code object's metadata and assembly say: VGPRs,
@@ -44,6 +44,10 @@ SGPRS_PER_SIMD = 800
 CASES = [
     ("w8a8-fp8 4096x4096x4096", ["--kernel", "w8a8-fp8", "--m", "4096", "--n", "4096", "--k", "4096"]),
     ("w8a8-int8 4096x4096x4096", ["--kernel", "w8a8-int8", "--m", "4096", "--n", "4096", "--k", "4096"]),
+    # Decoding one token: int8 goes to split-K, fp8 stays on the matrix cores.
+    ("w8a8-int8 1x4096x4096", ["--kernel", "w8a8-int8", "--m", "1", "--n", "4096", "--k", "4096"]),
+    ("w8a8-fp8 per-token 1x4096x4096", ["--kernel", "w8a8-fp8", "--dynamic-activations",
+                                         "--m", "1", "--n", "4096", "--k", "4096"]),
     ("w4a16 int4 g128 1x4096x4096", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
                                       "--m", "1", "--n", "4096", "--k", "4096"]),
     ("w4a16 int4 g128 16x4096x4096", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",

@@ -18,7 +18,8 @@ Two steps, because the machine that builds the project has no GPU:
         names, fills the inputs, runs the launches, checks the result
         against PyTorch, and times the kernels against PyTorch in the same
         run (alternating, median of several rounds): torch._scaled_mm for
-        fp8, torch._int_mm for int8, a cuBLAS fp16 matmul for W4A16. Writes
+        fp8, torch._int_mm for int8 (a cuBLAS fp16 matmul below 17 rows,
+        which torch._int_mm refuses), a cuBLAS fp16 matmul for W4A16. Writes
         bench/results/nvidia-kernels.json with the date and the device.
 
 Correctness: the integer GEMM accumulator must be exact (int32); float
@@ -43,6 +44,9 @@ CASES = [
     # name, quark-run-kernel arguments, timed
     ("w8a8-fp8-4096", ["--kernel", "w8a8-fp8", "--m", "4096", "--n", "4096", "--k", "4096"], True),
     ("w8a8-int8-4096", ["--kernel", "w8a8-int8", "--m", "4096", "--n", "4096", "--k", "4096"], True),
+    # Decoding one token: the int8 GEMM is a split-K kernel with the scale
+    # epilogue fused (the matrix cores leave GEMMs of up to 4 rows to it).
+    ("w8a8-int8-m1", ["--kernel", "w8a8-int8", "--m", "1", "--n", "4096", "--k", "4096"], True),
     ("w4a16-int4-g128-m1", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
                             "--m", "1", "--n", "4096", "--k", "4096"], True),
     ("w4a16-int4-g128-m16", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
@@ -62,6 +66,7 @@ CASES = [
                              "--m", "100", "--n", "256", "--k", "512"], False),
     ("w8a8-fp8-small", ["--kernel", "w8a8-fp8", "--m", "100", "--n", "256", "--k", "512"], False),
     ("w8a8-int8-small", ["--kernel", "w8a8-int8", "--m", "100", "--n", "256", "--k", "512"], False),
+    ("w8a8-int8-splitk-small", ["--kernel", "w8a8-int8", "--m", "3", "--n", "256", "--k", "512"], False),
     ("w4a16-int4-g128-small", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
                                "--m", "3", "--n", "256", "--k", "512"], False),
     ("w4a16-int4-g128-tiled-small", ["--kernel", "w4a16", "--dtype", "int4", "--group", "128",
@@ -262,7 +267,8 @@ def w8a8_inputs(torch, runner, fp8):
         a = torch.round(x * inverse).clamp(-128, 127).to(torch.int8)
         w = runner.view(runner.argument(w_arg), torch.int8, (n, k))
         w.copy_(torch.randint(-128, 128, (n, k), device="cuda", dtype=torch.int8))
-        accumulator = torch._int_mm(a, w.t()).double()
+        # Exact in float64 (|sum| < 2^53); torch._int_mm refuses few rows.
+        accumulator = a.double() @ w.double().t()
         magnitude = torch.zeros_like(accumulator)  # exact accumulation
     row_scale = sx.double() if dynamic else float(sx)
     reference = accumulator * row_scale * sw.double()
@@ -338,9 +344,16 @@ def run_case(torch, driver, folder, iterations, rounds):
         reference_name = "torch._scaled_mm (cuBLASLt fp8, per-tensor scales, bf16 out)"
         sides[reference_name] = lambda: torch._scaled_mm(a, w.t(), scale_a=one, scale_b=one,
                                                          out_dtype=torch.bfloat16)
-    elif kind == "w8a8-int8":
+    elif kind == "w8a8-int8" and m > 16:
         reference_name = "torch._int_mm (cuBLAS int8)"
         sides[reference_name] = lambda: torch._int_mm(a, w.t())
+    elif kind == "w8a8-int8":
+        # torch._int_mm takes more than 16 rows only: the baseline of a
+        # decode GEMV is then the fp16 one, as for W4A16.
+        x16 = runner.view(runner.argument(0), torch.float32, (m, k)).half()
+        w16 = w.half()
+        reference_name = "torch.matmul fp16 (cuBLAS)"
+        sides[reference_name] = lambda: torch.matmul(x16, w16.t())
     else:
         x16 = runner.view(runner.argument(0), torch.float32, (m, k)).half()
         w16 = weights.half()

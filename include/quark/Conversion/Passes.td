@@ -64,7 +64,8 @@ def QuarkSplitKGemm : Pass<"quark-split-k-gemm", "::mlir::func::FuncOp"> {
   let description = [{
     After bufferization, replaces each GEMM of `convert-quark-to-linalg`
     that is left as a `linalg.generic` (W4A16, MXFP4, W8A8 shapes the
-    matrix cores do not take) and has at most `max-rows` rows by a
+    matrix cores do not take or leave to it: int8 with at most their
+    `split-k-rows`) and has at most `max-rows` rows by a
     `gpu.launch` that splits K across threads. The generic kernel gives
     one thread a whole output element and its K loop; at batch 1 and
     N = 4096 that is 4096 threads walking their own weight rows.
@@ -76,7 +77,10 @@ def QuarkSplitKGemm : Pass<"quark-split-k-gemm", "::mlir::func::FuncOp"> {
     row. The partial sums meet in workgroup memory (8 x 32 x rows) and,
     after a barrier, 8 x rows threads add their column's 32 partials in
     lane order. The GEMM body (decode, scale, product) is cloned from the
-    `linalg.generic`, so every fused decode works unchanged.
+    `linalg.generic`, so every fused decode works unchanged. A W8A8 scale
+    epilogue (the elementwise op reading the accumulator) is applied to
+    each sum before it is stored, as in the matrix-core kernels, so it is
+    no launch of its own.
 
     Applies when the body accumulates by one addition (`arith.addf` /
     `arith.addi` of the output), M is static and at most `max-rows`, N is a
@@ -175,7 +179,8 @@ def QuarkTiledGemm : Pass<"quark-tiled-gemm", "::mlir::func::FuncOp"> {
     memory, then, after a barrier, each thread accumulates its 4 x 4
     outputs (rows `ty + 16 i`, columns `tx + 16 j`) with the body's own
     multiply and add in k order. The sum is therefore the generic kernel's,
-    bit for bit. Rows past M read the last row and are not stored.
+    bit for bit. Rows past M read the last row and are not stored. A W8A8
+    scale epilogue is applied to each sum as it is stored.
 
     Applies when the body adds one product `row side x column side` to the
     output, N is a multiple of 64 and K of 16. With `emulate`, the same
@@ -226,6 +231,14 @@ def QuarkGemmToMatrixCores
     produces from NaN inputs, read as +-240 there. gfx950 and NVIDIA read
     OCP codes as they are.
 
+    int8 GEMMs with at most `split-k-rows` rows (decode: one token or a
+    few) are left to `quark-split-k-gemm` when its kernel takes them: a
+    64-row tile would compute 63 rows of padding for one token, and N / 64
+    workgroups are too few to stream the weights (64 at N = 4096, against
+    512 split-K workgroups). fp8 GEMMs stay here at every M: the SIMD units
+    would decode every fp8 code in software, the matrix cores read them as
+    they are.
+
     GEMMs whose N or K is not a multiple of 64, and chips without these
     instructions (gfx1100, fp8 on gfx90a and before sm_89), keep the
     generic kernel.
@@ -252,6 +265,9 @@ def QuarkGemmToMatrixCores
     Option<"ptx", "ptx", "unsigned", /*default=*/"84",
            "PTX ISA version of the NVIDIA kernels, times ten (fp8 mma.sync "
            "needs 84)">,
+    Option<"splitKRows", "split-k-rows", "int64_t", /*default=*/"4",
+           "int8 GEMMs with at most this many rows are left to "
+           "quark-split-k-gemm when it takes them (0: none)">,
     Option<"emulate", "emulate", "bool", /*default=*/"false",
            "build the same kernel as host loops that emulate the threads "
            "and the matrix instructions, so the CPU can check its tiling and "

@@ -21,6 +21,7 @@
 #include "quark/Conversion/Passes.h"
 
 #include "ElementCodec.h"
+#include "GemmEpilogue.h"
 #include "GenericBody.h"
 #include "ZeroingFill.h"
 
@@ -108,8 +109,9 @@ bool isCodeGemm(linalg::GenericOp op) {
   return op.getIndexingMapsArray() == expected;
 }
 
-/// The GEMM's operands when this chip's matrix cores can compute it and
-/// its shape tiles evenly in N and K (M is guarded row by row).
+/// The GEMM's operands when this chip's matrix cores can compute it, its
+/// shape tiles evenly in N and K (M is guarded row by row) and its
+/// accumulator starts from zero.
 std::optional<GemmShape> matchGemm(linalg::GenericOp op,
                                    const MatrixCoreTarget &target) {
   if (!isCodeGemm(op))
@@ -118,6 +120,9 @@ std::optional<GemmShape> matchGemm(linalg::GenericOp op,
   shape.lhs = op.getDpsInputs()[0];
   shape.rhs = op.getDpsInputs()[1];
   shape.acc = op.getDpsInits()[0];
+  // The kernel computes each accumulator element from zero.
+  if (!zeroingFill(op, shape.acc))
+    return std::nullopt;
   auto lhsType = cast<MemRefType>(shape.lhs.getType());
   auto rhsType = cast<MemRefType>(shape.rhs.getType());
   auto accType = cast<MemRefType>(shape.acc.getType());
@@ -139,79 +144,6 @@ std::optional<GemmShape> matchGemm(linalg::GenericOp op,
   else
     return std::nullopt;
   return shape;
-}
-
-/// The elementwise linalg.generic after a GEMM that reads its accumulator
-/// (the scale epilogue: scales, bias, result type). The kernel applies it
-/// to each accumulator element before storing, so the accumulator never
-/// goes to memory.
-struct Epilogue {
-  linalg::GenericOp op;
-  OpOperand *accumulator; // the epilogue's input that is the accumulator
-  Value out;              // the buffer it writes
-};
-
-/// The epilogue of `gemm` when it can move into the kernel: the
-/// accumulator is a local allocation that only the zeroing fill, the GEMM
-/// and the epilogue use (and, when the epilogue writes its result in place,
-/// ops after it); the epilogue reads it at (m, n) and writes its output at
-/// (m, n) without reading that, and its other inputs are defined before
-/// the GEMM and not written between the two.
-std::optional<Epilogue> findEpilogue(linalg::GenericOp gemm, Value acc) {
-  if (!acc.getDefiningOp<memref::AllocOp>())
-    return std::nullopt;
-  // The first generic after the GEMM that uses the accumulator; when the
-  // epilogue works in place (bufferization reused the accumulator for its
-  // result), later ops such as the return may read it too.
-  linalg::GenericOp epilogue;
-  for (Operation *op = gemm->getNextNode(); op && !epilogue;
-       op = op->getNextNode())
-    if (auto generic = dyn_cast<linalg::GenericOp>(op))
-      if (llvm::is_contained(generic->getOperands(), acc))
-        epilogue = generic;
-  if (!epilogue)
-    return std::nullopt;
-  for (Operation *user : acc.getUsers())
-    if (user != gemm.getOperation() && user != epilogue.getOperation() &&
-        !isa<linalg::FillOp>(user) &&
-        (user->getBlock() != gemm->getBlock() ||
-         !epilogue->isBeforeInBlock(user) || epilogue.getDpsInits()[0] != acc))
-      return std::nullopt;
-  if (!epilogue || epilogue->getBlock() != gemm->getBlock() ||
-      !gemm->isBeforeInBlock(epilogue) || !epilogue.hasPureBufferSemantics() ||
-      epilogue.getNumDpsInits() != 1 || epilogue.getNumLoops() != 2 ||
-      epilogue.getNumParallelLoops() != 2)
-    return std::nullopt;
-  MLIRContext *context = gemm.getContext();
-  AffineMap identity = AffineMap::getMultiDimIdentityMap(2, context);
-  Epilogue result{epilogue, nullptr, epilogue.getDpsInits()[0]};
-  OpOperand *init = epilogue.getDpsInitOperand(0);
-  if (epilogue.getMatchingIndexingMap(init) != identity ||
-      !epilogue.getMatchingBlockArgument(init).use_empty() ||
-      !cast<MemRefType>(result.out.getType()).getLayout().isIdentity())
-    return std::nullopt;
-  for (OpOperand *input : epilogue.getDpsInputOperands()) {
-    if (input->get() == acc) {
-      if (result.accumulator ||
-          epilogue.getMatchingIndexingMap(input) != identity)
-        return std::nullopt;
-      result.accumulator = input;
-      continue;
-    }
-    Operation *def = input->get().getDefiningOp();
-    if (def &&
-        (def->getBlock() != gemm->getBlock() || !def->isBeforeInBlock(gemm)))
-      return std::nullopt;
-  }
-  // Between the two: only allocations (the epilogue's output among them).
-  for (Operation *op = gemm->getNextNode(); op != epilogue.getOperation();
-       op = op->getNextNode())
-    if (!isa<memref::AllocOp>(op))
-      return std::nullopt;
-  if (Operation *def = result.out.getDefiningOp();
-      def && !isa<memref::AllocOp>(def) && !def->isBeforeInBlock(gemm))
-    return std::nullopt;
-  return result;
 }
 
 /// Codes of one lane's fragment that lie together: `bytes` codes of block
@@ -311,9 +243,9 @@ class MatrixCoreKernelBuilder {
 public:
   MatrixCoreKernelBuilder(OpBuilder &b, Location loc, const GemmShape &shape,
                           const MatrixCoreTarget &target,
-                          std::optional<Epilogue> epilogue)
+                          const GemmResultStore &results)
       : b(b), loc(loc), math(b, loc), shape(shape), target(target),
-        layout(target.instructions, shape.instructionK), epilogue(epilogue) {
+        layout(target.instructions, shape.instructionK), results(results) {
     accVector = VectorType::get(
         {4}, cast<MemRefType>(shape.acc.getType()).getElementType());
     // gfx942's fp8 MFMAs read fnuz codes.
@@ -704,26 +636,10 @@ private:
             value = arith::MulFOp::create(
                 b, loc, value,
                 arith::ConstantOp::create(b, loc, b.getF32FloatAttr(4.0f)));
-          storeElement(value, row, col);
+          results.store(b, loc, value, row, col);
         }
       }
     }
-  }
-
-  /// Stores accumulator element (row, col): through the epilogue's body
-  /// (its other inputs loaded through their indexing maps) into its
-  /// output, or as it is into the accumulator.
-  void storeElement(Value value, Value row, Value col) {
-    if (!epilogue) {
-      memref::StoreOp::create(b, loc, value, shape.acc, ValueRange{row, col});
-      return;
-    }
-    GenericBodyAt at{epilogue->op, {row, col}};
-    at.knownInput = epilogue->accumulator;
-    at.knownValue = value;
-    Value result = cloneGenericBody(b, loc, at);
-    memref::StoreOp::create(b, loc, result, epilogue->out,
-                            ValueRange{row, col});
   }
 
   OpBuilder &b;
@@ -738,7 +654,7 @@ private:
   Type operandElement;
   std::optional<ElementCodec> operandCodec;
   Value ldsA, ldsB;
-  std::optional<Epilogue> epilogue;
+  const GemmResultStore &results;
 };
 
 struct QuarkGemmToMatrixCoresPass
@@ -750,32 +666,31 @@ struct QuarkGemmToMatrixCoresPass
     std::optional<MatrixCoreTarget> target = getMatrixCoreTarget(chip, ptx);
     if (!target)
       return; // no matrix cores this pass knows: the generic kernels stay
-    SmallVector<linalg::GenericOp> gemms;
-    getOperation().walk([&](linalg::GenericOp op) { gemms.push_back(op); });
-    for (linalg::GenericOp gemm : gemms) {
-      std::optional<GemmShape> shape = matchGemm(gemm, *target);
+    // Matched first: replacing a GEMM erases its epilogue, another generic.
+    SmallVector<std::pair<linalg::GenericOp, GemmShape>> gemms;
+    getOperation().walk([&](linalg::GenericOp op) {
+      std::optional<GemmShape> shape = matchGemm(op, *target);
       if (!shape)
-        continue;
-      if (linalg::FillOp fill = zeroingFill(gemm, shape->acc))
-        fill->erase();
-      std::optional<Epilogue> epilogue = findEpilogue(gemm, shape->acc);
-      if (epilogue)
-        if (Operation *alloc = epilogue->out.getDefiningOp();
-            alloc && !alloc->isBeforeInBlock(gemm))
-          alloc->moveBefore(gemm);
-      OpBuilder b(gemm);
-      MatrixCoreKernelBuilder builder(b, gemm.getLoc(), *shape, *target,
-                                      epilogue);
-      if (emulate)
-        builder.buildCpuEmulation();
-      else
-        builder.buildGpuKernel();
-      gemm->erase();
-      if (epilogue) {
-        epilogue->op->erase();
-        if (shape->acc.use_empty())
-          shape->acc.getDefiningOp()->erase();
-      }
+        return;
+      // Decoding one token or a few: the split-K kernel's 32 threads per
+      // column stream the weights; a 64-row tile would be mostly padding.
+      if (shape->code.isInteger(8) && matchSplitKGemm(op, splitKRows))
+        return;
+      gemms.emplace_back(op, *shape);
+    });
+    for (auto &entry : gemms) {
+      linalg::GenericOp gemm = entry.first;
+      const GemmShape &shape = entry.second;
+      replaceGemmWithKernel(
+          gemm, shape.acc,
+          [&](OpBuilder &b, bool, const GemmResultStore &results) {
+            MatrixCoreKernelBuilder builder(b, gemm.getLoc(), shape, *target,
+                                            results);
+            if (emulate)
+              builder.buildCpuEmulation();
+            else
+              builder.buildGpuKernel();
+          });
     }
   }
 };

@@ -1,7 +1,7 @@
 //===- GenericBody.h - a linalg.generic's body at one point -----*- C++ -*-===//
 //
-// The GPU kernels that replace a linalg.generic (the split-K GEMM, the
-// matrix-core kernel's fused epilogue) compute its body at indices of their
+// The GPU kernels that replace a linalg.generic (the split-K and tiled
+// GEMMs, the GEMM kernels' fused epilogue) compute its body at indices of their
 // own choosing. This clones the body there, so every fused decode or scale
 // works unchanged.
 //
@@ -10,7 +10,7 @@
 #ifndef QUARK_LIB_CONVERSION_GENERICBODY_H
 #define QUARK_LIB_CONVERSION_GENERICBODY_H
 
-#include "ZeroingFill.h"
+#include "GemmEpilogue.h"
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
@@ -66,24 +66,33 @@ struct AccumulatingGemm {
 
 std::optional<AccumulatingGemm> matchAccumulatingGemm(linalg::GenericOp op);
 
+/// The GEMM when quark-split-k-gemm with `maxRows` takes it (at most that
+/// many rows, N a multiple of 8, K of 256).
+std::optional<AccumulatingGemm> matchSplitKGemm(linalg::GenericOp op,
+                                                int64_t maxRows);
+
 /// Replaces each GEMM generic under `root` that `match` accepts (returning
 /// an optional AccumulatingGemm or a type derived from it) by the kernel
-/// `build(builder, gemm, outputZeroed)` emits in its place; the zeroing
-/// fill of the output goes, and the kernel starts from zero instead.
+/// `build(builder, gemm, outputZeroed, results)` emits in its place, as
+/// replaceGemmWithKernel does: the zeroing fill of the output goes (the
+/// kernel starts from zero instead), and the kernel stores its results
+/// through `results` (the fused epilogue, when there is one).
 template <typename Match, typename Build>
 void replaceAccumulatingGemms(Operation *root, Match match, Build build) {
-  SmallVector<linalg::GenericOp> candidates;
-  root->walk([&](linalg::GenericOp op) { candidates.push_back(op); });
-  for (linalg::GenericOp op : candidates) {
-    auto gemm = match(op);
-    if (!gemm)
-      continue;
-    linalg::FillOp fill = zeroingFill(op, gemm->out);
-    if (fill)
-      fill->erase();
-    OpBuilder b(op);
-    build(b, *gemm, /*outputZeroed=*/fill != nullptr);
-    op->erase();
+  // Matched first: replacing a GEMM erases its epilogue, another generic.
+  using Gemm =
+      typename decltype(match(std::declval<linalg::GenericOp>()))::value_type;
+  SmallVector<Gemm> gemms;
+  root->walk([&](linalg::GenericOp op) {
+    if (auto gemm = match(op))
+      gemms.push_back(*gemm);
+  });
+  for (Gemm &gemm : gemms) {
+    replaceGemmWithKernel(
+        gemm.op, gemm.out,
+        [&](OpBuilder &b, bool outputZeroed, const GemmResultStore &results) {
+          build(b, gemm, outputZeroed, results);
+        });
   }
 }
 

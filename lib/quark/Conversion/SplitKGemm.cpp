@@ -39,8 +39,10 @@ constexpr int64_t kThreads = kColumns * kLanesPerColumn;
 constexpr int64_t kCodesPerLane = 8; // consecutive k a thread takes per step
 constexpr int64_t kStepK = kLanesPerColumn * kCodesPerLane;
 
-std::optional<AccumulatingGemm> matchSplitKGemm(linalg::GenericOp op,
-                                                int64_t maxRows) {
+} // namespace
+
+std::optional<AccumulatingGemm>
+mlir::quark::matchSplitKGemm(linalg::GenericOp op, int64_t maxRows) {
   std::optional<AccumulatingGemm> gemm = matchAccumulatingGemm(op);
   if (!gemm || ShapedType::isDynamic(gemm->k) || gemm->m > maxRows ||
       gemm->n % kColumns || gemm->k % kStepK)
@@ -48,11 +50,14 @@ std::optional<AccumulatingGemm> matchSplitKGemm(linalg::GenericOp op,
   return gemm;
 }
 
+namespace {
+
 class SplitKKernelBuilder {
 public:
   SplitKKernelBuilder(OpBuilder &b, Location loc, const AccumulatingGemm &gemm,
-                      bool outputZeroed)
+                      bool outputZeroed, const GemmResultStore &results)
       : b(b), loc(loc), gemm(gemm), outputZeroed(outputZeroed),
+        results(results),
         element(cast<MemRefType>(gemm.out.getType()).getElementType()) {}
 
   /// The kernel: N / 8 workgroups of 256 threads.
@@ -153,7 +158,7 @@ private:
 
   /// Threads t < 8 M add the 32 partials of column t / M, row t % M in
   /// lane order (onto the output's initial value unless it was zero) and
-  /// store the result.
+  /// store the result (through the fused epilogue, if any).
   void reducePartials(Value thread, Value block, Value partials) {
     MLIRContext *context = b.getContext();
     AffineExpr d0 = getAffineDimExpr(0, context),
@@ -181,14 +186,14 @@ private:
       scf::YieldOp::create(b, loc,
                            add(loop.getRegionIterArgs().front(), partial));
     }
-    memref::StoreOp::create(b, loc, loop.getResult(0), gemm.out,
-                            ValueRange{row, n});
+    results.store(b, loc, loop.getResult(0), row, n);
   }
 
   OpBuilder &b;
   Location loc;
   AccumulatingGemm gemm;
   bool outputZeroed;
+  const GemmResultStore &results;
   Type element;
 };
 
@@ -200,8 +205,10 @@ struct QuarkSplitKGemmPass
     replaceAccumulatingGemms(
         getOperation(),
         [&](linalg::GenericOp op) { return matchSplitKGemm(op, maxRows); },
-        [&](OpBuilder &b, const AccumulatingGemm &gemm, bool outputZeroed) {
-          SplitKKernelBuilder builder(b, gemm.op->getLoc(), gemm, outputZeroed);
+        [&](OpBuilder &b, const AccumulatingGemm &gemm, bool outputZeroed,
+            const GemmResultStore &results) {
+          SplitKKernelBuilder builder(b, gemm.op->getLoc(), gemm, outputZeroed,
+                                      results);
           if (emulate)
             builder.buildCpuEmulation();
           else

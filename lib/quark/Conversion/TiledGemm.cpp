@@ -112,8 +112,9 @@ std::optional<TiledGemm> matchTiledGemm(linalg::GenericOp op) {
 class TiledKernelBuilder {
 public:
   TiledKernelBuilder(OpBuilder &b, Location loc, const TiledGemm &tiled,
-                     bool outputZeroed)
+                     bool outputZeroed, const GemmResultStore &results)
       : b(b), loc(loc), tiled(tiled), outputZeroed(outputZeroed),
+        results(results),
         element(cast<MemRefType>(tiled.out.getType()).getElementType()) {}
 
   /// N / 64 x ceil(M / 64) workgroups of 256 threads; the accumulators are
@@ -323,9 +324,8 @@ private:
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
       for (int64_t j = 0; j < kPerThread; ++j)
-        memref::StoreOp::create(
-            b, loc, sums[i * kPerThread + j], tiled.out,
-            ValueRange{row, columnOf(thread, group.columnTile, j)});
+        results.store(b, loc, sums[i * kPerThread + j], row,
+                      columnOf(thread, group.columnTile, j));
     }
   }
 
@@ -333,6 +333,7 @@ private:
   Location loc;
   TiledGemm tiled;
   bool outputZeroed;
+  const GemmResultStore &results;
   Type element;
 };
 
@@ -343,9 +344,10 @@ struct QuarkTiledGemmPass
   void runOnOperation() override {
     replaceAccumulatingGemms(
         getOperation(), matchTiledGemm,
-        [&](OpBuilder &b, const TiledGemm &tiled, bool outputZeroed) {
-          TiledKernelBuilder builder(b, tiled.op->getLoc(), tiled,
-                                     outputZeroed);
+        [&](OpBuilder &b, const TiledGemm &tiled, bool outputZeroed,
+            const GemmResultStore &results) {
+          TiledKernelBuilder builder(b, tiled.op->getLoc(), tiled, outputZeroed,
+                                     results);
           if (emulate)
             builder.buildCpuEmulation();
           else
