@@ -71,10 +71,12 @@ def QuarkSplitKGemm : Pass<"quark-split-k-gemm", "::mlir::func::FuncOp"> {
     N = 4096 that is 4096 threads walking their own weight rows.
 
     Here a workgroup of 256 threads computes 8 output columns for every
-    row: 32 threads per column, thread `l` of a column reading packed words
-    `32 i + l` (8 codes each, so the 32 threads of a column read 32
-    consecutive words) for all rows at once, keeping one partial sum per
-    row. The partial sums meet in workgroup memory (8 x 32 x rows) and,
+    row: 32 threads per column, thread `l` of a column taking the run
+    `32 i + l` of c consecutive codes in step i (so the 32 threads of a
+    column read 32 consecutive runs) for all rows at once, keeping one
+    partial sum per row. c is 16 bytes of weight codes (32 int4 / fp4, 16
+    int8) when K is a multiple of 32 c and c x rows is at most 128, so
+    that each thread has more weight bytes in flight; 8 otherwise. The partial sums meet in workgroup memory (8 x 32 x rows) and,
     after a barrier, 8 x rows threads add their column's 32 partials in
     lane order. The GEMM body (decode, scale, product) is cloned from the
     `linalg.generic`, so every fused decode works unchanged. A W8A8 scale

@@ -36,8 +36,63 @@ namespace {
 constexpr int64_t kColumns = 8;         // output columns per workgroup
 constexpr int64_t kLanesPerColumn = 32; // threads sharing one column's K
 constexpr int64_t kThreads = kColumns * kLanesPerColumn;
-constexpr int64_t kCodesPerLane = 8; // consecutive k a thread takes per step
-constexpr int64_t kStepK = kLanesPerColumn * kCodesPerLane;
+// Consecutive k a thread takes per step: at least 8 (K must be a multiple
+// of 32 x 8), and up to 16 bytes of the weights' codes.
+constexpr int64_t kMinCodesPerLane = 8;
+constexpr int64_t kMaxLaneBytes = 16;
+constexpr int64_t kMaxTermsPerStep = 128; // codes x rows per thread and step
+constexpr int64_t kStepK = kLanesPerColumn * kMinCodesPerLane;
+
+/// The widest codes of the GEMM's column operands (the weights and their
+/// scales: inputs indexed by n and k), in bits: an input whose innermost
+/// index is `k floordiv c` holds c codes per element (an i32 word of int4
+/// codes: 4 bits each).
+int64_t bitsPerWeightCode(linalg::GenericOp op) {
+  MLIRContext *context = op.getContext();
+  AffineExpr n = getAffineDimExpr(1, context), k = getAffineDimExpr(2, context);
+  int64_t widest = 0;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    auto type = dyn_cast<MemRefType>(input->get().getType());
+    AffineMap map = op.getMatchingIndexingMap(input);
+    if (!type || map.getNumResults() < 2 ||
+        !type.getElementType().isIntOrFloat() ||
+        !llvm::any_of(map.getResults().drop_back(),
+                      [&](AffineExpr e) { return e == n; }))
+      continue;
+    AffineExpr inner = map.getResults().back();
+    int64_t codesPerElement = 0;
+    if (inner == k)
+      codesPerElement = 1;
+    else if (auto div = dyn_cast<AffineBinaryOpExpr>(inner);
+             div && div.getKind() == AffineExprKind::FloorDiv &&
+             div.getLHS() == k)
+      if (auto c = dyn_cast<AffineConstantExpr>(div.getRHS()))
+        codesPerElement = c.getValue();
+    if (codesPerElement > 0)
+      widest = std::max<int64_t>(
+          widest,
+          llvm::divideCeil(type.getElementTypeBitWidth(), codesPerElement));
+  }
+  return widest;
+}
+
+/// Codes per lane and step: 16 bytes of weight codes (32 int4 or fp4
+/// codes, 16 int8), as long as K splits evenly into steps of 32 lanes and
+/// the step's terms (codes x rows) stay within kMaxTermsPerStep; 8
+/// otherwise. Wider steps put more weight bytes in flight per thread,
+/// which a GEMV bound by streaming the weights needs; with many rows the
+/// terms' registers would cost occupancy instead (on gfx942, 32 codes at
+/// 16 rows take 272 VGPRs: one wave per SIMD).
+int64_t codesPerLane(const AccumulatingGemm &gemm) {
+  int64_t bits = std::max<int64_t>(bitsPerWeightCode(gemm.op), 1);
+  int64_t codes = std::max<int64_t>(kMaxLaneBytes * 8 / bits, kMinCodesPerLane);
+  codes = std::min<int64_t>(
+      static_cast<int64_t>(llvm::bit_floor(static_cast<uint64_t>(codes))), 32);
+  while (codes > kMinCodesPerLane && (gemm.k % (kLanesPerColumn * codes) ||
+                                      codes * gemm.m > kMaxTermsPerStep))
+    codes /= 2;
+  return codes;
+}
 
 } // namespace
 
@@ -57,7 +112,7 @@ public:
   SplitKKernelBuilder(OpBuilder &b, Location loc, const AccumulatingGemm &gemm,
                       bool outputZeroed, const GemmResultStore &results)
       : b(b), loc(loc), gemm(gemm), outputZeroed(outputZeroed),
-        results(results),
+        results(results), codesPerLane(::codesPerLane(gemm)),
         element(cast<MemRefType>(gemm.out.getType()).getElementType()) {}
 
   /// The kernel: N / 8 workgroups of 256 threads.
@@ -122,9 +177,10 @@ private:
     return cloneGenericBody(b, loc, at);
   }
 
-  /// Thread t (column t / 32, lane t % 32) sums the terms of packed words
-  /// 32 i + lane, i.e. k = 8 (32 i + lane) + e, for every row, and stores
-  /// its partial sums at partials[column, lane, m].
+  /// Thread t (column t / 32, lane t % 32) sums the terms of its run
+  /// 32 i + lane of c = codesPerLane codes, i.e. k = c (32 i + lane) + e,
+  /// for every row, and stores its partial sums at partials[column, lane,
+  /// m]. The 32 lanes of a column read 32 consecutive runs.
   void storePartials(Value thread, Value block, Value partials) {
     MLIRContext *context = b.getContext();
     AffineExpr d0 = getAffineDimExpr(0, context),
@@ -134,18 +190,19 @@ private:
     Value n = apply(d0 * kColumns + d1, {block, column});
     Value zero =
         arith::ConstantOp::create(b, loc, element, b.getZeroAttr(element));
-    auto loop = scf::ForOp::create(b, loc, index(0), index(gemm.k / kStepK),
-                                   index(1), SmallVector<Value>(gemm.m, zero));
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), index(gemm.k / (kLanesPerColumn * codesPerLane)),
+        index(1), SmallVector<Value>(gemm.m, zero));
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(loop.getBody());
-      Value word =
+      Value run =
           apply(d0 * kLanesPerColumn + d1, {loop.getInductionVar(), lane});
       SmallVector<Value> sums(loop.getRegionIterArgs());
-      // All eight codes of the word, for every row: the word's loads are
+      // All codes of the run, for every row: the loads of its words are
       // the same in every copy and CSE keeps one.
-      for (int64_t e = 0; e < kCodesPerLane; ++e) {
-        Value k = apply(d0 * kCodesPerLane + e, word);
+      for (int64_t e = 0; e < codesPerLane; ++e) {
+        Value k = apply(d0 * codesPerLane + e, run);
         for (int64_t m = 0; m < gemm.m; ++m)
           sums[m] = add(sums[m], term(index(m), n, k));
       }
@@ -194,6 +251,7 @@ private:
   AccumulatingGemm gemm;
   bool outputZeroed;
   const GemmResultStore &results;
+  int64_t codesPerLane;
   Type element;
 };
 
