@@ -199,17 +199,10 @@ public:
     }
     for (const GgufTensorInfo &tensor : (*file)->tensors()) {
       llvm::outs() << "  " << tensor.name << " ";
-      switch (static_cast<GgmlType>(tensor.ggmlType)) {
-      case GgmlType::F32:
-      case GgmlType::F16:
-      case GgmlType::Q4_0:
-      case GgmlType::Q4_1:
-      case GgmlType::Q8_0:
+      if (isKnownGgmlType(tensor.ggmlType))
         llvm::outs() << ggmlTypeName(static_cast<GgmlType>(tensor.ggmlType));
-        break;
-      default:
+      else
         llvm::outs() << "ggml type " << tensor.ggmlType;
-      }
       llvm::outs() << " [";
       llvm::interleaveComma(tensor.dims, llvm::outs());
       llvm::outs() << "]\n";

@@ -113,6 +113,9 @@ enum class GgmlType : uint32_t {
 constexpr int64_t kGgmlBlockSize = 32;
 
 llvm::StringRef ggmlTypeName(GgmlType type);
+/// Whether a tensor's stored type number is one of GgmlType's (files from
+/// other writers may hold types this project does not write).
+bool isKnownGgmlType(uint32_t value);
 /// Bytes of `count` elements; for block types `count` must be a multiple of
 /// the block size (each row is whole blocks).
 uint64_t ggmlByteSize(GgmlType type, uint64_t count);

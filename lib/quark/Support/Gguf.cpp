@@ -318,6 +318,18 @@ llvm::StringRef mlir::quark::ggmlTypeName(GgmlType type) {
   return "?";
 }
 
+bool mlir::quark::isKnownGgmlType(uint32_t value) {
+  switch (static_cast<GgmlType>(value)) {
+  case GgmlType::F32:
+  case GgmlType::F16:
+  case GgmlType::Q4_0:
+  case GgmlType::Q4_1:
+  case GgmlType::Q8_0:
+    return true;
+  }
+  return false;
+}
+
 uint64_t mlir::quark::ggmlByteSize(GgmlType type, uint64_t count) {
   if (!isBlockType(type))
     return count * blockBytes(type);

@@ -152,6 +152,15 @@ std::vector<int32_t> ramp(int32_t first, int64_t count, int32_t period) {
 }
 } // namespace
 
+TEST(GgufTest, KnownTypesAreTheWritersOnes) {
+  for (uint32_t known : {0u, 1u, 2u, 3u, 8u})
+    EXPECT_TRUE(isKnownGgmlType(known)) << known;
+  // Q5_0 (6), Q4_K (12) and an out-of-range number: stored by other
+  // writers, named by number only.
+  for (uint32_t other : {6u, 12u, 1000u})
+    EXPECT_FALSE(isKnownGgmlType(other)) << other;
+}
+
 TEST(GgmlBlocksTest, Q8_0HoldsScaleThenSignedCodes) {
   // Codes -16..15; scale 0.5 is fp16 0x3800.
   std::vector<int32_t> codes = ramp(-16, 32, 32);
