@@ -347,16 +347,11 @@ def run_case(torch, driver, folder, iterations, rounds):
     elif kind == "w8a8-int8" and m > 16:
         reference_name = "torch._int_mm (cuBLAS int8)"
         sides[reference_name] = lambda: torch._int_mm(a, w.t())
-    elif kind == "w8a8-int8":
-        # torch._int_mm takes more than 16 rows only: the baseline of a
-        # decode GEMV is then the fp16 one, as for W4A16.
-        x16 = runner.view(runner.argument(0), torch.float32, (m, k)).half()
-        w16 = w.half()
-        reference_name = "torch.matmul fp16 (cuBLAS)"
-        sides[reference_name] = lambda: torch.matmul(x16, w16.t())
     else:
+        # W4A16, and int8 below 17 rows (torch._int_mm takes more rows
+        # only): the fp16 GEMM / GEMV the quantized one replaces.
         x16 = runner.view(runner.argument(0), torch.float32, (m, k)).half()
-        w16 = weights.half()
+        w16 = (weights if kind == "w4a16" else w).half()
         reference_name = "torch.matmul fp16 (cuBLAS)"
         sides[reference_name] = lambda: torch.matmul(x16, w16.t())
     for work in sides.values():  # warm-up

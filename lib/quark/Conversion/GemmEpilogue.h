@@ -42,7 +42,6 @@ public:
       : acc(acc), epilogue(epilogue) {}
   void store(OpBuilder &b, Location loc, Value value, Value row,
              Value col) const;
-  bool fusesEpilogue() const { return epilogue.has_value(); }
 
 private:
   Value acc;

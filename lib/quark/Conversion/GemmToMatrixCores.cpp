@@ -90,7 +90,8 @@ constexpr int64_t kBlocks = 2; // a wave's tile is 2x2 instruction blocks
 /// What a matched GEMM multiplies: the element type of both code operands
 /// and the instruction K it maps to.
 struct GemmShape {
-  Value lhs, rhs, acc; // memref<MxK>, memref<NxK>, memref<MxN>
+  linalg::GenericOp op;
+  Value lhs, rhs, out; // memref<MxK>, memref<NxK>, the accumulator <MxN>
   Type code;           // i8, f8E4M3FN or f8E5M2
   int64_t n = 0, k = 0;
   int64_t instructionK = 0;
@@ -119,13 +120,14 @@ std::optional<GemmShape> matchGemm(linalg::GenericOp op,
   GemmShape shape;
   shape.lhs = op.getDpsInputs()[0];
   shape.rhs = op.getDpsInputs()[1];
-  shape.acc = op.getDpsInits()[0];
+  shape.op = op;
+  shape.out = op.getDpsInits()[0];
   // The kernel computes each accumulator element from zero.
-  if (!zeroingFill(op, shape.acc))
+  if (!zeroingFill(op, shape.out))
     return std::nullopt;
   auto lhsType = cast<MemRefType>(shape.lhs.getType());
   auto rhsType = cast<MemRefType>(shape.rhs.getType());
-  auto accType = cast<MemRefType>(shape.acc.getType());
+  auto accType = cast<MemRefType>(shape.out.getType());
   if (!rhsType.hasStaticShape() || !lhsType.getLayout().isIdentity() ||
       !rhsType.getLayout().isIdentity() || !accType.getLayout().isIdentity() ||
       lhsType.getElementType() != rhsType.getElementType())
@@ -247,7 +249,7 @@ public:
       : b(b), loc(loc), math(b, loc), shape(shape), target(target),
         layout(target.instructions, shape.instructionK), results(results) {
     accVector = VectorType::get(
-        {4}, cast<MemRefType>(shape.acc.getType()).getElementType());
+        {4}, cast<MemRefType>(shape.out.getType()).getElementType());
     // gfx942's fp8 MFMAs read fnuz codes.
     operandElement = shape.code;
     if (target.fp8IsFnuz && isa<Float8E4M3FNType>(shape.code))
@@ -666,32 +668,22 @@ struct QuarkGemmToMatrixCoresPass
     std::optional<MatrixCoreTarget> target = getMatrixCoreTarget(chip, ptx);
     if (!target)
       return; // no matrix cores this pass knows: the generic kernels stay
-    // Matched first: replacing a GEMM erases its epilogue, another generic.
-    SmallVector<std::pair<linalg::GenericOp, GemmShape>> gemms;
-    getOperation().walk([&](linalg::GenericOp op) {
+    auto match = [&](linalg::GenericOp op) -> std::optional<GemmShape> {
       std::optional<GemmShape> shape = matchGemm(op, *target);
-      if (!shape)
-        return;
       // Decoding one token or a few: the split-K kernel's 32 threads per
       // column stream the weights; a 64-row tile would be mostly padding.
-      if (shape->code.isInteger(8) && matchSplitKGemm(op, splitKRows))
-        return;
-      gemms.emplace_back(op, *shape);
-    });
-    for (auto &entry : gemms) {
-      linalg::GenericOp gemm = entry.first;
-      const GemmShape &shape = entry.second;
-      replaceGemmWithKernel(
-          gemm, shape.acc,
-          [&](OpBuilder &b, bool, const GemmResultStore &results) {
-            MatrixCoreKernelBuilder builder(b, gemm.getLoc(), shape, *target,
-                                            results);
-            if (emulate)
-              builder.buildCpuEmulation();
-            else
-              builder.buildGpuKernel();
-          });
-    }
+      if (shape && shape->code.isInteger(8) && matchSplitKGemm(op, splitKRows))
+        return std::nullopt;
+      return shape;
+    };
+    // matchGemm requires the zeroing fill, so outputZeroed always holds.
+    replaceGemmsWithKernels(getOperation(), match, emulate,
+                            [&](OpBuilder &b, const GemmShape &shape, bool,
+                                const GemmResultStore &results) {
+                              return MatrixCoreKernelBuilder(
+                                  b, shape.op->getLoc(), shape, *target,
+                                  results);
+                            });
   }
 };
 

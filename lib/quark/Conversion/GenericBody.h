@@ -72,13 +72,17 @@ std::optional<AccumulatingGemm> matchSplitKGemm(linalg::GenericOp op,
                                                 int64_t maxRows);
 
 /// Replaces each GEMM generic under `root` that `match` accepts (returning
-/// an optional AccumulatingGemm or a type derived from it) by the kernel
-/// `build(builder, gemm, outputZeroed, results)` emits in its place, as
-/// replaceGemmWithKernel does: the zeroing fill of the output goes (the
-/// kernel starts from zero instead), and the kernel stores its results
-/// through `results` (the fused epilogue, when there is one).
-template <typename Match, typename Build>
-void replaceAccumulatingGemms(Operation *root, Match match, Build build) {
+/// an optional of a type with the GEMM `op` and its output buffer `out`,
+/// such as AccumulatingGemm) by a kernel, as replaceGemmWithKernel does:
+/// the zeroing fill of the output goes (the kernel starts from zero
+/// instead), and the kernel stores its results through `results` (the
+/// fused epilogue, when there is one). `makeBuilder(builder, gemm,
+/// outputZeroed, results)` returns the kernel's builder, which emits the
+/// GPU kernel (buildGpuKernel) or, with `emulate`, the same kernel as host
+/// loops (buildCpuEmulation).
+template <typename Match, typename MakeBuilder>
+void replaceGemmsWithKernels(Operation *root, Match match, bool emulate,
+                             MakeBuilder makeBuilder) {
   // Matched first: replacing a GEMM erases its epilogue, another generic.
   using Gemm =
       typename decltype(match(std::declval<linalg::GenericOp>()))::value_type;
@@ -91,7 +95,11 @@ void replaceAccumulatingGemms(Operation *root, Match match, Build build) {
     replaceGemmWithKernel(
         gemm.op, gemm.out,
         [&](OpBuilder &b, bool outputZeroed, const GemmResultStore &results) {
-          build(b, gemm, outputZeroed, results);
+          auto builder = makeBuilder(b, gemm, outputZeroed, results);
+          if (emulate)
+            builder.buildCpuEmulation();
+          else
+            builder.buildGpuKernel();
         });
   }
 }

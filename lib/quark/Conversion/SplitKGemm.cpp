@@ -260,17 +260,14 @@ struct QuarkSplitKGemmPass
   using QuarkSplitKGemmBase::QuarkSplitKGemmBase;
 
   void runOnOperation() override {
-    replaceAccumulatingGemms(
+    replaceGemmsWithKernels(
         getOperation(),
         [&](linalg::GenericOp op) { return matchSplitKGemm(op, maxRows); },
+        emulate,
         [&](OpBuilder &b, const AccumulatingGemm &gemm, bool outputZeroed,
             const GemmResultStore &results) {
-          SplitKKernelBuilder builder(b, gemm.op->getLoc(), gemm, outputZeroed,
-                                      results);
-          if (emulate)
-            builder.buildCpuEmulation();
-          else
-            builder.buildGpuKernel();
+          return SplitKKernelBuilder(b, gemm.op->getLoc(), gemm, outputZeroed,
+                                     results);
         });
   }
 };

@@ -342,16 +342,12 @@ struct QuarkTiledGemmPass
   using QuarkTiledGemmBase::QuarkTiledGemmBase;
 
   void runOnOperation() override {
-    replaceAccumulatingGemms(
-        getOperation(), matchTiledGemm,
+    replaceGemmsWithKernels(
+        getOperation(), matchTiledGemm, emulate,
         [&](OpBuilder &b, const TiledGemm &tiled, bool outputZeroed,
             const GemmResultStore &results) {
-          TiledKernelBuilder builder(b, tiled.op->getLoc(), tiled, outputZeroed,
-                                     results);
-          if (emulate)
-            builder.buildCpuEmulation();
-          else
-            builder.buildGpuKernel();
+          return TiledKernelBuilder(b, tiled.op->getLoc(), tiled, outputZeroed,
+                                    results);
         });
   }
 };
